@@ -1,0 +1,163 @@
+"""One exception hierarchy for waveplan.
+
+Every error says what is wrong and what to do next. Each carries a stable
+``code`` (used by the CLI's ``--format json`` and by the MCP tools) and may carry
+structured ``details`` (a cycle's ids, a task's current version, the allowed
+next states).
+
+>>> err = CycleError(["a", "b", "a"])
+>>> err.code, str(err)
+('cycle', 'dependency cycle: a -> b -> a; remove one of these dependencies')
+>>> err.to_dict()["cycle"]
+['a', 'b', 'a']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "ConflictingClaimError",
+    "CycleError",
+    "DuplicateTaskIdError",
+    "InvalidPlanError",
+    "InvalidTransitionError",
+    "NotFoundError",
+    "PlanFileError",
+    "SelfDependencyError",
+    "StoreError",
+    "UnknownDependencyError",
+    "VersionConflictError",
+    "WaveplanError",
+]
+
+
+def _listing(ids: Iterable[str], limit: int = 10) -> str:
+    ids = list(ids)
+    shown = ", ".join(ids[:limit])
+    if len(ids) > limit:
+        shown += f", ... ({len(ids) - limit} more)"
+    return shown or "(none)"
+
+
+class WaveplanError(Exception):
+    """Base class: a problem the caller can fix, with a stable ``code``."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as ``{"code", "message", **details}`` (JSON-ready)."""
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class PlanFileError(WaveplanError):
+    """A plan file that cannot be read: missing, bad YAML/JSON, wrong field type."""
+
+    code = "plan_file"
+
+
+class InvalidPlanError(WaveplanError):
+    """A plan whose tasks do not form a valid dependency graph."""
+
+    code = "invalid_plan"
+
+
+class DuplicateTaskIdError(InvalidPlanError):
+    code = "duplicate_id"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            f"duplicate task id {task_id!r}; every task needs its own id", task_id=task_id
+        )
+
+
+class UnknownDependencyError(InvalidPlanError):
+    code = "unknown_dependency"
+
+    def __init__(self, task_id: str, dependency: str, known: Iterable[str]) -> None:
+        super().__init__(
+            f"task {task_id!r} depends on unknown task {dependency!r}; "
+            f"known ids: {_listing(sorted(known))}",
+            task_id=task_id,
+            dependency=dependency,
+        )
+
+
+class SelfDependencyError(InvalidPlanError):
+    code = "self_dependency"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            f"task {task_id!r} depends on itself; remove {task_id!r} from its depends_on",
+            task_id=task_id,
+        )
+
+
+class CycleError(InvalidPlanError):
+    """A dependency cycle; ``cycle`` lists the ids with the first repeated at the end."""
+
+    code = "cycle"
+
+    def __init__(self, cycle: list[str]) -> None:
+        self.cycle = list(cycle)
+        super().__init__(
+            f"dependency cycle: {' -> '.join(self.cycle)}; remove one of these dependencies",
+            cycle=self.cycle,
+        )
+
+
+class NotFoundError(WaveplanError):
+    """An unknown task or plan id."""
+
+    code = "not_found"
+
+
+class InvalidTransitionError(WaveplanError):
+    """A status change the lifecycle does not allow."""
+
+    code = "invalid_transition"
+
+    def __init__(self, task_id: str, current: str, wanted: str, allowed: Iterable[str]) -> None:
+        allowed = sorted(allowed)
+        super().__init__(
+            f"task {task_id!r} cannot go from {current!r} to {wanted!r}; "
+            f"allowed next states: {_listing(allowed) if allowed else '(none: the task is final)'}",
+            task_id=task_id,
+            current=current,
+            wanted=wanted,
+            allowed=allowed,
+        )
+
+
+class VersionConflictError(WaveplanError):
+    """An update based on a stale ``expected_version``."""
+
+    code = "version_conflict"
+
+    def __init__(self, task_id: str, expected: int, current: int) -> None:
+        super().__init__(
+            f"task {task_id!r} is at version {current}, not {expected}; "
+            "re-read it (task_get) and retry with expected_version="
+            f"{current}",
+            task_id=task_id,
+            expected=expected,
+            current=current,
+        )
+
+
+class ConflictingClaimError(WaveplanError):
+    """A task claimed or leased by someone else."""
+
+    code = "claimed"
+
+
+class StoreError(WaveplanError):
+    """The store cannot serve the request (bad location, schema too new, ...)."""
+
+    code = "store"

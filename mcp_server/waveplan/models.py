@@ -1,0 +1,263 @@
+"""Pydantic domain models shared by the planner, the store, the CLI and the server.
+
+No I/O and no ``mcp`` import here. Input models (``TaskSpec``, ``PlanSettings``,
+``PlanSpec``) describe a plan file; output models (``PlanResult`` and its parts)
+are what the planner computes and every front end renders.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AgentChoice",
+    "CheckpointSpec",
+    "Complexity",
+    "ComplexityMatch",
+    "Conflict",
+    "ExecutionStrategy",
+    "FailurePolicy",
+    "PlanResult",
+    "PlanSettings",
+    "PlanSpec",
+    "Priority",
+    "ReadWriteRule",
+    "ScheduledTask",
+    "TaskSpec",
+    "TeamFactor",
+    "TeamMode",
+    "WaveSchedule",
+]
+
+Priority = Literal["urgent", "high", "normal", "low"]
+ExecutionStrategy = Literal["sequential", "parallel", "adaptive"]
+FailurePolicy = Literal["fail_fast", "retry", "skip", "retry_then_skip"]
+ReadWriteRule = Literal["allow", "conflict"]
+
+TaskId = str
+
+
+class _Strict(BaseModel):
+    # Unknown fields are typos more often than extensions: refuse them by name.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- input
+
+
+class TaskSpec(_Strict):
+    """One task as a plan file (or ``plan_create``) declares it."""
+
+    id: TaskId = Field(min_length=1, max_length=200, description="Unique task id")
+    subject: str = Field(min_length=1, max_length=500, description="Imperative one-line title")
+    description: str = Field(default="", max_length=100_000)
+    depends_on: list[TaskId] = Field(default_factory=list)
+    writes: list[str] | None = Field(
+        default=None,
+        description="Files/dirs/globs the task modifies; omitted = unknown (scheduled alone-ish)",
+    )
+    reads: list[str] = Field(default_factory=list, description="Files/dirs/globs it only reads")
+    agent: str | None = Field(default=None, description="Agent name; else chosen by keywords")
+    priority: Priority = "normal"
+    type: Literal["task", "checkpoint"] = "task"
+    wave: int | None = Field(default=None, ge=1, description="Declared wave (for `check`)")
+    active_form: str | None = Field(default=None, alias="activeForm")
+    expected_output: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class CheckpointSpec(_Strict):
+    after: TaskId
+    require_approval: bool = True
+    approvers: list[str] = Field(default_factory=list)
+    timeout: str | None = None
+    on_timeout: Literal["escalate", "auto_approve", "fail"] = "escalate"
+
+
+class PlanSettings(_Strict):
+    name: str = Field(default="plan", min_length=1, max_length=200)
+    goal: str | None = None
+    max_concurrent: int | None = Field(default=None, ge=1, le=1000)
+    strategy: ExecutionStrategy = "parallel"
+    failure_policy: FailurePolicy = "fail_fast"
+    read_write: ReadWriteRule = "allow"
+    checkpoints: list[CheckpointSpec] = Field(default_factory=list)
+    team_requested: bool = Field(default=False, description="The user asked for a team")
+    agent_teams_enabled: bool = False
+
+
+class PlanSpec(_Strict):
+    plan: PlanSettings = Field(default_factory=PlanSettings)
+    tasks: list[TaskSpec] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- output
+
+
+class ComplexityMatch(BaseModel):
+    component: Literal["action_verbs", "connectors", "domain", "scope", "risk"]
+    word: str
+    points: int
+
+
+class Complexity(BaseModel):
+    """Score ``action_verbs*2 + connectors*2 + domain + scope + risk`` (0-35)."""
+
+    score: int = Field(ge=0, le=35)
+    tier: Literal[1, 2, 3]
+    min_depth: int = Field(ge=1, le=3)
+    components: dict[str, int]
+    matches: list[ComplexityMatch]
+
+
+class AgentChoice(BaseModel):
+    agent: str
+    matched: list[str] = Field(description="Keywords that matched, in table order")
+    reason: str
+
+
+class Conflict(BaseModel):
+    """Two tasks in one wave touching overlapping paths."""
+
+    wave: int
+    a: TaskId
+    b: TaskId
+    path_a: str
+    path_b: str
+    kind: Literal["write/write", "read/write", "unknown-files"]
+
+
+class WaveSchedule(BaseModel):
+    waves: list[list[TaskId]]
+    reasons: dict[TaskId, str]
+    lower_bound: int
+    critical_path: list[TaskId]
+    conflicts_avoided: list[Conflict] = Field(
+        default_factory=list,
+        description="Pairs kept apart because they would have conflicted in one wave",
+    )
+
+
+class TeamFactor(BaseModel):
+    name: str
+    points: int
+
+
+class TeamMode(BaseModel):
+    score: int
+    mode: Literal["team", "subagents"]
+    factors: list[TeamFactor]
+
+
+class ScheduledTask(BaseModel):
+    id: TaskId
+    subject: str
+    description: str = ""
+    wave: int
+    agent: str
+    agent_reason: str
+    complexity: Complexity
+    depends_on: list[TaskId]
+    writes: list[str]
+    reads: list[str]
+    files_unknown: bool = False
+    priority: Priority = "normal"
+    type: Literal["task", "checkpoint"] = "task"
+    output_file: str
+    reason: str
+
+
+class PlanResult(BaseModel):
+    name: str
+    goal: str | None
+    max_concurrent: int
+    read_write: ReadWriteRule
+    strategy: ExecutionStrategy
+    failure_policy: FailurePolicy
+    execution_mode: str
+    waves: list[list[TaskId]]
+    tasks: list[ScheduledTask]
+    conflicts: list[Conflict]
+    conflicts_avoided: list[Conflict]
+    lower_bound: int
+    critical_path: list[TaskId]
+    team_mode: TeamMode
+    checkpoints: list[CheckpointSpec] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- store records
+# The store's view of tasks and plans. ``lifecycle.py`` owns the status rules.
+
+Status = Literal[
+    "pending",
+    "ready",
+    "claimed",
+    "running",
+    "review",
+    "revise",
+    "done",
+    "failed",
+    "skipped",
+    "cancelled",
+    "blocked",
+    "handoff",
+]
+
+
+class TaskEvent(BaseModel):
+    """One recorded change of a task: a transition, a progress note, review feedback."""
+
+    at: str = Field(description="UTC ISO-8601 time")
+    actor: str
+    kind: Literal["created", "transition", "progress", "update", "review", "output", "lease"]
+    from_status: Status | None = None
+    to_status: Status | None = None
+    note: str | None = None
+
+
+class TaskRecord(BaseModel):
+    """A stored task. Field names mirror Claude Code's Task tools where they overlap."""
+
+    id: TaskId
+    plan_id: str | None = None
+    subject: str
+    description: str = ""
+    activeForm: str | None = None
+    status: Status
+    owner: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    blockedBy: list[TaskId] = Field(default_factory=list)
+    blocks: list[TaskId] = Field(default_factory=list)
+    writes: list[str] | None = None
+    reads: list[str] = Field(default_factory=list)
+    agent: str | None = None
+    wave: int | None = None
+    priority: Priority = "normal"
+    type: Literal["task", "checkpoint"] = "task"
+    output_file: str | None = None
+    output: str | None = None
+    error: str | None = None
+    version: int = Field(ge=1)
+    attempts: int = 0
+    lease_expires_at: str | None = None
+    created_at: str
+    updated_at: str
+    history: list[TaskEvent] = Field(default_factory=list)
+
+
+class PlanRecord(BaseModel):
+    id: str
+    name: str
+    goal: str | None = None
+    status: Literal["open", "done", "failed", "cancelled"]
+    project: str | None = Field(default=None, description="Project directory the plan was made in")
+    session_id: str | None = None
+    max_concurrent: int
+    strategy: ExecutionStrategy
+    failure_policy: FailurePolicy
+    read_write: ReadWriteRule
+    result: PlanResult
+    created_at: str
+    updated_at: str

@@ -1,0 +1,139 @@
+"""The store interface: everything the server, the CLI and the hooks may ask of storage.
+
+SQLite implements it today (``store/sqlite.py``); a PostgreSQL backend implements the
+same protocol, so keep SQL portable. Every method is one transaction. Methods raise
+``waveplan.errors`` exceptions (``NotFoundError``, ``InvalidTransitionError``,
+``VersionConflictError``, ``CycleError``, ...) and never return error strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from waveplan.models import PlanRecord, PlanResult, PlanSpec, Priority, Status, TaskRecord
+
+__all__ = ["ClaimResult", "Store", "TaskChanges", "TaskNew", "TaskSummary", "UpdateResult"]
+
+
+class TaskNew(BaseModel):
+    """Fields of ``task_create`` (TaskCreate-style)."""
+
+    subject: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=100_000)
+    activeForm: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    plan_id: str | None = None
+    blockedBy: list[str] = Field(default_factory=list)
+    writes: list[str] | None = None
+    reads: list[str] = Field(default_factory=list)
+    agent: str | None = None
+    priority: Priority = "normal"
+    owner: str | None = None
+
+
+class TaskChanges(BaseModel):
+    """Fields of ``task_update`` (TaskUpdate-style). ``None`` means "leave as is",
+    except inside ``metadata`` where a ``None`` value deletes that key."""
+
+    status: str | None = Field(
+        default=None, description="A lifecycle status or a Claude Code alias (in_progress, ...)"
+    )
+    subject: str | None = None
+    description: str | None = None
+    activeForm: str | None = None
+    owner: str | None = None
+    metadata: dict[str, Any] | None = None
+    addBlockedBy: list[str] = Field(default_factory=list)
+    addBlocks: list[str] = Field(default_factory=list)
+    writes: list[str] | None = None
+    reads: list[str] | None = None
+    output: str | None = Field(default=None, description="Result text or the output file path")
+    error: str | None = None
+    note: str | None = Field(default=None, description="Progress note, kept in history")
+    expected_version: int | None = None
+
+
+class UpdateResult(BaseModel):
+    success: bool
+    taskId: str
+    updatedFields: list[str]
+    statusChange: dict[str, Status] | None = None
+    version: int
+    task: TaskRecord | None = None
+
+
+class TaskSummary(BaseModel):
+    id: str
+    subject: str
+    status: Status
+    owner: str | None = None
+    blockedBy: list[str] = Field(default_factory=list)
+    plan_id: str | None = None
+    wave: int | None = None
+    version: int
+
+
+class ClaimResult(BaseModel):
+    plan_id: str
+    owner: str
+    claimed: list[TaskRecord]
+    lease_seconds: int
+    remaining_ready: int
+    running: int
+    reason: str = Field(description="Why fewer than `limit` tasks were handed out, if so")
+
+
+class Store(Protocol):
+    """Storage of plans, tasks, dependencies, file claims and events."""
+
+    def close(self) -> None: ...
+
+    # plans
+    def create_plan(
+        self,
+        spec: PlanSpec,
+        result: PlanResult,
+        *,
+        actor: str,
+        project: str | None = None,
+        session_id: str | None = None,
+    ) -> PlanRecord: ...
+
+    def get_plan(self, plan_id: str) -> PlanRecord: ...
+
+    def list_plans(
+        self, *, project: str | None = None, status: Literal["open", "all"] = "open"
+    ) -> list[PlanRecord]: ...
+
+    # tasks
+    def create_task(self, new: TaskNew, *, actor: str) -> TaskRecord: ...
+
+    def get_task(self, task_id: str) -> TaskRecord: ...
+
+    def list_tasks(
+        self,
+        *,
+        plan_id: str | None = None,
+        status: Status | None = None,
+        owner: str | None = None,
+    ) -> list[TaskSummary]: ...
+
+    def update_task(self, task_id: str, changes: TaskChanges, *, actor: str) -> UpdateResult: ...
+
+    def delete_task(self, task_id: str, *, actor: str) -> None: ...
+
+    # execution
+    def claim_next(
+        self, plan_id: str, *, owner: str, limit: int = 1, lease_seconds: int = 900
+    ) -> ClaimResult: ...
+
+    def review_task(
+        self,
+        task_id: str,
+        *,
+        decision: Literal["approve", "revise", "reject"],
+        feedback: str | None,
+        actor: str,
+    ) -> TaskRecord: ...
