@@ -1,0 +1,153 @@
+"""Reading plan files (YAML or JSON) into a validated ``PlanSpec``.
+
+This is the imperative edge of plan input: file access and parsing live here, so the
+planning core only ever sees validated models. Every failure is a ``PlanFileError``
+with one line naming the problem (file, line, field), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from waveplan.errors import PlanFileError
+from waveplan.models import PlanSpec
+
+__all__ = ["MAX_PLAN_FILE_BYTES", "load_plan_file", "parse_plan_data", "parse_plan_text"]
+
+# A plan of 10,000 tasks is about 2 MB of YAML; anything far larger is a mistake, and
+# refusing it up front keeps memory bounded before the parser ever sees it.
+MAX_PLAN_FILE_BYTES = 20 * 1024 * 1024
+
+
+def load_plan_file(path: str | Path) -> PlanSpec:
+    """Read and validate a plan file (YAML or JSON, chosen by content)."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise PlanFileError(f"plan file {str(p)!r} not found") from None
+    except OSError as exc:
+        raise PlanFileError(f"cannot read plan file {str(p)!r}: {exc.strerror}") from None
+    if p.is_dir():
+        raise PlanFileError(f"{str(p)!r} is a directory, not a plan file")
+    if size > MAX_PLAN_FILE_BYTES:
+        raise PlanFileError(
+            f"plan file {str(p)!r} is {size / 1e6:.1f} MB; the limit is "
+            f"{MAX_PLAN_FILE_BYTES // (1024 * 1024)} MB"
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PlanFileError(f"plan file {str(p)!r} is not UTF-8 text") from None
+    except OSError as exc:
+        raise PlanFileError(f"cannot read plan file {str(p)!r}: {exc.strerror}") from None
+    return parse_plan_text(text, source=str(p))
+
+
+def parse_plan_text(text: str, *, source: str = "<plan>") -> PlanSpec:
+    """Parse YAML or JSON plan text (JSON is valid YAML, but JSON errors read better)."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanFileError(
+                f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
+        except RecursionError:
+            raise PlanFileError(f"{source}: JSON nested too deeply") from None
+    else:
+        data = _load_yaml(text, source)
+    if data is None:
+        raise PlanFileError(f"{source}: the file is empty; a plan needs a `tasks` list")
+    return parse_plan_data(data, source=source)
+
+
+def parse_plan_data(data: Any, *, source: str = "<plan>") -> PlanSpec:
+    """Validate already-parsed plan data: ``{plan: {...}, tasks: [...]}`` or a task list."""
+    if isinstance(data, list):
+        data = {"tasks": data}
+    if not isinstance(data, Mapping):
+        raise PlanFileError(
+            f"{source}: expected a mapping with a `tasks` list, got {type(data).__name__}"
+        )
+    if "tasks" not in data:
+        raise PlanFileError(f"{source}: no `tasks` list; a plan needs at least one task")
+    try:
+        return PlanSpec.model_validate(data)
+    except ValidationError as exc:
+        raise PlanFileError(f"{source}: {_describe(exc, data)}") from None
+
+
+def _describe(exc: ValidationError, data: Any) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    where = _location(first["loc"], data)
+    got = first.get("input")
+    shown = "" if first["type"] == "missing" else f" (got {_short(got)})"
+    more = f" [+{len(errors) - 1} more problem(s)]" if len(errors) > 1 else ""
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field; check its spelling against the plan file format"
+    return f"{where}: {msg}{shown}{more}"
+
+
+def _location(loc: tuple[Any, ...], data: Any) -> str:
+    """``tasks[2] (id 'api').writes`` style path to the failing field."""
+    parts: list[str] = []
+    node = data
+    for key in loc:
+        if isinstance(key, int):
+            label = f"[{key}]"
+            if isinstance(node, list) and key < len(node) and isinstance(node[key], Mapping):
+                tid = node[key].get("id")
+                if isinstance(tid, str):
+                    label += f" (id {tid!r})"
+            parts.append(label)
+            node = node[key] if isinstance(node, list) and key < len(node) else None
+        else:
+            parts.append(("." if parts else "") + str(key))
+            node = node.get(key) if isinstance(node, Mapping) else None
+    return "".join(parts) or "plan"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    import yaml
+
+    class _UniqueKeyLoader(yaml.SafeLoader):
+        """Refuses duplicate keys: YAML silently keeps the last, hiding a typo."""
+
+    def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise PlanFileError(
+                    f"{source}: duplicate key {key!r} at line {mark.line + 1}, "
+                    f"column {mark.column + 1}"
+                )
+            seen.add(key)
+        return loader.construct_mapping(node, deep=deep)
+
+    _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PlanFileError(f"{source}: invalid YAML{where}: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise PlanFileError(f"{source}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise PlanFileError(f"{source}: YAML nested too deeply") from None

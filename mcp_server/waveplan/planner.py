@@ -1,0 +1,63 @@
+"""The imperative shell around the pure planner: resolve settings, then ``build_plan``.
+
+Settings come from, in order: explicit arguments (CLI flags, tool arguments), the plan
+file, the environment (``$CLAUDE_MAX_CONCURRENT``, ``$CLAUDE_SCRATCHPAD_DIR``), and
+defaults (8 concurrent tasks; outputs under ``.waveplan/outputs``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from waveplan.errors import PlanFileError
+from waveplan.models import PlanResult, PlanSpec, ReadWriteRule
+
+__all__ = ["DEFAULT_MAX_CONCURRENT", "DEFAULT_OUTPUT_DIR", "make_plan", "resolve_max_concurrent"]
+
+DEFAULT_MAX_CONCURRENT = 8
+DEFAULT_OUTPUT_DIR = ".waveplan/outputs"
+
+
+def resolve_max_concurrent(
+    explicit: int | None, spec: PlanSpec, env: Mapping[str, str] = os.environ
+) -> int:
+    """Flag, else plan file, else ``$CLAUDE_MAX_CONCURRENT``, else 8."""
+    if explicit is not None:
+        if explicit < 1:
+            raise PlanFileError(f"max_concurrent must be at least 1, got {explicit}")
+        return explicit
+    if spec.plan.max_concurrent is not None:
+        return spec.plan.max_concurrent
+    raw = env.get("CLAUDE_MAX_CONCURRENT", "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise PlanFileError(f"$CLAUDE_MAX_CONCURRENT must be a positive integer, got {raw!r}")
+        return value
+    return DEFAULT_MAX_CONCURRENT
+
+
+def make_plan(
+    spec: PlanSpec,
+    *,
+    max_concurrent: int | None = None,
+    read_write: ReadWriteRule | None = None,
+    output_dir: str | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> PlanResult:
+    """Plan ``spec`` with settings resolved from arguments, file and environment."""
+    from waveplan.planning.agents import load_agent_table
+    from waveplan.planning.plan import build_plan
+
+    directory = output_dir or env.get("CLAUDE_SCRATCHPAD_DIR") or DEFAULT_OUTPUT_DIR
+    return build_plan(
+        spec,
+        agents=load_agent_table(),
+        max_concurrent=resolve_max_concurrent(max_concurrent, spec, env),
+        output_dir=directory.rstrip("/") or "/",
+        read_write=read_write,
+    )

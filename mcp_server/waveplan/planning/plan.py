@@ -1,0 +1,140 @@
+"""Assemble a whole plan: validate, score, pick agents, schedule waves, name outputs.
+
+``build_plan`` is the one place the core's pieces meet. It is pure: the agent table,
+the concurrency cap and the output directory come in as arguments (the shell in
+``waveplan.planner`` resolves them from the environment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from waveplan.errors import InvalidPlanError
+from waveplan.models import PlanResult, PlanSpec, ReadWriteRule, ScheduledTask, TaskSpec
+from waveplan.planning.agents import AgentProfile, select_agent
+from waveplan.planning.conflicts import find_conflicts
+from waveplan.planning.outputs import output_file_names
+from waveplan.planning.scoring import score_complexity
+from waveplan.planning.team import plan_team_inputs, team_mode_score
+from waveplan.planning.waves import assign_waves
+
+__all__ = ["build_plan", "task_text"]
+
+
+def task_text(task: TaskSpec) -> str:
+    """The text scored and matched for a task: its subject and description."""
+    return f"{task.subject}\n{task.description}".strip()
+
+
+def build_plan(
+    spec: PlanSpec,
+    *,
+    agents: Sequence[AgentProfile],
+    max_concurrent: int,
+    output_dir: str,
+    read_write: ReadWriteRule | None = None,
+) -> PlanResult:
+    """Compute the full plan for ``spec``.
+
+    Parameters
+    ----------
+    spec : PlanSpec
+        The validated plan file.
+    agents : sequence of AgentProfile
+        The agent table, in table order (``load_agent_table()`` at the shell).
+    max_concurrent : int
+        Cap on tasks per wave (already resolved from flags, file and environment).
+    output_dir : str
+        Directory of each task's ``<sanitized_subject>.md`` output file.
+    read_write : {"allow", "conflict"}, optional
+        Overrides ``spec.plan.read_write``.
+
+    Returns
+    -------
+    PlanResult
+        Waves with reasons, agents with matched keywords, complexity per task, output
+        files, remaining conflicts (empty for a plan waveplan scheduled), lower bound,
+        critical path and team-mode score.
+
+    Raises
+    ------
+    waveplan.errors.InvalidPlanError
+        Duplicate ids, unknown or self dependencies, cycles.
+    """
+    rule: ReadWriteRule = read_write or spec.plan.read_write
+    tasks = spec.tasks
+    known = {t.id for t in tasks}
+    for checkpoint in spec.plan.checkpoints:
+        if checkpoint.after not in known:
+            raise InvalidPlanError(
+                f"checkpoint after unknown task {checkpoint.after!r}; "
+                "`after` must name a task id of this plan"
+            )
+    schedule = assign_waves(tasks, max_concurrent=max_concurrent, read_write=rule)
+    wave_of = {tid: n for n, wave in enumerate(schedule.waves, start=1) for tid in wave}
+    outputs = output_file_names([(t.id, t.subject) for t in tasks], output_dir)
+
+    scheduled: list[ScheduledTask] = []
+    for task in tasks:
+        text = task_text(task)
+        complexity = score_complexity(text)
+        if task.agent:
+            agent, agent_reason = task.agent, "set in the plan"
+        else:
+            writes = task.writes is None or bool(task.writes)
+            choice = select_agent(text, agents, writes=writes)
+            agent, agent_reason = choice.agent, choice.reason
+        scheduled.append(
+            ScheduledTask(
+                id=task.id,
+                subject=task.subject,
+                description=task.description,
+                wave=wave_of[task.id],
+                agent=agent,
+                agent_reason=agent_reason,
+                complexity=complexity,
+                depends_on=list(task.depends_on),
+                writes=list(task.writes or []),
+                reads=list(task.reads),
+                files_unknown=task.writes is None,
+                priority=task.priority,
+                type=task.type,
+                output_file=outputs[task.id],
+                reason=schedule.reasons[task.id],
+            )
+        )
+
+    team_inputs = plan_team_inputs(
+        tasks,
+        schedule.waves,
+        {t.id: t.agent for t in scheduled},
+        {t.id: t.complexity.tier for t in scheduled},
+    )
+    team = team_mode_score(
+        **team_inputs,
+        team_requested=spec.plan.team_requested,
+        agent_teams_enabled=spec.plan.agent_teams_enabled,
+    )
+    widest = max((len(w) for w in schedule.waves), default=0)
+    mode = "agent team" if team.mode == "team" else "parallel subagents"
+    if widest <= 1:
+        mode = "sequential subagents"
+    execution_mode = f"{mode}, {len(schedule.waves)} waves, strategy {spec.plan.strategy}"
+
+    return PlanResult(
+        name=spec.plan.name,
+        goal=spec.plan.goal,
+        max_concurrent=max_concurrent,
+        read_write=rule,
+        strategy=spec.plan.strategy,
+        failure_policy=spec.plan.failure_policy,
+        execution_mode=execution_mode,
+        waves=schedule.waves,
+        tasks=scheduled,
+        conflicts=find_conflicts(tasks, schedule.waves, read_write=rule),
+        conflicts_avoided=schedule.conflicts_avoided,
+        lower_bound=schedule.lower_bound,
+        critical_path=schedule.critical_path,
+        team_mode=team,
+        checkpoints=list(spec.plan.checkpoints),
+    )
