@@ -129,7 +129,8 @@ def render_text(result: PlanResult, *, statuses: Mapping[str, str] | None = None
 
     def fmt(row: list[str]) -> str:
         return "  ".join(
-            (c if len(c) <= w else c[: w - 3] + "...").ljust(w) for c, w in zip(row, widths)
+            (c if len(c) <= w else c[: w - 3] + "...").ljust(w)
+            for c, w in zip(row, widths, strict=True)
         ).rstrip()
 
     out += ["", fmt(head), fmt(["-" * w for w in widths]), *(fmt(r) for r in cells)]
