@@ -1,1 +1,71 @@
-"""Persistence: the ``Store`` protocol and its backends."""
+"""Persistence: the ``Store`` protocol and its backends.
+
+``open_store()`` is the one way in: it finds the database (``$WAVEPLAN_DB``, else
+``$CLAUDE_PLUGIN_DATA/waveplan.sqlite3``, else the per-user data dir; see
+``store.location``) and opens the backend its location names.
+
+>>> import os, tempfile
+>>> store = open_store(os.path.join(tempfile.mkdtemp(), "w.sqlite3"))
+>>> store.create_task(TaskNew(subject="Write docs"), actor="me").id
+'1'
+>>> store.close()
+>>> open_store("mysql://db/x")
+Traceback (most recent call last):
+...
+waveplan.errors.StoreError: unsupported database location 'mysql://db/x' (scheme 'mysql'); \
+use a file path for SQLite
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from waveplan.errors import StoreError
+from waveplan.store.base import (
+    ClaimResult,
+    Store,
+    TaskChanges,
+    TaskNew,
+    TaskSummary,
+    UpdateResult,
+)
+from waveplan.store.location import resolve_location, scheme_of, sqlite_path
+
+__all__ = [
+    "ClaimResult",
+    "Store",
+    "TaskChanges",
+    "TaskNew",
+    "TaskSummary",
+    "UpdateResult",
+    "open_store",
+    "resolve_location",
+]
+
+
+def open_store(
+    location: str | None = None, *, clock: Callable[[], datetime] | None = None
+) -> Store:
+    """Open the task store at ``location`` (a path or URL), else where the environment says.
+
+    ``clock`` (returning aware UTC datetimes) replaces the wall clock, for tests of
+    leases. Raises ``StoreError`` for an unsupported scheme or an unusable location.
+    """
+    resolved = resolve_location(location)
+    scheme = scheme_of(resolved)
+    if scheme == "sqlite":
+        from waveplan.store.sqlite import SQLiteStore
+
+        return SQLiteStore(sqlite_path(resolved), clock=clock)
+    if scheme == "postgresql":
+        raise StoreError(
+            "the PostgreSQL backend is not available in this version of waveplan; "
+            "set $WAVEPLAN_DB to a file path to use SQLite",
+            location=resolved,
+        )
+    raise StoreError(
+        f"unsupported database location {resolved!r} (scheme {scheme!r}); "
+        "use a file path for SQLite",
+        location=resolved,
+    )

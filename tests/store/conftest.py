@@ -1,0 +1,38 @@
+"""The ``store`` fixture, parametrized over backends so every contract test runs on each.
+
+Only SQLite exists today; a PostgreSQL backend joins by adding a parameter here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.store.helpers import FakeClock
+from waveplan.store import open_store
+from waveplan.store.base import Store
+
+BACKENDS = ["sqlite"]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "waveplan.sqlite3")
+    raise AssertionError(f"unknown backend {request.param}")  # pragma: no cover
+
+
+@pytest.fixture
+def store(store_location: str, clock: FakeClock) -> Iterator[Store]:
+    opened = open_store(store_location, clock=clock)
+    try:
+        yield opened
+    finally:
+        opened.close()
