@@ -1,0 +1,14 @@
+"""SubagentStop: make a task's subagent end with DONE|<path>; record it.
+
+Thin entry point: the logic is waveplan.hooks (HOOKS["subagent-stop"]). Started by
+scripts/waveplan-launch with the plugin's interpreter; without one it is never run.
+"""
+
+import sys
+
+try:
+    from waveplan.hooks import main
+except Exception:  # no usable waveplan package: fail open
+    sys.exit(0)
+
+sys.exit(main(["subagent-stop"]))

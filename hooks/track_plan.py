@@ -1,0 +1,14 @@
+"""PostToolUse(plan_next): note which plan this session executes.
+
+Thin entry point: the logic is waveplan.hooks (HOOKS["track-plan"]). Started by
+scripts/waveplan-launch with the plugin's interpreter; without one it is never run.
+"""
+
+import sys
+
+try:
+    from waveplan.hooks import main
+except Exception:  # no usable waveplan package: fail open
+    sys.exit(0)
+
+sys.exit(main(["track-plan"]))

@@ -1,0 +1,117 @@
+"""What every hook needs from its surroundings: the database, a state directory.
+
+Kept free of heavy imports: a hook that has nothing to do (no database yet, no task
+in the prompt) must return before pydantic or SQLite are loaded. ``open_store`` is
+the only function that imports the store, and it never creates a database: hooks
+only look at plans someone made.
+
+>>> database_location({"WAVEPLAN_DB": "/tmp/w.sqlite3"})
+'/tmp/w.sqlite3'
+>>> database_location({"CLAUDE_PLUGIN_DATA": "/data"})
+'/data/waveplan.sqlite3'
+>>> database_location({}) is None
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from waveplan.store.base import Store
+
+__all__ = [
+    "ACTOR",
+    "database_location",
+    "load_state",
+    "open_store",
+    "project_dir",
+    "save_state",
+    "state_dir",
+]
+
+#: The actor recorded in task history for changes a hook makes.
+ACTOR = "hook"
+DB_FILENAME = "waveplan.sqlite3"
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def database_location(env: Mapping[str, str]) -> str | None:
+    """``$WAVEPLAN_DB``, else ``$CLAUDE_PLUGIN_DATA/waveplan.sqlite3`` (the server's rule),
+    else ``None``: outside the plugin a hook has no database of its own."""
+    if env.get("WAVEPLAN_DB"):
+        return env["WAVEPLAN_DB"]
+    if env.get("CLAUDE_PLUGIN_DATA"):
+        return str(Path(env["CLAUDE_PLUGIN_DATA"]) / DB_FILENAME)
+    return None
+
+
+def _existing(location: str) -> bool:
+    if _URL.match(location) and not location.lower().startswith(("sqlite", "file")):
+        return True  # a server database (PostgreSQL): assume it is there
+    for prefix in ("sqlite:///", "sqlite3:///", "file://", "file:"):
+        if location.lower().startswith(prefix):
+            location = location[len(prefix) :]
+            break
+    return os.path.isfile(os.path.expanduser(location))
+
+
+def open_store(env: Mapping[str, str]) -> Store | None:
+    """The task store, or ``None`` when there is no database yet."""
+    location = database_location(env)
+    if location is None or not _existing(location):
+        return None
+    from waveplan.store import open_store as _open
+
+    return _open(location)
+
+
+def project_dir(payload: Mapping[str, Any], env: Mapping[str, str]) -> str | None:
+    """The project a session works in: ``$CLAUDE_PROJECT_DIR``, else the hook's ``cwd``."""
+    return env.get("CLAUDE_PROJECT_DIR") or payload.get("cwd") or None
+
+
+def state_dir(env: Mapping[str, str]) -> Path | None:
+    """Where hooks keep small per-session state: ``$CLAUDE_PLUGIN_DATA/hook-state``, else
+    beside the database."""
+    if env.get("CLAUDE_PLUGIN_DATA"):
+        return Path(env["CLAUDE_PLUGIN_DATA"]) / "hook-state"
+    location = database_location(env)
+    if location and not _URL.match(location):
+        return Path(os.path.expanduser(location)).parent / "waveplan-hook-state"
+    return None
+
+
+def _state_file(env: Mapping[str, str], session_id: str) -> Path | None:
+    directory = state_dir(env)
+    if directory is None or not session_id:
+        return None
+    return directory / (re.sub(r"[^A-Za-z0-9_-]", "-", session_id)[:128] + ".json")
+
+
+def load_state(env: Mapping[str, str], session_id: str) -> dict[str, Any] | None:
+    """A session's hook state, or ``None`` when it has none."""
+    path = _state_file(env, session_id)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def save_state(env: Mapping[str, str], session_id: str, state: Mapping[str, Any]) -> None:
+    """Write a session's hook state atomically (rename over the old file)."""
+    path = _state_file(env, session_id)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
