@@ -1,0 +1,156 @@
+"""Output file names for agents, and breadth grouping.
+
+Every task's agent writes its full result to ``<directory>/<sanitized_subject>.md``
+(``directory`` is usually ``$CLAUDE_SCRATCHPAD_DIR``) and returns ``DONE|<path>``.
+Names are unique within a plan.
+
+>>> sanitize_subject("Review code-cleanup-optimizer")
+'review_code-cleanup-optimizer'
+>>> output_file_names([("1", "Fix bug"), ("2", "Fix bug!")], "/tmp/s")
+{'1': '/tmp/s/fix_bug.md', '2': '/tmp/s/fix_bug_2.md'}
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import TypeVar
+
+from waveplan.errors import DuplicateTaskIdError, WaveplanError
+
+__all__ = [
+    "FALLBACK_NAME",
+    "MAX_NAME_LENGTH",
+    "breadth_groups",
+    "output_file_names",
+    "sanitize_subject",
+]
+
+T = TypeVar("T")
+
+MAX_NAME_LENGTH = 80
+FALLBACK_NAME = "task"
+
+_DISALLOWED = re.compile(r"[^a-z0-9_-]+")
+_SEPARATOR_RUN = re.compile(r"[_-]{2,}")
+
+
+def _collapse(run: re.Match[str]) -> str:
+    # A run that came from a space keeps the space's "_"; a pure hyphen run stays "-".
+    return "_" if "_" in run.group(0) else "-"
+
+
+def sanitize_subject(subject: str) -> str:
+    """A file-name-safe spelling of a task subject.
+
+    Lowercase; accents dropped; whitespace becomes ``_``; anything but ``[a-z0-9_-]``
+    is removed; runs of ``_``/``-`` collapse to one; leading and trailing separators
+    are trimmed; at most ``MAX_NAME_LENGTH`` characters; ``"task"`` if nothing is left.
+
+    Parameters
+    ----------
+    subject
+        The task subject.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> sanitize_subject("  Add OAuth2 login (Google) -- v2!  ")
+    'add_oauth2_login_google_v2'
+    >>> sanitize_subject("Créer l'API")
+    'creer_lapi'
+    >>> sanitize_subject("???")
+    'task'
+    """
+    ascii_text = unicodedata.normalize("NFKD", subject).encode("ascii", "ignore").decode()
+    name = re.sub(r"\s+", "_", ascii_text.lower().strip())
+    name = _DISALLOWED.sub("", name)
+    name = _SEPARATOR_RUN.sub(_collapse, name).strip("_-")
+    name = name[:MAX_NAME_LENGTH].rstrip("_-")
+    return name or FALLBACK_NAME
+
+
+def output_file_names(tasks: Sequence[tuple[str, str]], directory: str) -> dict[str, str]:
+    """The output file of each task: ``{directory}/{sanitized subject}.md``, unique.
+
+    A name already taken gets ``_2``, ``_3`` ... in task order (the first task keeps the
+    plain name), so the mapping is deterministic.
+
+    Parameters
+    ----------
+    tasks
+        ``(task id, subject)`` pairs in plan order.
+    directory
+        Where the files go (trailing ``/`` ignored; ``""`` gives bare file names).
+
+    Returns
+    -------
+    dict[str, str]
+        Path by task id, in task order.
+
+    Raises
+    ------
+    DuplicateTaskIdError
+        When a task id appears twice.
+
+    Examples
+    --------
+    >>> output_file_names([("a", "Build API"), ("b", "build api"), ("c", "Build API 2")], "out/")
+    {'a': 'out/build_api.md', 'b': 'out/build_api_2.md', 'c': 'out/build_api_2_2.md'}
+    """
+    prefix = directory if directory in ("", "/") else directory.rstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    taken: set[str] = set()
+    result: dict[str, str] = {}
+    for task_id, subject in tasks:
+        if task_id in result:
+            raise DuplicateTaskIdError(task_id)
+        base = sanitize_subject(subject)
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        result[task_id] = f"{prefix}{name}.md"
+    return result
+
+
+def breadth_groups(items: Sequence[T], agents: int) -> list[list[T]]:
+    """Split items over agents: consecutive groups of ``ceil(len(items) / agents)``.
+
+    Parameters
+    ----------
+    items
+        The items of a breadth task (files, modules ...), in order.
+    agents
+        How many agents may work at once (at least 1).
+
+    Returns
+    -------
+    list[list]
+        At most ``agents`` groups; the last may be smaller; ``[]`` for no items.
+
+    Raises
+    ------
+    WaveplanError
+        When ``agents`` is less than 1.
+
+    Examples
+    --------
+    >>> [len(g) for g in breadth_groups(range(16), 8)]
+    [2, 2, 2, 2, 2, 2, 2, 2]
+    >>> [len(g) for g in breadth_groups(range(17), 8)]
+    [3, 3, 3, 3, 3, 2]
+    """
+    if agents < 1:
+        raise WaveplanError(f"agents must be at least 1, not {agents}; pass max_concurrent")
+    if not items:
+        return []
+    size = math.ceil(len(items) / agents)
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
