@@ -27,11 +27,12 @@ from functools import lru_cache
 
 __all__ = [
     "GLOB_CHARS",
+    "PathIndex",
     "is_escaping",
     "is_glob",
     "normalize_path",
-    "path_parts",
     "parts_overlap",
+    "path_parts",
     "paths_overlap",
 ]
 
@@ -44,7 +45,7 @@ def is_glob(component: str) -> bool:
     >>> is_glob("*.py"), is_glob("app.py")
     (True, False)
     """
-    return any(c in GLOB_CHARS for c in component)
+    return "*" in component or "?" in component or "[" in component
 
 
 @lru_cache(maxsize=65536)
@@ -126,3 +127,141 @@ def paths_overlap(a: str, b: str) -> bool:
     True
     """
     return parts_overlap(path_parts(a), path_parts(b))
+
+
+class PathIndex:
+    """Declared paths with their owners, answering "which stored path overlaps this one?".
+
+    A trie over path components. Literal components are looked up directly; glob
+    components are kept apart per node and compared with ``paths_overlap`` rules, so a
+    query costs about the path's depth unless globs are involved. Paths are given
+    already split (``path_parts``) together with the text reported back, and whether
+    any component is a glob (``has_glob``) so literal queries skip the glob checks.
+    Answers follow insertion order, so they are deterministic.
+
+    >>> idx = PathIndex()
+    >>> idx.add(path_parts("src"), "a", "src")
+    >>> idx.add(path_parts("docs/*.md"), "b", "docs/*.md")
+    >>> idx.first_overlap(path_parts("src/app.py"))
+    ('a', 'src')
+    >>> idx.first_overlap(path_parts("docs/sub/x.md")) is None
+    True
+    >>> idx.all_overlaps(path_parts("*"), True)
+    [('a', 'src'), ('b', 'docs/*.md')]
+    """
+
+    __slots__ = ("_root", "size")
+
+    def __init__(self) -> None:
+        # A node is [literal children, glob children, entries (owner, path)].
+        self._root: list = [{}, {}, []]
+        self.size = 0
+
+    def add(self, parts: tuple[str, ...], owner: object, path: str, has_glob: bool = True) -> None:
+        """Store ``path`` (split as ``parts``) for ``owner``."""
+        node = self._root
+        for c in parts:
+            kids = node[1] if has_glob and is_glob(c) else node[0]
+            nxt = kids.get(c)
+            if nxt is None:
+                nxt = kids[c] = [{}, {}, []]
+            node = nxt
+        node[2].append((owner, path))
+        self.size += 1
+
+    def first_overlap(
+        self, parts: tuple[str, ...], has_glob: bool | None = None
+    ) -> tuple[object, str] | None:
+        """The first stored ``(owner, path)`` overlapping ``parts``, or ``None``."""
+        if not self.size:
+            return None
+        if has_glob is None:
+            has_glob = any(is_glob(c) for c in parts)
+        return _first(self._root, parts, 0, len(parts), has_glob)
+
+    def all_overlaps(
+        self, parts: tuple[str, ...], has_glob: bool | None = None
+    ) -> list[tuple[object, str]]:
+        """Every stored ``(owner, path)`` overlapping ``parts``, each once."""
+        out: list[tuple[object, str]] = []
+        if self.size:
+            if has_glob is None:
+                has_glob = any(is_glob(c) for c in parts)
+            _collect(self._root, parts, 0, len(parts), has_glob, out)
+        return out
+
+
+def _any(node: list) -> tuple[object, str]:
+    # Subtrees are never empty (the index only grows), so this always finds one.
+    while not node[2]:
+        node = next(iter(node[0].values())) if node[0] else next(iter(node[1].values()))
+    return node[2][0]
+
+
+def _first(node: list, parts: tuple[str, ...], i: int, n: int, qglob: bool):
+    while True:
+        lit, glb, entries = node
+        if entries:
+            return entries[0]  # a stored directory (or the same path) above the query
+        if i == n:
+            return _any(node)  # the query is a directory above stored paths
+        c = parts[i]
+        cglob = qglob and is_glob(c)
+        if cglob and c == "**":
+            return _any(node)
+        if glb:
+            for k, child in glb.items():
+                if k == "**":
+                    return _any(child)
+                if cglob or fnmatchcase(c, k):
+                    hit = _first(child, parts, i + 1, n, qglob)
+                    if hit is not None:
+                        return hit
+        if cglob:
+            for k, child in lit.items():
+                if fnmatchcase(k, c):
+                    hit = _first(child, parts, i + 1, n, qglob)
+                    if hit is not None:
+                        return hit
+            return None
+        node = lit.get(c)
+        if node is None:
+            return None
+        i += 1
+
+
+def _all(node: list, out: list) -> None:
+    out.extend(node[2])
+    for child in node[0].values():
+        _all(child, out)
+    for child in node[1].values():
+        _all(child, out)
+
+
+def _collect(node: list, parts: tuple[str, ...], i: int, n: int, qglob: bool, out: list) -> None:
+    lit, glb, entries = node
+    if i == n:
+        _all(node, out)
+        return
+    out.extend(entries)
+    c = parts[i]
+    cglob = qglob and is_glob(c)
+    if cglob and c == "**":
+        for child in lit.values():
+            _all(child, out)
+        for child in glb.values():
+            _all(child, out)
+        return
+    if cglob:
+        for k, child in lit.items():
+            if fnmatchcase(k, c):
+                _collect(child, parts, i + 1, n, qglob, out)
+    else:
+        child = lit.get(c)
+        if child is not None:
+            _collect(child, parts, i + 1, n, qglob, out)
+    for k, child in glb.items():
+        if k == "**":
+            _all(child, out)
+        elif cglob or fnmatchcase(c, k):
+            _collect(child, parts, i + 1, n, qglob, out)

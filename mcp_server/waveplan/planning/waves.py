@@ -1,0 +1,552 @@
+"""Wave assignment: ordered batches of tasks that may run at the same time.
+
+Rules (``assign_waves``): every dependency sits in an earlier wave, a wave holds at
+most ``max_concurrent`` tasks, and no two tasks of a wave conflict on files (the rule
+is ``conflicts``'s: overlapping writers conflict, a reader beside a writer only under
+``read_write="conflict"``, a task with unknown files conflicts with every writer and
+every other unknown-file task).
+
+How: list scheduling, wave by wave. The ready tasks are taken by priority (longest
+chain of dependents still to come, then more direct dependents, then input order)
+and each joins the wave unless the wave is full or the task conflicts with a task
+already in it. Tasks with the same files conflict with the same tasks, so once one
+is refused a wave its twins are skipped together; conflict queries go through a
+path trie (``paths.PathIndex``), not pairwise checks. The level-by-level baseline
+(``naive_waves``) is computed too when it could possibly win, and the schedule with
+fewer waves is kept, so ``assign_waves`` never uses more waves than the baseline.
+
+>>> from waveplan.models import TaskSpec
+>>> tasks = [TaskSpec(id="a", subject="A", writes=["src/api.py"]),
+...          TaskSpec(id="b", subject="B", writes=["src/api.py"]),
+...          TaskSpec(id="c", subject="C", writes=["docs"], depends_on=["a"])]
+>>> s = assign_waves(tasks, max_concurrent=4)
+>>> s.waves
+[['a'], ['b', 'c']]
+>>> s.reasons["b"]
+"no dependencies; writes src/api.py, which 'a' in wave 1 also writes"
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from waveplan.errors import InvalidPlanError
+from waveplan.models import Conflict, ReadWriteRule, TaskSpec, WaveSchedule
+from waveplan.planning.conflicts import (
+    KIND,
+    UNKNOWN_FILES,
+    Cause,
+    FileInfo,
+    WaveFiles,
+    prepare_files,
+)
+from waveplan.planning.graph import TaskGraph, build_graph
+from waveplan.planning.paths import parts_overlap
+
+__all__ = [
+    "MAX_CONFLICTS_AVOIDED",
+    "assign_waves",
+    "lower_bound",
+    "lower_bound_terms",
+    "naive_waves",
+]
+
+MAX_CONFLICTS_AVOIDED = 200
+"""At most this many pairs are listed in ``WaveSchedule.conflicts_avoided``."""
+
+_FULL = "full"
+_LEVEL = "level"
+# Why a task sits later than its dependencies allow: a conflict Cause, _FULL, _LEVEL.
+_Why = Cause | str | None
+
+
+@dataclass(slots=True)
+class _Plan:
+    graph: TaskGraph
+    files: FileInfo
+    cap: int
+
+
+def _prepare(tasks: Sequence[TaskSpec], max_concurrent: int, read_write: ReadWriteRule) -> _Plan:
+    if not isinstance(max_concurrent, int) or max_concurrent < 1:
+        raise InvalidPlanError(
+            f"max_concurrent must be a whole number of at least 1, not {max_concurrent!r}",
+            max_concurrent=max_concurrent,
+        )
+    return _Plan(build_graph(tasks), prepare_files(tasks, read_write), max_concurrent)
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+def _list_schedule(plan: _Plan) -> tuple[list[list[int]], list[_Why]]:
+    g, files, cap = plan.graph, plan.files, plan.cap
+    n = len(g.ids)
+    preds, succs = g.preds, g.succs
+    height = g.height()
+    by_rank = sorted(range(n), key=lambda i: (-height[i], -len(succs[i]), i))
+    rank = [0] * n
+    for r, i in enumerate(by_rank):
+        rank[i] = r
+    sig = files.sig
+    self_conflict = files.self_conflict
+    nsig = len(self_conflict)
+    # One heap of ready ranks per signature, and one heap of signature heads: a
+    # signature refused by a wave is set aside whole until the next wave.
+    ready: list[list[int]] = [[] for _ in range(nsig)]
+    queued = [-1] * nsig
+    last_refusal: list[tuple[int, Cause] | None] = [None] * nsig
+    remaining = [len(p) for p in preds]
+    dep_wave = [0] * n
+    why: list[_Why] = [None] * n
+    push, pop = heapq.heappush, heapq.heappop
+    for i in range(n):
+        if not remaining[i]:
+            push(ready[sig[i]], rank[i])
+    heap: list[int] = []
+    for s in range(nsig):
+        if ready[s]:
+            queued[s] = ready[s][0]
+            heap.append(ready[s][0])
+    heapq.heapify(heap)
+    waves: list[list[int]] = []
+    placed = 0
+    w = 0
+    while placed < n:
+        w += 1
+        state = WaveFiles(files)
+        members: list[int] = []
+        set_aside: list[int] = []
+        while heap and len(members) < cap:
+            r = pop(heap)
+            t = by_rank[r]
+            s = sig[t]
+            if queued[s] != r:
+                continue  # stale entry: the signature's head changed
+            queued[s] = -1
+            cause = state.check(t)
+            if cause is not None:
+                last_refusal[s] = (w, cause)
+                set_aside.append(s)
+                continue
+            pop(ready[s])
+            state.add(t)
+            members.append(t)
+            if w > dep_wave[t] + 1:
+                lr = last_refusal[s]
+                why[t] = lr[1] if lr is not None and lr[0] == w - 1 else _FULL
+            rs = ready[s]
+            if rs:
+                if self_conflict[s]:
+                    last_refusal[s] = (w, _twin_cause(files, t))
+                    set_aside.append(s)
+                else:
+                    queued[s] = rs[0]
+                    push(heap, rs[0])
+        waves.append(members)
+        placed += len(members)
+        for t in members:
+            for v in succs[t]:
+                dep_wave[v] = w
+                remaining[v] -= 1
+                if not remaining[v]:
+                    s = sig[v]
+                    push(ready[s], rank[v])
+                    set_aside.append(s)
+        for s in set_aside:
+            rs = ready[s]
+            if rs and queued[s] != rs[0]:
+                queued[s] = rs[0]
+                push(heap, rs[0])
+    return waves, why
+
+
+def _twin_cause(files: FileInfo, t: int) -> Cause:
+    # A task with the same files as ``t`` conflicts with it on its first path.
+    if files.unknown[t]:
+        return ("uu", t, UNKNOWN_FILES, UNKNOWN_FILES)
+    path = files.writes[t][0][1]
+    return ("ww", t, path, path)
+
+
+def _levels(plan: _Plan) -> list[list[int]]:
+    depth = plan.graph.depth
+    levels: list[list[int]] = [[] for _ in range(max(depth, default=0))]
+    for i, d in enumerate(depth):
+        levels[d - 1].append(i)
+    return levels
+
+
+def _naive(plan: _Plan) -> list[list[int]]:
+    files, cap = plan.files, plan.cap
+    waves: list[list[int]] = []
+    for level in _levels(plan):
+        groups: list[WaveFiles] = []
+        members: list[list[int]] = []
+        # Twins with writes cannot share a group, and groups only grow: a task may
+        # start looking where its last twin landed (or just after it).
+        start: dict[int, int] = {}
+        for t in level:
+            s = files.sig[t]
+            j = start.get(s, 0)
+            while j < len(groups) and groups[j].check(t) is not None:
+                j += 1
+            if j == len(groups):
+                groups.append(WaveFiles(files))
+                members.append([])
+            groups[j].add(t)
+            members[j].append(t)
+            start[s] = j + 1 if files.self_conflict[s] else j
+        for m in members:
+            waves.extend(m[k : k + cap] for k in range(0, len(m), cap))
+    return waves
+
+
+def _explain(plan: _Plan, waves: list[list[int]]) -> list[_Why]:
+    # Why each task sits later than its dependencies allow, for any valid schedule.
+    n = len(plan.graph.ids)
+    wave_of = [0] * n
+    for w, members in enumerate(waves, start=1):
+        for t in members:
+            wave_of[t] = w
+    states: dict[int, WaveFiles] = {}
+    why: list[_Why] = [None] * n
+    for t in range(n):
+        w = wave_of[t]
+        earliest = 1 + max((wave_of[j] for j in plan.graph.preds[t]), default=0)
+        if w == earliest:
+            continue
+        state = states.get(w - 1)
+        if state is None:
+            state = states[w - 1] = WaveFiles(plan.files)
+            for o in waves[w - 2]:
+                state.add(o)
+        cause = state.check(t)
+        if cause is not None:
+            why[t] = cause
+        elif len(waves[w - 2]) >= plan.cap:
+            why[t] = _FULL
+        else:
+            why[t] = _LEVEL
+    return why
+
+
+# --------------------------------------------------------------------------- lower bound
+
+
+def _files_bound(plan: _Plan) -> int:
+    files = plan.files
+    unknown = sum(files.unknown)
+    # A trie of written paths by exact components; entries are task indices.
+    root: dict = {}
+    globs: dict[tuple[str, ...], list[tuple[tuple[str, ...], int]]] = {}
+    written = False
+    for t, refs in enumerate(files.writes):
+        for parts, _, has_glob in refs:
+            written = True
+            node = root
+            for c in parts:
+                node = node.setdefault(c, {})
+            node.setdefault(None, []).append(t)
+            if has_glob:
+                k = next(k for k, c in enumerate(parts) if _is_glob(c))
+                globs.setdefault(parts[:k], []).append((parts, t))
+    if not written:
+        return unknown
+    count: dict[int, int] = {}
+    best = 0
+    path: list[str] = []
+    literal: list[bool] = []
+
+    def visit(node: dict) -> None:
+        nonlocal best
+        here = node.get(None, ())
+        for t in here:
+            count[t] = count.get(t, 0) + 1
+        size = len(count)
+        if here and globs and (not literal or literal[-1]):
+            # The written literal path L also clashes with every glob writer whose
+            # pattern is at most as deep as L and overlaps it; all of these and the
+            # writers above L overlap pairwise.
+            extra: set[int] = set()
+            lp = tuple(path)
+            for k in range(len(lp)):
+                for parts, t in globs.get(lp[:k], ()):
+                    if t not in count and len(parts) <= len(lp) and parts_overlap(parts, lp):
+                        extra.add(t)
+            size += len(extra)
+        best = max(best, size)
+        for c, child in node.items():
+            if c is None:
+                continue
+            path.append(c)
+            literal.append((not literal or literal[-1]) and not _is_glob(c))
+            visit(child)
+            path.pop()
+            literal.pop()
+        for t in here:
+            k = count[t] - 1
+            if k:
+                count[t] = k
+            else:
+                del count[t]
+
+    visit(root)
+    return unknown + best
+
+
+def _is_glob(c: str) -> bool:
+    return "*" in c or "?" in c or "[" in c
+
+
+def _bound_terms(plan: _Plan) -> dict[str, int]:
+    n = len(plan.graph.ids)
+    return {
+        "chain": max(plan.graph.depth, default=0),
+        "capacity": -(-n // plan.cap),
+        "files": _files_bound(plan),
+    }
+
+
+def lower_bound_terms(
+    tasks: Sequence[TaskSpec], *, max_concurrent: int, read_write: ReadWriteRule = "allow"
+) -> dict[str, int]:
+    """The three counts ``lower_bound`` takes the maximum of (validates first).
+
+    ``chain``: tasks on the longest dependency chain, each needing its own wave.
+    ``capacity``: ``ceil(len(tasks) / max_concurrent)``.
+    ``files``: the size of one set of tasks that conflict pairwise, so each needs its
+    own wave: every task with unknown files, plus the largest set of writers along one
+    path. For a written path ``P`` that set holds the tasks writing ``P`` or a path that
+    is a prefix of ``P`` (a directory above it, the root ``.``), and, when ``P`` has no
+    glob, the tasks writing a glob pattern at most as deep as ``P`` that overlaps ``P``
+    (``src/*.py`` for ``src/app.py``). Any two of these overlap; unknown-file tasks
+    conflict with each other and with every writer. Readers are never counted, so the
+    term holds under both ``read_write`` rules.
+
+    >>> from waveplan.models import TaskSpec
+    >>> tasks = [TaskSpec(id="d", subject="D", writes=["src"]),
+    ...          TaskSpec(id="f", subject="F", writes=["src/app.py"]),
+    ...          TaskSpec(id="g", subject="G", writes=["src/*.py"]),
+    ...          TaskSpec(id="o", subject="O", writes=["docs"])]
+    >>> lower_bound_terms(tasks, max_concurrent=8)
+    {'chain': 1, 'capacity': 1, 'files': 3}
+    """
+    return _bound_terms(_prepare(tasks, max_concurrent, read_write))
+
+
+def lower_bound(
+    tasks: Sequence[TaskSpec], *, max_concurrent: int, read_write: ReadWriteRule = "allow"
+) -> int:
+    """No valid schedule has fewer waves than this (see ``lower_bound_terms``).
+
+    >>> from waveplan.models import TaskSpec
+    >>> lower_bound([TaskSpec(id=str(i), subject="T", writes=[]) for i in range(9)],
+    ...             max_concurrent=4)
+    3
+    """
+    return max(
+        lower_bound_terms(tasks, max_concurrent=max_concurrent, read_write=read_write).values(),
+        default=0,
+    )
+
+
+def naive_waves(
+    tasks: Sequence[TaskSpec], *, max_concurrent: int, read_write: ReadWriteRule = "allow"
+) -> list[list[str]]:
+    """The level-by-level baseline schedule ``assign_waves`` never does worse than.
+
+    Tasks are grouped by dependency level (topological generations: the longest chain
+    ending at the task); each level, in input order, is split greedily into
+    conflict-free groups (first group that takes the task), and each group is cut into
+    waves of at most ``max_concurrent`` tasks.
+
+    >>> from waveplan.models import TaskSpec
+    >>> naive_waves([TaskSpec(id="a", subject="A", writes=["x"]),
+    ...              TaskSpec(id="b", subject="B", writes=["x"]),
+    ...              TaskSpec(id="c", subject="C", writes=["y"])], max_concurrent=4)
+    [['a', 'c'], ['b']]
+    """
+    plan = _prepare(tasks, max_concurrent, read_write)
+    ids = plan.graph.ids
+    return [[ids[t] for t in wave] for wave in _naive(plan)]
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+def _cause_text(cause: Cause, ids: list[str], w: int) -> str:
+    code, o, mine, theirs = cause
+    other = f"{ids[o]!r} in wave {w}"
+    if code == "ww":
+        if mine == theirs:
+            return f"writes {mine}, which {other} also writes"
+        return f"writes {mine}, which overlaps {theirs} written by {other}"
+    if code == "rw":
+        if mine == theirs:
+            return f"reads {mine}, which {other} writes (read_write=conflict)"
+        return f"reads {mine}, which overlaps {theirs} written by {other} (read_write=conflict)"
+    if code == "wr":
+        if mine == theirs:
+            return f"writes {mine}, which {other} reads (read_write=conflict)"
+        return f"writes {mine}, which overlaps {theirs} read by {other} (read_write=conflict)"
+    if code == "uu":
+        return f"its files are unknown, like those of {other}"
+    if code == "uw":
+        return f"its files are unknown and {other} writes {theirs}"
+    if code == "ur":
+        return f"its files are unknown and {other} reads {theirs} (read_write=conflict)"
+    verb = "writes" if code == "wu" else "reads"
+    return f"{verb} {mine}, and the files of {other} are unknown"
+
+
+def _reasons(
+    plan: _Plan, waves: list[list[int]], why: list[_Why]
+) -> tuple[dict[str, str], list[Conflict]]:
+    g, files, cap = plan.graph, plan.files, plan.cap
+    ids, preds = g.ids, g.preds
+    n = len(ids)
+    wave_of = [0] * n
+    for w, members in enumerate(waves, start=1):
+        for t in members:
+            wave_of[t] = w
+    depth = g.depth if _LEVEL in why else None
+    reasons: dict[str, str] = {}
+    avoided: list[Conflict] = []
+    for w, members in enumerate(waves, start=1):
+        for t in members:
+            p = preds[t]
+            if p:
+                dw = max(map(wave_of.__getitem__, p))
+                latest = next(j for j in p if wave_of[j] == dw)
+                text = f"after dependency {ids[latest]!r} (wave {dw})"
+            else:
+                text = "no dependencies; wave 1" if w == 1 else "no dependencies"
+            y = why[t]
+            if y is _FULL:
+                text += f"; wave {w - 1} was full (max_concurrent={cap})"
+            elif y is _LEVEL:
+                text += (
+                    f"; kept at dependency level {depth[t]} by level-by-level packing, "  # type: ignore[index]
+                    "which needed fewer waves than list scheduling for this plan"
+                )
+            elif y is not None:
+                cause: Cause = y  # type: ignore[assignment]
+                text += "; " + _cause_text(cause, ids, w - 1)
+                if len(avoided) < MAX_CONFLICTS_AVOIDED:
+                    code, o, mine, theirs = cause
+                    avoided.append(
+                        Conflict.model_construct(
+                            wave=w - 1,
+                            a=ids[o],
+                            b=ids[t],
+                            path_a=theirs,
+                            path_b=mine,
+                            kind=KIND[code],
+                        )
+                    )
+            if files.unknown[t]:
+                text = (
+                    "flagged: files unknown (no `writes` declared), so it is kept apart from "
+                    "every writer and every other unknown-file task; " + text
+                )
+            reasons[ids[t]] = text
+    return {i: reasons[i] for i in ids}, avoided
+
+
+# --------------------------------------------------------------------------- public
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Scheduling allocates many small lists, tuples and dicts but no reference cycles;
+    # on large plans the cyclic collector's full passes over every live object (all the
+    # caller's tasks included) cost more than the scheduling itself. Reference counting
+    # still frees everything; the collector's previous state is restored.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def assign_waves(
+    tasks: Sequence[TaskSpec],
+    *,
+    max_concurrent: int,
+    read_write: ReadWriteRule = "allow",
+) -> WaveSchedule:
+    """Assign every task a wave: dependencies earlier, capped, conflict-free.
+
+    Validates the plan first (``graph.validate_plan``). Aims at the fewest waves (list
+    scheduling by critical-path priority, see the module docstring) and never uses more
+    than the level-by-level baseline (``naive_waves``).
+
+    Parameters
+    ----------
+    tasks : Sequence[TaskSpec]
+        The plan's tasks; not re-validated by pydantic (``model_construct`` is fine).
+        ``writes=None`` means the files are unknown: such a task conflicts with every
+        writer and every other unknown-file task (and, under ``read_write="conflict"``,
+        every reader), and its reason starts with ``"flagged: files unknown"``.
+    max_concurrent : int
+        Most tasks per wave (at least 1).
+    read_write : {"allow", "conflict"}
+        Whether a reader beside a writer of an overlapping path is a conflict.
+
+    Returns
+    -------
+    WaveSchedule
+        ``waves`` (ids per wave, by priority inside a wave), ``reasons`` for every task
+        in input order (its latest dependency, and when it sits later than that allows,
+        the conflicting task and paths or the full wave that kept it out of the wave
+        before), ``lower_bound`` (``lower_bound_terms``), ``critical_path`` (the longest
+        dependency chain) and ``conflicts_avoided``: for each task kept out of the wave
+        before its own by a file conflict, that pair (``wave`` is the wave they would
+        have shared, ``a`` the task in it), in wave order, at most
+        ``MAX_CONFLICTS_AVOIDED``.
+
+    Raises
+    ------
+    waveplan.errors.InvalidPlanError
+        An invalid graph (see ``validate_plan``) or ``max_concurrent`` below 1.
+
+    Examples
+    --------
+    >>> from waveplan.models import TaskSpec
+    >>> tasks = [TaskSpec(id=c, subject=c, writes=[]) for c in "abc"]
+    >>> s = assign_waves(tasks, max_concurrent=2)
+    >>> s.waves, s.reasons["c"], s.lower_bound
+    ([['a', 'b'], ['c']], 'no dependencies; wave 1 was full (max_concurrent=2)', 2)
+    """
+    with _gc_paused():
+        return _assign(_prepare(tasks, max_concurrent, read_write))
+
+
+def _assign(plan: _Plan) -> WaveSchedule:
+    ids = plan.graph.ids
+    terms = _bound_terms(plan)
+    bound = max(terms.values())
+    waves, why = _list_schedule(plan)
+    if len(waves) > bound:
+        # The baseline uses at least ceil(size / cap) waves per level: only run it
+        # when that floor leaves it a chance to win.
+        floor = sum(-(-len(level) // plan.cap) for level in _levels(plan))
+        if floor < len(waves):
+            naive = _naive(plan)
+            if len(naive) < len(waves):
+                waves, why = naive, _explain(plan, naive)
+    reasons, avoided = _reasons(plan, waves, why)
+    return WaveSchedule.model_construct(
+        waves=[[ids[t] for t in wave] for wave in waves],
+        reasons=reasons,
+        lower_bound=bound,
+        critical_path=[ids[i] for i in plan.graph.critical_path()],
+        conflicts_avoided=avoided,
+    )
