@@ -39,19 +39,26 @@ def _deny(reason: str) -> dict[str, Any]:
 
 
 def file_conflict(task: TaskRecord, other: TaskRecord, read_write: str) -> str | None:
-    """Why ``task`` cannot run beside ``other``, or ``None``.
+    """Why ``task`` cannot run beside ``other``, or ``None``: plan_next's rule.
 
     Two writers of overlapping paths conflict; a reader beside a writer only under
-    ``read_write == "conflict"``. Unknown files (``writes is None``) are not a conflict
-    here: the planner already scheduled such tasks conservatively.
+    ``read_write == "conflict"``; a task whose files are unknown (``writes is None``)
+    conflicts with every writer.
     """
     from waveplan.planning.paths import paths_overlap
 
-    mine_w, theirs_w = task.writes or [], other.writes or []
-    pairs = [(a, b, "writes") for a in mine_w for b in theirs_w]
+    if task.writes is None or other.writes is None:
+        unknown, known = (task, other) if task.writes is None else (other, task)
+        if known.writes is None or known.writes:
+            return (
+                f"the files of task {unknown.id} are unknown, so it cannot run beside "
+                f"task {other.id} ({other.status} now), which writes files"
+            )
+        return None
+    pairs = [(a, b, "writes") for a in task.writes for b in other.writes]
     if read_write == "conflict":
-        pairs += [(a, b, "reads") for a in task.reads for b in theirs_w]
-        pairs += [(a, b, "writes") for a in mine_w for b in other.reads]
+        pairs += [(a, b, "reads") for a in task.reads for b in other.writes]
+        pairs += [(a, b, "writes") for a in task.writes for b in other.reads]
     for mine, theirs, verb in pairs:
         if paths_overlap(mine, theirs):
             return (
