@@ -1,0 +1,42 @@
+"""Worker processes for the multi-process claim test (a module, so spawn can import it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waveplan.store import open_store
+from waveplan.store.base import TaskChanges
+
+
+def drain(
+    location: str, plan_id: str, owner: str, limit: int, start: Any, holding: Any, out: Any
+) -> None:
+    """Claim, start and finish tasks until the plan is done; put ``(owner, ids)`` on ``out``.
+
+    ``start`` and ``holding`` are barriers shared by all workers: they begin together,
+    and each holds its first claimed task until every worker holds one, so the claims
+    certainly overlap in time (SQLite's lock is not fair: without that, one fast
+    process can drain a small plan alone).
+    """
+    store = open_store(location)
+    claimed: list[str] = []
+    try:
+        start.wait(timeout=60)
+        pending = store.claim_next(plan_id, owner=owner, limit=1).claimed
+        claimed += [t.id for t in pending]
+        holding.wait(timeout=60)
+        for _ in range(100_000):  # a bound, so a bug fails the test instead of hanging it
+            for task in pending:
+                store.update_task(task.id, TaskChanges(status="in_progress"), actor=owner)
+                store.update_task(task.id, TaskChanges(status="completed"), actor=owner)
+            result = store.claim_next(plan_id, owner=owner, limit=limit)
+            pending = result.claimed
+            claimed += [t.id for t in pending]
+            if not pending and store.get_plan(plan_id).status == "done":
+                break
+        out.put((owner, claimed))
+    except BaseException as exc:
+        out.put((owner, f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        store.close()
