@@ -1,0 +1,624 @@
+"""The waveplan MCP server: short tool functions over the planner and the store.
+
+This is the only module that imports ``mcp``. Each tool validates its arguments
+(pydantic, from the signature), calls one planner or store function and returns a
+pydantic model, so clients get an ``outputSchema`` and ``structuredContent``. Domain
+errors (``WaveplanError``) become ``ToolError("<code>: <message>")`` in one place,
+``_adapt``; the server keeps answering after any failure.
+
+The store, networkx and the planning core are imported on first use, so a client's
+first ``tools/list`` costs little more than the SDK's own import.
+
+>>> server = build_server(lambda: None)
+>>> server.name
+'waveplan'
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field, ValidationError
+
+from waveplan import __version__
+from waveplan.errors import NotFoundError, WaveplanError
+from waveplan.models import (
+    AgentChoice,
+    Complexity,
+    Conflict,
+    PlanSettings,
+    PlanSpec,
+    ReadWriteRule,
+    TaskRecord,
+    TaskSpec,
+    WaveSchedule,
+)
+from waveplan.status import PlanStatusView, plan_status_view, spec_statuses, task_id
+from waveplan.store.base import TaskSummary
+
+if TYPE_CHECKING:
+    from waveplan.planning.agents import AgentProfile
+    from waveplan.store.base import Store
+
+__all__ = [
+    "Delegation",
+    "NextTasks",
+    "PlanCreated",
+    "PlanTask",
+    "TaskList",
+    "TaskUpdated",
+    "build_server",
+    "server_for",
+]
+
+ACTOR = "mcp"
+SKILL_PATH = Path(__file__).resolve().parents[2] / "skills" / "task-planner" / "SKILL.md"
+INSTRUCTIONS = (
+    "Computed task plans: plan_create a whole plan, then plan_next to claim ready tasks and "
+    "task_update to report progress. Analysis tools (score_complexity, select_agent, "
+    "assign_waves, check_conflicts) are stateless."
+)
+_FALLBACK_PROMPT = (
+    "Plan the request below with waveplan. Decompose it into tasks, each with an id, an "
+    "imperative subject, a description, depends_on, and the files it writes and reads. "
+    "Call plan_create with them and show the returned execution plan. Then run it wave by "
+    "wave: plan_next claims ready tasks; report each with task_update (status completed and "
+    "output, or error)."
+)
+
+_READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
+_ANALYSE = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+_WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False)
+_WRITE_IDEMPOTENT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True
+)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# --------------------------------------------------------------------------- output models
+
+
+class TaskUpdated(BaseModel):
+    """TaskUpdate's answer: what changed, and the new version."""
+
+    success: bool
+    taskId: str
+    updatedFields: list[str]
+    statusChange: dict[str, str] | None = None
+    version: int
+
+
+class TaskList(BaseModel):
+    count: int
+    tasks: list[TaskSummary]
+
+
+class PlanTask(BaseModel):
+    id: str = Field(description="Stored id, <plan_id>.<id>")
+    subject: str
+    wave: int
+    agent: str
+    output_file: str
+
+
+class PlanCreated(BaseModel):
+    plan_id: str
+    name: str
+    waves: list[list[str]]
+    tasks: list[PlanTask]
+    lower_bound: int
+    critical_path: list[str]
+    conflicts: list[Conflict]
+    execution_mode: str
+    rendered: str = Field(description="The EXECUTION PLAN (markdown); show it to the user")
+
+
+class Delegation(BaseModel):
+    """What a subagent launch needs for one claimed task."""
+
+    id: str
+    subject: str
+    description: str
+    agent: str = Field(description="subagent_type to launch")
+    output_file: str | None
+    writes: list[str] | None
+    reads: list[str]
+    wave: int | None
+    version: int
+    lease_expires_at: str | None
+
+
+class NextTasks(BaseModel):
+    plan_id: str
+    owner: str
+    claimed: list[Delegation]
+    lease_seconds: int
+    remaining_ready: int
+    running: int
+    reason: str
+
+
+class ConflictReport(BaseModel):
+    # planning.conflicts.ScheduleCheck's fields; that module is imported on first call only.
+    conflicts: list[Conflict]
+    problems: list[str]
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class _StoreHolder:
+    """Opens the store on first use (not at start-up) and closes it with the server."""
+
+    def __init__(self, factory: Callable[[], Store]) -> None:
+        self._factory = factory
+        self._store: Store | None = None
+
+    def get(self) -> Store:
+        if self._store is None:
+            self._store = self._factory()
+        return self._store
+
+    def close(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+
+def _default_store() -> Store:
+    from waveplan.store import open_store
+
+    return open_store(None)
+
+
+def _adapt(fn: _F) -> _F:
+    """Run a tool body; turn domain and validation errors into ``ToolError``.
+
+    Tools are ``async`` so the SDK calls them on the event loop thread: store calls
+    are short, and one thread keeps a SQLite connection on the thread that opened it.
+    """
+
+    @functools.wraps(fn)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except WaveplanError as exc:
+            raise ToolError(f"{exc.code}: {exc.message}") from exc
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ToolError(f"invalid_input: {problems}") from exc
+
+    return run  # type: ignore[return-value]
+
+
+# In an output schema these describe what a caller may send or must know before calling;
+# a result's own content shows its values, and the property names and types remain.
+_INPUT_ONLY_KEYS = frozenset(
+    {"description", "default", "minLength", "maxLength", "minimum", "maximum", "minItems"}
+    | {"enum", "required"}
+)
+
+
+def _dropped(key: str, value: Any, *, output: bool) -> bool:
+    if isinstance(value, dict):  # a subschema (or a default object): keep
+        return False
+    return (
+        (key == "title" and isinstance(value, str))
+        or (key == "default" and value is None)
+        or (key == "additionalProperties" and value is True)  # JSON Schema's own default
+        or (output and key in _INPUT_ONLY_KEYS)
+    )
+
+
+def compact_schema(schema: Any, *, output: bool = False) -> Any:
+    """The same JSON Schema in fewer bytes: every client pays for ``tools/list`` each turn.
+
+    Drops pydantic's generated ``title`` keys and ``"default": null``, and writes
+    ``anyOf: [X, null]`` as ``type: [X's type, "null"]``. ``output=True`` also drops what
+    only matters for input (descriptions, defaults, limits, enums, ``required``): a result
+    is read, not filled in. The output schema stays a true (looser) description of the
+    result, so clients that validate ``structuredContent`` against it still accept it.
+
+    >>> compact_schema({"title": "T", "properties": {"a": {"anyOf": [{"type": "string"},
+    ...     {"type": "null"}], "default": None, "title": "A"}}})
+    {'properties': {'a': {'type': ['string', 'null']}}}
+    """
+    if isinstance(schema, list):
+        return [compact_schema(s, output=output) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "properties" and isinstance(value, dict):
+            # Property names are data here, never schema keywords: keep every one.
+            out[key] = {name: compact_schema(sub, output=output) for name, sub in value.items()}
+        elif not _dropped(key, value, output=output):
+            out[key] = compact_schema(value, output=output)
+    options = out.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        other = next(o for o in options if o != {"type": "null"})
+        if isinstance(other.get("type"), str) and "$ref" not in other:
+            del out["anyOf"]
+            merged = dict(other)
+            merged["type"] = [other["type"], "null"]
+            if "enum" in merged:
+                merged["enum"] = [*merged["enum"], None]
+            out = {**merged, **out}
+    return out
+
+
+def _compact_tool(tool: Tool) -> Tool:
+    tool.parameters = compact_schema(tool.parameters)
+    meta = tool.fn_metadata
+    # Documented as read live: reassigning the published schema is supported.
+    meta.output_schema = compact_schema(meta.output_schema, output=True)
+    return tool
+
+
+def _skill_text() -> str:
+    """The task-planner skill's body (front matter dropped), or a short fallback."""
+    try:
+        text = SKILL_PATH.read_text(encoding="utf-8")
+    except OSError:
+        return _FALLBACK_PROMPT
+    match = re.match(r"\A---\n.*?\n---\n", text, flags=re.DOTALL)
+    return text[match.end() :].strip() if match else text.strip()
+
+
+def _summary(task: TaskRecord) -> TaskSummary:
+    return TaskSummary.model_validate(task.model_dump(include=set(TaskSummary.model_fields)))
+
+
+def _tasks(items: list[dict[str, Any]]) -> list[TaskSpec]:
+    """Validate task objects passed untyped (their schema is published once, by plan_create)."""
+    return [TaskSpec.model_validate(item) for item in items]
+
+
+def _delegation(task: TaskRecord, table: Sequence[AgentProfile]) -> Delegation:
+    from waveplan.planning.agents import subagent_type
+
+    return Delegation(
+        id=task.id,
+        subject=task.subject,
+        description=task.description,
+        agent=subagent_type(task.agent or "general-purpose", table),
+        output_file=task.output_file,
+        writes=task.writes,
+        reads=task.reads,
+        wave=task.wave,
+        version=task.version,
+        lease_expires_at=task.lease_expires_at,
+    )
+
+
+# --------------------------------------------------------------------------- the server
+
+Id = Annotated[str, Field(description="Task id")]
+PlanId = Annotated[str, Field(description="Plan id, e.g. p1")]
+Paths = Annotated[list[str] | None, Field(description="Files/dirs/globs")]
+TaskObjects = Annotated[
+    list[dict[str, Any]], Field(description="Task objects as in plan_create", min_length=1)
+]
+
+
+def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
+    """An ``MCPServer`` with waveplan's tools, prompt and plan resources.
+
+    Parameters
+    ----------
+    store_factory
+        Opens the store on first use; default ``open_store()`` (``$WAVEPLAN_DB`` etc.).
+    """
+    holder = _StoreHolder(store_factory or _default_store)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer) -> AsyncIterator[None]:
+        try:
+            yield None
+        finally:
+            holder.close()
+
+    tools: list[Tool] = []
+
+    def tool(annotations: ToolAnnotations) -> Callable[[_F], _F]:
+        def register(fn: _F) -> _F:
+            tools.append(_compact_tool(Tool.from_function(_adapt(fn), annotations=annotations)))
+            return fn
+
+        return register
+
+    # ------------------------------------------------------------------ tasks
+
+    @tool(_WRITE)
+    def task_create(
+        subject: str,
+        description: str = "",
+        activeForm: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        plan_id: str | None = None,
+        blockedBy: list[str] | None = None,
+        writes: Paths = None,
+        reads: Paths = None,
+        agent: str | None = None,
+        priority: Literal["urgent", "high", "normal", "low"] = "normal",
+        owner: str | None = None,
+    ) -> TaskSummary:
+        """Create one task (TaskCreate-style), optionally in a plan, blocked by other tasks."""
+        from waveplan.store.base import TaskNew
+
+        new = TaskNew(
+            subject=subject,
+            description=description,
+            activeForm=activeForm,
+            metadata=metadata or {},
+            plan_id=plan_id,
+            blockedBy=blockedBy or [],
+            writes=writes,
+            reads=reads or [],
+            agent=agent,
+            priority=priority,
+            owner=owner,
+        )
+        return _summary(holder.get().create_task(new, actor=ACTOR))
+
+    @tool(_WRITE)
+    def task_update(
+        taskId: Id,
+        status: Annotated[
+            str | None,
+            Field(description="Lifecycle status or pending/in_progress/completed/deleted"),
+        ] = None,
+        subject: str | None = None,
+        description: str | None = None,
+        activeForm: str | None = None,
+        owner: str | None = None,
+        metadata: Annotated[
+            dict[str, Any] | None, Field(description="Merged; a null value deletes the key")
+        ] = None,
+        addBlockedBy: list[str] | None = None,
+        addBlocks: list[str] | None = None,
+        writes: Paths = None,
+        reads: Paths = None,
+        output: Annotated[str | None, Field(description="Result or output file path")] = None,
+        error: str | None = None,
+        note: Annotated[str | None, Field(description="Progress note; renews the lease")] = None,
+        expected_version: Annotated[
+            int | None, Field(description="Refuse if the task changed since")
+        ] = None,
+    ) -> TaskUpdated:
+        """Update a task's status, fields, links or metadata; record output, error or a note."""
+        from waveplan.store.base import TaskChanges
+
+        changes = TaskChanges(
+            status=status,
+            subject=subject,
+            description=description,
+            activeForm=activeForm,
+            owner=owner,
+            metadata=metadata,
+            addBlockedBy=addBlockedBy or [],
+            addBlocks=addBlocks or [],
+            writes=writes,
+            reads=reads,
+            output=output,
+            error=error,
+            note=note,
+            expected_version=expected_version,
+        )
+        result = holder.get().update_task(taskId, changes, actor=owner or ACTOR)
+        return TaskUpdated.model_validate(result.model_dump(exclude={"task"}))
+
+    @tool(_READ)
+    def task_get(taskId: Id) -> TaskRecord:
+        """One task with blocks/blockedBy and its history."""
+        return holder.get().get_task(taskId)
+
+    @tool(_READ)
+    def task_list(
+        plan_id: str | None = None,
+        status: str | None = None,
+        owner: str | None = None,
+    ) -> TaskList:
+        """Tasks, compact, filtered by plan, status and owner."""
+        from waveplan.lifecycle import resolve_alias
+
+        wanted = resolve_alias(status, needs_review=False) if status is not None else None
+        tasks = holder.get().list_tasks(plan_id=plan_id, status=wanted, owner=owner)  # type: ignore[arg-type]
+        return TaskList(count=len(tasks), tasks=tasks)
+
+    @tool(_WRITE)
+    def task_review(
+        taskId: Id,
+        decision: Literal["approve", "revise", "reject"],
+        feedback: str | None = None,
+    ) -> TaskSummary:
+        """Approve a task in review (or a checkpoint), send it back to revise, or reject it."""
+        record = holder.get().review_task(taskId, decision=decision, feedback=feedback, actor=ACTOR)
+        return _summary(record)
+
+    # ------------------------------------------------------------------ plans
+
+    @tool(_WRITE)
+    def plan_create(
+        tasks: list[TaskSpec],
+        plan: PlanSettings | None = None,
+        project: Annotated[str | None, Field(description="Project directory")] = None,
+        session_id: str | None = None,
+    ) -> PlanCreated:
+        """Validate, score, pick agents, assign waves, check conflicts and store a plan."""
+        from waveplan.planner import make_plan
+        from waveplan.planning.render import render_plan
+
+        spec = PlanSpec(plan=plan or PlanSettings(), tasks=tasks)
+        result = make_plan(spec)
+        record = holder.get().create_plan(
+            spec, result, actor=ACTOR, project=project, session_id=session_id
+        )
+        pid = record.id
+        return PlanCreated(
+            plan_id=pid,
+            name=record.name,
+            waves=[[task_id(pid, t) for t in wave] for wave in result.waves],
+            tasks=[
+                PlanTask(
+                    id=task_id(pid, t.id),
+                    subject=t.subject,
+                    wave=t.wave,
+                    agent=t.agent,
+                    output_file=t.output_file,
+                )
+                for t in result.tasks
+            ],
+            lower_bound=result.lower_bound,
+            critical_path=[task_id(pid, t) for t in result.critical_path],
+            conflicts=result.conflicts,
+            execution_mode=result.execution_mode,
+            rendered=render_plan(result, "markdown"),
+        )
+
+    @tool(_READ)
+    def plan_status(
+        plan_id: PlanId, format: Literal["json", "markdown", "mermaid"] = "markdown"
+    ) -> PlanStatusView:
+        """Progress by wave, counts per status, ready/running/blocked, critical path."""
+        from waveplan.planning.render import render_plan
+
+        store = holder.get()
+        plan = store.get_plan(plan_id)
+        tasks = store.list_tasks(plan_id=plan_id)
+        view = plan_status_view(plan, tasks)
+        view.rendered = render_plan(plan.result, format, statuses=spec_statuses(plan_id, tasks))
+        return view
+
+    @tool(_WRITE)
+    def plan_next(
+        plan_id: PlanId,
+        owner: Annotated[str, Field(description="Who works on the tasks")],
+        limit: Annotated[int, Field(ge=1, le=100)] = 1,
+        lease_seconds: Annotated[int, Field(ge=10, le=86_400)] = 900,
+    ) -> NextTasks:
+        """Claim up to `limit` ready tasks for `owner` under a lease; each comes with its agent."""
+        claim = holder.get().claim_next(
+            plan_id, owner=owner, limit=limit, lease_seconds=lease_seconds
+        )
+        from waveplan.planning.agents import load_agent_table
+
+        table = load_agent_table() if claim.claimed else ()
+        return NextTasks(
+            plan_id=claim.plan_id,
+            owner=claim.owner,
+            claimed=[_delegation(t, table) for t in claim.claimed],
+            lease_seconds=claim.lease_seconds,
+            remaining_ready=claim.remaining_ready,
+            running=claim.running,
+            reason=claim.reason,
+        )
+
+    # ------------------------------------------------------------------ analysis
+
+    @tool(_ANALYSE)
+    def score_complexity(text: str) -> Complexity:
+        """Complexity score 0-35, tier 1-3 and the words that scored."""
+        from waveplan.planning.scoring import score_complexity as score
+
+        return score(text)
+
+    @tool(_ANALYSE)
+    def select_agent(
+        text: str,
+        writes: Annotated[bool, Field(description="The task modifies files")],
+    ) -> AgentChoice:
+        """The agent for a task description, with the keywords that matched."""
+        from waveplan.planning.agents import load_agent_table
+        from waveplan.planning.agents import select_agent as select
+
+        return select(text, load_agent_table(), writes=writes)
+
+    @tool(_ANALYSE)
+    def assign_waves(
+        tasks: TaskObjects,
+        max_concurrent: Annotated[int | None, Field(ge=1, le=1000)] = None,
+        read_write: ReadWriteRule = "allow",
+    ) -> WaveSchedule:
+        """Validate tasks and group them into waves (deps earlier, no file conflicts)."""
+        from waveplan.planner import resolve_max_concurrent
+        from waveplan.planning.waves import assign_waves as assign
+
+        specs = _tasks(tasks)
+        limit = resolve_max_concurrent(max_concurrent, PlanSpec(tasks=specs))
+        return assign(specs, max_concurrent=limit, read_write=read_write)
+
+    @tool(_ANALYSE)
+    def check_conflicts(
+        tasks: TaskObjects,
+        waves: Annotated[
+            list[list[str]] | None, Field(description="Task ids per wave; else each task's wave")
+        ] = None,
+        max_concurrent: Annotated[int | None, Field(ge=1, le=1000)] = None,
+        read_write: ReadWriteRule = "allow",
+    ) -> ConflictReport:
+        """File conflicts inside waves and schedule problems (deps not earlier, over cap)."""
+        from waveplan.planning.conflicts import check_schedule, waves_from_declared
+
+        specs = _tasks(tasks)
+        given = waves if waves is not None else waves_from_declared(specs)
+        found = check_schedule(specs, given, max_concurrent=max_concurrent, read_write=read_write)
+        return ConflictReport(conflicts=found.conflicts, problems=found.problems)
+
+    server = MCPServer(
+        "waveplan",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        tools=tools,
+    )
+
+    # ------------------------------------------------------------------ prompt, resources
+
+    @server.prompt(
+        name="task_planner",
+        description="Plan a request with waveplan (the task-planner skill).",
+    )
+    def task_planner(request: str) -> str:
+        return f"{_skill_text()}\n\n## Request\n\n{request}"
+
+    @server.resource(
+        "plan://{plan_id}",
+        name="plan",
+        description="A plan as markdown with task statuses",
+        mime_type="text/markdown",
+    )
+    def plan_resource(plan_id: str) -> str:
+        from waveplan.planning.render import render_plan
+
+        store = holder.get()
+        try:
+            plan = store.get_plan(plan_id)
+        except NotFoundError as exc:
+            raise ResourceNotFoundError(exc.message) from exc
+        statuses = spec_statuses(plan_id, store.list_tasks(plan_id=plan_id))
+        return render_plan(plan.result, "markdown", statuses=statuses)
+
+    return server
+
+
+def server_for(db: str | Path) -> MCPServer:
+    """A server bound to the SQLite database at ``db`` (tests, benchmarks)."""
+
+    def factory() -> Store:
+        from waveplan.store import open_store
+
+        return open_store(str(db))
+
+    return build_server(factory)

@@ -1,0 +1,199 @@
+"""Progress views of a stored plan: by wave, by status, what is ready, running or blocked.
+
+Pure functions over a ``PlanRecord`` and its tasks' summaries (no I/O, no ``mcp``), so
+the MCP server, the CLI and the hooks show the same numbers. Stored task ids are
+``"<plan_id>.<spec id>"``; the plan's computed result uses the spec ids, and
+``spec_statuses`` maps between the two for the renderers.
+
+>>> from waveplan.store.base import TaskSummary
+>>> rows = [TaskSummary(id="p1.a", subject="A", status="done", version=2, wave=1),
+...         TaskSummary(id="p1.b", subject="B", status="ready", version=1, wave=2,
+...                     blockedBy=["p1.a"])]
+>>> spec_statuses("p1", rows)
+{'a': 'done', 'b': 'ready'}
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from waveplan.lifecycle import ACTIVE as HELD
+from waveplan.lifecycle import CLOSED
+from waveplan.models import PlanRecord
+from waveplan.store.base import TaskSummary
+
+__all__ = [
+    "ACTIVE",
+    "FINISHED",
+    "PlanStatusView",
+    "Waiting",
+    "WaveProgress",
+    "plan_status_view",
+    "spec_id",
+    "spec_statuses",
+    "task_id",
+]
+
+# Statuses after which a task needs nothing more (``done`` is the only successful one).
+FINISHED: frozenset[str] = CLOSED
+# Statuses of a task someone is working on: held under a lease, or being revised.
+ACTIVE: frozenset[str] = HELD | {"revise"}
+
+
+class WaveProgress(BaseModel):
+    wave: int
+    total: int
+    finished: int = Field(description="done, skipped or cancelled")
+    counts: dict[str, int]
+
+
+class Waiting(BaseModel):
+    id: str
+    status: str
+    waiting_on: list[str] = Field(description="Unfinished dependencies")
+
+
+class PlanStatusView(BaseModel):
+    """A plan's progress. Ids are stored task ids (``<plan_id>.<id>``)."""
+
+    plan_id: str
+    name: str
+    status: str
+    total: int
+    finished: int
+    percent: int = Field(description="Finished tasks, percent (rounded down)")
+    counts: dict[str, int] = Field(description="Tasks per status")
+    waves: list[WaveProgress]
+    ready: list[str]
+    running: list[str] = Field(description="claimed, running or revise")
+    review: list[str]
+    blocked: list[Waiting] = Field(description="Not ready: waiting, blocked, failed, handoff")
+    critical_path: list[str]
+    remaining_critical_path: list[str] = Field(description="Unfinished tasks of critical_path")
+    rendered: str = ""
+
+
+def task_id(plan_id: str, spec: str) -> str:
+    """The stored id of a plan task.
+
+    >>> task_id("p3", "schema")
+    'p3.schema'
+    """
+    return f"{plan_id}.{spec}"
+
+
+def spec_id(plan_id: str, stored: str) -> str:
+    """The plan-file id of a stored plan task (the id itself if it has no plan prefix).
+
+    >>> spec_id("p3", "p3.schema"), spec_id("p3", "7")
+    ('schema', '7')
+    """
+    prefix = f"{plan_id}."
+    return stored[len(prefix) :] if stored.startswith(prefix) else stored
+
+
+def spec_statuses(plan_id: str, tasks: Sequence[TaskSummary]) -> dict[str, str]:
+    """Each task's status keyed by its plan-file id (what the renderers expect)."""
+    return {spec_id(plan_id, t.id): t.status for t in tasks}
+
+
+def plan_status_view(plan: PlanRecord, tasks: Sequence[TaskSummary]) -> PlanStatusView:
+    """Progress of ``plan`` given the current summaries of its tasks.
+
+    >>> from waveplan.store.base import TaskSummary
+    >>> from waveplan.models import PlanRecord
+    >>> plan = PlanRecord.model_validate(_EXAMPLE_PLAN)
+    >>> rows = [TaskSummary(id="p1.a", subject="A", status="done", version=2, wave=1),
+    ...         TaskSummary(id="p1.b", subject="B", status="pending", version=1, wave=2,
+    ...                     blockedBy=["p1.a", "p1.c"]),
+    ...         TaskSummary(id="p1.c", subject="C", status="running", version=3, wave=1)]
+    >>> view = plan_status_view(plan, rows)
+    >>> view.finished, view.percent, view.running, view.blocked[0].waiting_on
+    (1, 33, ['p1.c'], ['p1.c'])
+    >>> [(w.wave, w.total, w.finished) for w in view.waves]
+    [(1, 2, 1), (2, 1, 0)]
+    >>> view.remaining_critical_path
+    ['p1.c', 'p1.b']
+    """
+    status_of = {t.id: t.status for t in tasks}
+    counts = Counter(t.status for t in tasks)
+    finished = sum(counts[s] for s in FINISHED)
+
+    by_wave: dict[int, list[TaskSummary]] = {}
+    for t in tasks:
+        if t.wave is not None:
+            by_wave.setdefault(t.wave, []).append(t)
+    waves = [
+        WaveProgress(
+            wave=w,
+            total=len(members),
+            finished=sum(1 for t in members if t.status in FINISHED),
+            counts=dict(sorted(Counter(t.status for t in members).items())),
+        )
+        for w, members in sorted(by_wave.items())
+    ]
+
+    ordered = sorted(tasks, key=lambda t: (t.wave if t.wave is not None else 1 << 30, t.id))
+    ready = [t.id for t in ordered if t.status == "ready"]
+    running = [t.id for t in ordered if t.status in ACTIVE]
+    review = [t.id for t in ordered if t.status == "review"]
+    blocked = [
+        Waiting(
+            id=t.id,
+            status=t.status,
+            waiting_on=[d for d in t.blockedBy if status_of.get(d) not in FINISHED],
+        )
+        for t in ordered
+        if t.status in {"pending", "blocked", "failed", "handoff"}
+    ]
+
+    critical = [task_id(plan.id, s) for s in plan.result.critical_path]
+    return PlanStatusView(
+        plan_id=plan.id,
+        name=plan.name,
+        status=plan.status,
+        total=len(tasks),
+        finished=finished,
+        percent=(100 * finished // len(tasks)) if tasks else 0,
+        counts=dict(sorted(counts.items())),
+        waves=waves,
+        ready=ready,
+        running=running,
+        review=review,
+        blocked=blocked,
+        critical_path=critical,
+        remaining_critical_path=[t for t in critical if status_of.get(t) not in FINISHED],
+    )
+
+
+# A minimal stored plan for the doctests above.
+_EXAMPLE_PLAN = {
+    "id": "p1",
+    "name": "demo",
+    "status": "open",
+    "max_concurrent": 2,
+    "strategy": "parallel",
+    "failure_policy": "fail_fast",
+    "read_write": "allow",
+    "created_at": "2025-01-01T00:00:00Z",
+    "updated_at": "2025-01-01T00:00:00Z",
+    "result": {
+        "name": "demo",
+        "goal": None,
+        "max_concurrent": 2,
+        "read_write": "allow",
+        "strategy": "parallel",
+        "failure_policy": "fail_fast",
+        "execution_mode": "subagents",
+        "waves": [["a", "c"], ["b"]],
+        "tasks": [],
+        "conflicts": [],
+        "conflicts_avoided": [],
+        "lower_bound": 2,
+        "critical_path": ["c", "b"],
+        "team_mode": {"score": 0, "mode": "subagents", "factors": []},
+    },
+}
