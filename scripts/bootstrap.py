@@ -108,7 +108,11 @@ def bootstrap(root: Path, env_home: Path) -> Path:
         if not _ready(venv, root):  # another start may have finished while we waited
             tmp = env_home / f"venv.tmp-{os.getpid()}"
             shutil.rmtree(tmp, ignore_errors=True)
-            _build(root, tmp)
+            try:
+                _build(root, tmp)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
             (tmp / STAMP).write_text(str(root), encoding="utf-8")
             shutil.rmtree(venv, ignore_errors=True)
             tmp.rename(venv)
