@@ -9,7 +9,7 @@ import pytest
 
 from tests.store import workers
 from tests.store.helpers import FakeClock, make_plan, task
-from waveplan.errors import WaveplanError
+from waveplan.errors import ConflictingClaimError, WaveplanError
 from waveplan.store import open_store
 from waveplan.store.base import ClaimResult, Store, TaskChanges
 
@@ -172,6 +172,17 @@ def test_a_claimed_task_that_gains_an_unfinished_dependency_is_released(
     result = store.update_task("p1.b", TaskChanges(addBlockedBy=["p1.a"]), actor="lead")
     assert result.statusChange == {"from": "claimed", "to": "pending"}
     assert (result.task.owner, result.task.lease_expires_at) == (None, None)
+
+
+def test_another_owner_cannot_start_a_task_under_a_live_claim(
+    store: Store, clock: FakeClock
+) -> None:
+    make_plan(store, [task("a")])
+    store.claim_next("p1", owner="w", lease_seconds=60)
+    with pytest.raises(ConflictingClaimError, match="claimed by 'w'"):
+        store.update_task("p1.a", TaskChanges(status="in_progress", owner="v"), actor="v")
+    started = store.update_task("p1.a", TaskChanges(status="in_progress", owner="w"), actor="w")
+    assert started.task.status == "running"
 
 
 def test_a_limit_below_one_is_refused(store: Store) -> None:

@@ -64,8 +64,8 @@ from waveplan.models import (
     TaskEvent,
     TaskRecord,
 )
-from waveplan.planning.paths import parts_overlap, path_parts
 from waveplan.store.base import ClaimResult, TaskChanges, TaskNew, TaskSummary, UpdateResult
+from waveplan.store.claims import FileHolder
 
 __all__ = ["PRIORITY_RANK", "SQLStore", "Tx", "format_time"]
 
@@ -122,41 +122,6 @@ def _chunks(values: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
         yield values[start : start + size]
 
 
-class _Claimant:
-    """What a claimed/running (or candidate) task holds, for file-conflict checks."""
-
-    def __init__(self, task_id: str, files_known: bool, writes: list[str], reads: list[str]):
-        self.task_id = task_id
-        self.files_known = files_known
-        self.writes = writes
-        self.reads = reads
-        self.write_parts = [path_parts(p) for p in writes]
-        self.read_parts = [path_parts(p) for p in reads]
-
-    @property
-    def writer(self) -> bool:
-        return not self.files_known or bool(self.writes)
-
-    def conflict_with(self, other: _Claimant, read_write: str) -> tuple[str, str] | None:
-        """The first pair of overlapping paths (self's, other's), or None."""
-        if not self.files_known or not other.files_known:
-            if self.writer and other.writer:
-                mine = self.writes[0] if self.files_known else "(unknown files)"
-                theirs = other.writes[0] if other.files_known else "(unknown files)"
-                return mine, theirs
-            return None
-        pairs = [(self.writes, self.write_parts, other.writes, other.write_parts)]
-        if read_write == "conflict":
-            pairs.append((self.writes, self.write_parts, other.reads, other.read_parts))
-            pairs.append((self.reads, self.read_parts, other.writes, other.write_parts))
-        for mine, mine_parts, theirs, theirs_parts in pairs:
-            for path_a, parts_a in zip(mine, mine_parts, strict=True):
-                for path_b, parts_b in zip(theirs, theirs_parts, strict=True):
-                    if parts_overlap(parts_a, parts_b):
-                        return path_a, path_b
-        return None
-
-
 class SQLStore:
     """The ``Store`` protocol over portable SQL; subclasses supply transactions.
 
@@ -174,6 +139,7 @@ class SQLStore:
     ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
         self.default_lease_seconds = default_lease_seconds
+        self._results: dict[tuple[str, str], PlanResult] = {}
 
     # ------------------------------------------------------------------ backend hooks
 
@@ -401,7 +367,7 @@ class SQLStore:
 
     def _claimants(
         self, tx: Tx, ids: Sequence[str], files_known: dict[str, bool]
-    ) -> dict[str, _Claimant]:
+    ) -> dict[str, FileHolder]:
         paths: dict[str, dict[str, list[str]]] = {i: {"write": [], "read": []} for i in ids}
         for chunk in _chunks(list(ids)):
             for r in tx.rows(
@@ -410,7 +376,7 @@ class SQLStore:
                 chunk,
             ):
                 paths[r["task_id"]][r["mode"]].append(r["path"])
-        return {i: _Claimant(i, files_known[i], paths[i]["write"], paths[i]["read"]) for i in ids}
+        return {i: FileHolder(i, files_known[i], paths[i]["write"], paths[i]["read"]) for i in ids}
 
     # ------------------------------------------------------------------ records
 
@@ -482,8 +448,17 @@ class SQLStore:
             history=history,
         )
 
-    @staticmethod
-    def _plan_record(row: Row) -> PlanRecord:
+    def _plan_result(self, row: Row) -> PlanResult:
+        # A plan's result never changes after create_plan: parse it once per process.
+        key = (row["id"], row["created_at"])
+        result = self._results.get(key)
+        if result is None:
+            if len(self._results) >= 64:
+                self._results.clear()
+            result = self._results[key] = PlanResult.model_validate_json(row["result_json"])
+        return result
+
+    def _plan_record(self, row: Row) -> PlanRecord:
         return PlanRecord(
             id=row["id"],
             name=row["name"],
@@ -495,7 +470,7 @@ class SQLStore:
             strategy=row["strategy"],
             failure_policy=row["failure_policy"],
             read_write=row["read_write"],
-            result=PlanResult.model_validate_json(row["result_json"]),
+            result=self._plan_result(row),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -922,6 +897,7 @@ class SQLStore:
                 if starting and blocking and current not in lifecycle.CLOSED:
                     raise lifecycle.NotReadyError(task_id, current, target, blocking)
                 lifecycle.check_transition(task_id, current, target, needs_review=review_needed)
+                self._check_claim(row, target, changes.owner, now)
                 sets["status"] = target
                 status_change = {"from": current, "to": target}
                 updated.insert(0, "status")
@@ -982,6 +958,25 @@ class SQLStore:
             version=version,
             task=self._record(tx, self._task_row(tx, task_id)),
         )
+
+    @staticmethod
+    def _check_claim(row: Row, target: Status, owner: str | None, now: datetime) -> None:
+        """Refuse to start a task someone else holds a live claim on."""
+        if (
+            row["status"] == "claimed"
+            and target == "running"
+            and owner is not None
+            and row["owner"] is not None
+            and owner != row["owner"]
+            and (row["lease_expires_at"] is None or row["lease_expires_at"] > format_time(now))
+        ):
+            raise ConflictingClaimError(
+                f"task {row['id']!r} is claimed by {row['owner']!r} until "
+                f"{row['lease_expires_at']}; claim another task with plan_next",
+                task_id=row["id"],
+                owner=row["owner"],
+                lease_expires_at=row["lease_expires_at"],
+            )
 
     def _apply_status_effects(
         self,
