@@ -222,17 +222,22 @@ def _dropped(key: str, value: Any, *, output: bool) -> bool:
 
 
 def compact_schema(schema: Any, *, output: bool = False) -> Any:
-    """The same JSON Schema in fewer bytes: every client pays for ``tools/list`` each turn.
+    """The same contract in fewer bytes: every client pays for ``tools/list`` each turn.
 
-    Drops pydantic's generated ``title`` keys and ``"default": null``, and writes
-    ``anyOf: [X, null]`` as ``type: [X's type, "null"]``. ``output=True`` also drops what
-    only matters for input (descriptions, defaults, limits, enums, ``required``): a result
-    is read, not filled in. The output schema stays a true (looser) description of the
-    result, so clients that validate ``structuredContent`` against it still accept it.
+    Drops pydantic's generated ``title`` keys. In an input schema, an optional field
+    whose default is ``null`` loses its ``null`` branch and the default: leaving it out
+    means the same, and single-type properties are what every client dialect maps
+    (the Inspector's portability lint flags ``type`` arrays and such unions).
+    ``output=True`` also drops what only matters for input (descriptions, defaults,
+    limits, enums, ``required``): a result is read, not filled in, and stays valid
+    against the looser schema, so clients that validate ``structuredContent`` accept it.
 
     >>> compact_schema({"title": "T", "properties": {"a": {"anyOf": [{"type": "string"},
     ...     {"type": "null"}], "default": None, "title": "A"}}})
-    {'properties': {'a': {'type': ['string', 'null']}}}
+    {'properties': {'a': {'type': 'string'}}}
+    >>> compact_schema({"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+    ...                output=True)
+    {'anyOf': [{'type': 'string'}, {'type': 'null'}]}
     """
     if isinstance(schema, list):
         return [compact_schema(s, output=output) for s in schema]
@@ -246,15 +251,11 @@ def compact_schema(schema: Any, *, output: bool = False) -> Any:
         elif not _dropped(key, value, output=output):
             out[key] = compact_schema(value, output=output)
     options = out.get("anyOf")
-    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
-        other = next(o for o in options if o != {"type": "null"})
-        if isinstance(other.get("type"), str) and "$ref" not in other:
-            del out["anyOf"]
-            merged = dict(other)
-            merged["type"] = [other["type"], "null"]
-            if "enum" in merged:
-                merged["enum"] = [*merged["enum"], None]
-            out = {**merged, **out}
+    omissible = not output and "default" in schema and schema["default"] is None
+    if omissible and isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        del out["anyOf"]
+        out = {**rest[0], **out} if len(rest) == 1 else {"anyOf": rest, **out}
     return out
 
 
