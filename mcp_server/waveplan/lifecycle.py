@@ -10,7 +10,7 @@ waiting state a task is in; it never hard-codes a transition itself.
                                           \\-> failed -> ready (retry)
     review -> revise -> running              (feedback recorded in history)
     any open state -> skipped | cancelled | blocked | handoff
-    blocked / handoff / failed -> pending | ready | running
+    blocked / handoff -> pending | ready | running
     claimed / running -> ready               (lease expired or released)
 
 ``pending``, ``ready`` (and ``review`` for checkpoint tasks) are *computed*: a task

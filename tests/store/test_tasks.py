@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import pytest
 
+from tests.store import workers
 from tests.store.helpers import FakeClock
 from waveplan.errors import (
     CycleError,
@@ -13,6 +16,7 @@ from waveplan.errors import (
     VersionConflictError,
 )
 from waveplan.lifecycle import FrozenTaskError, NotReadyError, UnknownStatusError
+from waveplan.store import open_store
 from waveplan.store.base import Store, TaskChanges, TaskNew, UpdateResult
 
 
@@ -30,6 +34,28 @@ def status(store: Store, task_id: str) -> str:
 
 def test_standalone_tasks_get_sequential_numeric_ids(store: Store) -> None:
     assert [new(store, f"t{i}") for i in range(3)] == ["1", "2", "3"]
+
+
+def test_processes_creating_tasks_at_once_never_share_an_id(store_location: str) -> None:
+    open_store(store_location).close()  # create the schema before the race
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Barrier(3), ctx.Queue()
+    procs = [
+        ctx.Process(target=workers.create_many, args=(store_location, f"w{n}", 25, start, out))
+        for n in range(3)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        results = dict(out.get(timeout=120) for _ in procs)
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():  # pragma: no cover - only when a worker hangs
+                proc.terminate()
+    assert not [r for r in results.values() if isinstance(r, str)], results
+    made = [task_id for ids in results.values() for task_id in ids]
+    assert sorted(made, key=int) == [str(i) for i in range(1, 76)], results
 
 
 def test_a_new_task_without_blockers_is_ready_and_has_version_1(store: Store) -> None:

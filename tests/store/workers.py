@@ -40,3 +40,21 @@ def drain(
         raise
     finally:
         store.close()
+
+
+def create_many(location: str, owner: str, count: int, start: Any, out: Any) -> None:
+    """Create ``count`` standalone tasks and a plan; put ``(owner, ids)`` on ``out``."""
+    from waveplan.store.base import TaskNew
+
+    store = open_store(location)
+    try:
+        start.wait(timeout=60)
+        made = [
+            store.create_task(TaskNew(subject=f"{owner} {i}"), actor=owner).id for i in range(count)
+        ]
+        out.put((owner, made))
+    except BaseException as exc:
+        out.put((owner, f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        store.close()

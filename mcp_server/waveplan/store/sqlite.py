@@ -101,13 +101,17 @@ class SQLiteStore(SQLStore):
                 path=str(self.path),
             ) from exc
         self._tx = _SQLiteTx(self._conn)
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        self.journal_mode = self._retrying(
-            lambda: str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
-        )
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._migrate(migrations)
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self.journal_mode = self._retrying(
+                lambda: str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+            )
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate(migrations)
+        except BaseException:
+            self._conn.close()
+            raise
 
     # ------------------------------------------------------------------ transactions
 
