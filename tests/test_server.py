@@ -213,6 +213,13 @@ async def test_unknown_task_id_is_an_error_for_get_update_and_review(client: Cli
         assert "not_found" in text and "'404'" in text, tool
 
 
+async def test_numeric_ids_name_the_same_task(client: Client) -> None:
+    await ok(client, "task_create", subject="A")
+    await ok(client, "task_create", subject="B", blockedBy=[1])
+    assert (await ok(client, "task_get", taskId=2))["blockedBy"] == ["1"]
+    assert "taskId" in await fails(client, "task_get", taskId=True)
+
+
 async def test_cycle_through_add_blocked_by_is_refused_and_the_server_keeps_answering(
     client: Client,
 ) -> None:

@@ -27,7 +27,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from waveplan import __version__
 from waveplan.errors import NotFoundError, WaveplanError
@@ -305,8 +305,15 @@ def _delegation(task: TaskRecord, table: Sequence[AgentProfile]) -> Delegation:
 
 # --------------------------------------------------------------------------- the server
 
-Id = Annotated[str, Field(description="Task id")]
-PlanId = Annotated[str, Field(description="Plan id, e.g. p1")]
+
+def _id_text(value: Any) -> Any:
+    # Models often send the numeric-looking id "3" as the number 3: it names the same task.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+IdStr = Annotated[str, BeforeValidator(_id_text)]
+Id = Annotated[IdStr, Field(description="Task id")]
+PlanId = Annotated[IdStr, Field(description="Plan id, e.g. p1")]
 Paths = Annotated[list[str] | None, Field(description="Files/dirs/globs")]
 TaskObjects = Annotated[
     list[dict[str, Any]], Field(description="Task objects as in plan_create", min_length=1)
@@ -348,7 +355,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         activeForm: str | None = None,
         metadata: dict[str, Any] | None = None,
         plan_id: str | None = None,
-        blockedBy: list[str] | None = None,
+        blockedBy: list[IdStr] | None = None,
         writes: Paths = None,
         reads: Paths = None,
         agent: str | None = None,
@@ -387,8 +394,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         metadata: Annotated[
             dict[str, Any] | None, Field(description="Merged; a null value deletes the key")
         ] = None,
-        addBlockedBy: list[str] | None = None,
-        addBlocks: list[str] | None = None,
+        addBlockedBy: list[IdStr] | None = None,
+        addBlocks: list[IdStr] | None = None,
         writes: Paths = None,
         reads: Paths = None,
         output: Annotated[str | None, Field(description="Result or output file path")] = None,
