@@ -6,20 +6,17 @@ refused (``permissionDecision: "deny"``, the reason reaches the model as the too
 error) when the id is unknown, when the task is not ``claimed`` or ``ready`` (its
 dependencies are not done, it waits for review, it already runs or is finished), or
 when it writes a path that overlaps the files of another task running now. The gate
-only reads: it never changes a task.
+only reads (through ``Peek`` when it can: no pydantic, see ``hooks.peek``) and never
+changes a task.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from waveplan.hooks.context import open_store
+from waveplan.hooks.context import open_reader
 from waveplan.hooks.contract import parse_headers
-
-if TYPE_CHECKING:
-    from waveplan.models import TaskRecord
-    from waveplan.store.base import Store
 
 __all__ = ["LAUNCHABLE", "file_conflict", "pre_tool_use", "refusal"]
 
@@ -38,7 +35,7 @@ def _deny(reason: str) -> dict[str, Any]:
     }
 
 
-def file_conflict(task: TaskRecord, other: TaskRecord, read_write: str) -> str | None:
+def file_conflict(task: Any, other: Any, read_write: str) -> str | None:
     """Why ``task`` cannot run beside ``other``, or ``None``: plan_next's rule.
 
     Two writers of overlapping paths conflict; a reader beside a writer only under
@@ -68,7 +65,7 @@ def file_conflict(task: TaskRecord, other: TaskRecord, read_write: str) -> str |
     return None
 
 
-def refusal(store: Store, task_id: str) -> str | None:
+def refusal(store: Any, task_id: str) -> str | None:
     """The reason ``task_id`` may not be launched now, or ``None`` when it may."""
     from waveplan.errors import NotFoundError
 
@@ -102,7 +99,7 @@ def refusal(store: Store, task_id: str) -> str | None:
     return None
 
 
-def _why_not(store: Store, task: TaskRecord) -> str:
+def _why_not(store: Any, task: Any) -> str:
     status = task.status
     if status in {"pending", "blocked"}:
         waiting = []
@@ -136,7 +133,7 @@ def pre_tool_use(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str
     headers = parse_headers(tool_input.get("prompt"))
     if not headers.task_bound:
         return None
-    store = open_store(env)
+    store = open_reader(env)
     if store is None:
         return _deny(
             f"waveplan: task {headers.task_id} cannot be checked: there is no waveplan "

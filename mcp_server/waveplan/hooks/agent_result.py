@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from waveplan.hooks.context import ACTOR, open_store
+from waveplan.hooks.context import ACTOR, open_store, plan_progress
 from waveplan.hooks.contract import CONTRACT, Headers, check_result, parse_failed, parse_headers
 
 if TYPE_CHECKING:
@@ -114,15 +114,13 @@ def record_output(store: Store, task_id: str, path: str) -> str:
 
 def _progress(store: Store, task_id: str) -> str:
     """A short "what next" for the plan of ``task_id`` (empty outside a plan)."""
-    from waveplan.status import plan_status_view
-
-    task = store.get_task(task_id)
-    if not task.plan_id:
+    plan_id = store.get_task(task_id).plan_id
+    if not plan_id:
         return ""
-    view = plan_status_view(store.get_plan(task.plan_id), store.list_tasks(plan_id=task.plan_id))
-    text = f" Plan {view.plan_id}: {view.finished}/{view.total} finished"
+    view = plan_progress(store.list_tasks(plan_id=plan_id))
+    text = f" Plan {plan_id}: {view.finished}/{view.total} finished"
     if view.ready:
-        text += f", {len(view.ready)} ready: call plan_next(plan_id={view.plan_id!r})"
+        text += f", {len(view.ready)} ready: call plan_next(plan_id={plan_id!r})"
     if view.review:
         text += f", waiting for task_review: {', '.join(view.review)}"
     return text + "."

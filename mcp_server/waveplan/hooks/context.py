@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTOR",
+    "Progress",
     "database_location",
     "load_state",
+    "open_reader",
     "open_store",
+    "plan_progress",
     "project_dir",
     "save_state",
     "state_dir",
@@ -62,13 +66,61 @@ def _existing(location: str) -> bool:
 
 
 def open_store(env: Mapping[str, str]) -> Store | None:
-    """The task store, or ``None`` when there is no database yet."""
+    """The task store (for changes), or ``None`` when there is no database yet."""
     location = database_location(env)
     if location is None or not _existing(location):
         return None
     from waveplan.store import open_store as _open
 
     return _open(location)
+
+
+def open_reader(env: Mapping[str, str]) -> Any | None:
+    """Something to read tasks and plans from: the pydantic-free ``Peek`` on a SQLite
+    database it knows, else the full store; ``None`` when there is no database yet."""
+    location = database_location(env)
+    if location is None or not _existing(location):
+        return None
+    if not _URL.match(location):
+        from waveplan.hooks.peek import Peek
+
+        peek = Peek.open(os.path.expanduser(location))
+        if peek is not None:
+            return peek
+    return open_store(env)
+
+
+#: Task statuses that need nothing more, and those someone holds (as ``waveplan.status``).
+FINISHED = frozenset({"done", "skipped", "cancelled"})
+ACTIVE = frozenset({"claimed", "running", "revise"})
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A plan's progress from its tasks' statuses (ids in plan order)."""
+
+    total: int
+    finished: int
+    ready: list[str]
+    running: list[str]
+    review: list[str]
+
+
+def plan_progress(tasks: Sequence[Any]) -> Progress:
+    """Count a plan's tasks (anything with ``id`` and ``status``) the way
+    ``waveplan.status.plan_status_view`` does.
+
+    >>> from types import SimpleNamespace as T
+    >>> plan_progress([T(id="a", status="done"), T(id="b", status="ready")])
+    Progress(total=2, finished=1, ready=['b'], running=[], review=[])
+    """
+    return Progress(
+        total=len(tasks),
+        finished=sum(1 for t in tasks if t.status in FINISHED),
+        ready=[t.id for t in tasks if t.status == "ready"],
+        running=[t.id for t in tasks if t.status in ACTIVE],
+        review=[t.id for t in tasks if t.status == "review"],
+    )
 
 
 def project_dir(payload: Mapping[str, Any], env: Mapping[str, str]) -> str | None:

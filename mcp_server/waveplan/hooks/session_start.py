@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from waveplan.hooks.context import open_store, project_dir
+from waveplan.hooks.context import open_reader, plan_progress, project_dir
 
 __all__ = ["MAX_PLANS", "next_step", "open_plans_summary", "session_start"]
 
@@ -44,8 +44,6 @@ def _same_dir_key(path: str | None) -> str | None:
 
 def open_plans_summary(store: Any, project: str) -> str | None:
     """The lines about ``project``'s open plans, or ``None`` when it has none."""
-    from waveplan.status import plan_status_view
-
     here = _same_dir_key(project)
     plans = [p for p in store.list_plans(status="open") if _same_dir_key(p.project) == here]
     if not plans:
@@ -53,11 +51,11 @@ def open_plans_summary(store: Any, project: str) -> str | None:
     plans = sorted(plans, key=lambda p: p.created_at, reverse=True)
     lines = [f"waveplan: {len(plans)} open plan(s) in this project (task store of the plugin):"]
     for plan in plans[:MAX_PLANS]:
-        view = plan_status_view(plan, store.list_tasks(plan_id=plan.id))
+        view = plan_progress(store.list_tasks(plan_id=plan.id))
         lines.append(
-            f"- {view.name} ({view.plan_id}): {view.finished}/{view.total} finished, "
+            f"- {plan.name} ({plan.id}): {view.finished}/{view.total} finished, "
             f"{len(view.ready)} ready, {len(view.running)} running. Next: "
-            + next_step(view.plan_id, len(view.ready), len(view.running), view.review)
+            + next_step(plan.id, len(view.ready), len(view.running), view.review)
         )
     if len(plans) > MAX_PLANS:
         lines.append(f"- ... and {len(plans) - MAX_PLANS} older open plan(s): task_list shows all")
@@ -70,7 +68,7 @@ def session_start(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
     project = project_dir(payload, env)
     if not project:
         return None
-    store = open_store(env)
+    store = open_reader(env)
     if store is None:
         return None
     try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from waveplan.hooks.context import load_state, open_store, save_state
+from waveplan.hooks.context import load_state, open_reader, plan_progress, save_state
 
 __all__ = ["MAX_BLOCKS", "PLAN_NEXT_TOOL", "stop", "track_plan"]
 
@@ -53,10 +53,9 @@ def stop(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any] |
     state = load_state(env, session_id)
     if not state or not state.get("plans"):
         return None
-    store = open_store(env)
+    store = open_reader(env)
     if store is None:
         return None
-    from waveplan.status import plan_status_view
 
     pending: list[tuple[str, str, list[str]]] = []
     finished = 0
@@ -68,7 +67,7 @@ def stop(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any] |
                 continue
             if plan.status != "open":
                 continue
-            view = plan_status_view(plan, store.list_tasks(plan_id=plan_id))
+            view = plan_progress(store.list_tasks(plan_id=plan_id))
             finished += view.finished
             if view.ready:
                 pending.append((plan_id, plan.name, view.ready))

@@ -1,0 +1,232 @@
+"""Benchmark of the plugin hooks: wall time of one hook process, as Claude Code runs it.
+
+Run ``python bench/hooks.py [--runs N]`` from the repository root. Each scenario starts
+``sh scripts/waveplan-launch hook hooks/<hook>.py`` with the event JSON on stdin (the
+exact command of ``hooks/hooks.json``) against a scratch database prepared through the
+store, and reports the median and the spread of N runs. Two baselines run in the same
+loop: the launcher starting an interpreter that does nothing (``python -c pass``
+equivalent), and the same interpreter importing the store (what any hook that must
+look at tasks pays before doing work).
+
+Scenarios are paired: the *fast path* (nothing for the hook to do, which is what most
+events are: subagents without a task, sessions without a plan) and the *store path*
+(the hook reads or writes tasks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from waveplan.models import PlanSpec  # noqa: E402
+from waveplan.planner import make_plan  # noqa: E402
+from waveplan.store import open_store  # noqa: E402
+
+SESSION = "bench-session"
+
+
+def machine() -> str:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+class Scratch:
+    """A project, a database with one plan of many independent tasks, all claimed."""
+
+    def __init__(self, root: Path, tasks: int) -> None:
+        self.project = root / "project"
+        self.project.mkdir()
+        self.data = root / "data"
+        self.data.mkdir()
+        self.db = self.data / "waveplan.sqlite3"
+        spec = PlanSpec.model_validate(
+            {
+                "plan": {"name": "bench", "max_concurrent": tasks},
+                "tasks": [
+                    {"id": f"t{i}", "subject": f"Write part {i}", "writes": [f"part{i}.md"]}
+                    for i in range(tasks)
+                ],
+            }
+        )
+        store = open_store(str(self.db))
+        result = make_plan(spec, output_dir=str(self.project / "out"), env={})
+        self.plan_id = store.create_plan(
+            spec, result, actor="bench", project=str(self.project), session_id=SESSION
+        ).id
+        claimed = store.claim_next(self.plan_id, owner="bench", limit=tasks // 2).claimed
+        self.claimed = [(t.id, t.output_file) for t in claimed]
+        store.close()
+        for _, out in self.claimed:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text("# result\n")
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("WAVEPLAN_", "CLAUDE_"))
+        }
+        self.env.update(
+            CLAUDE_PLUGIN_ROOT=str(REPO),
+            CLAUDE_PLUGIN_DATA=str(self.data),
+            CLAUDE_PROJECT_DIR=str(self.project),
+        )
+
+    def event(self, name: str, **fields: object) -> str:
+        return json.dumps(
+            {
+                "session_id": SESSION,
+                "transcript_path": str(self.project / "t.jsonl"),
+                "cwd": str(self.project),
+                "hook_event_name": name,
+                **fields,
+            }
+        )
+
+
+def agent_prompt(task_id: str, out: str | None = None) -> str:
+    header = f"Task ID: {task_id}\nAgent: waveplan:x\n"
+    return header + (f"Output File: {out}\n" if out else "") + "\nGo"
+
+
+def scenarios(s: Scratch):
+    """(label, hook script, stdin factory taking the run index)."""
+    first_id, first_out = s.claimed[0]
+    yield "baseline: launcher + interpreter, no work", None, lambda i: ""
+    yield "baseline: launcher + interpreter + import store", "import-store", lambda i: ""
+    yield (
+        "pre-agent, prompt without task (fast path)",
+        "pre_agent",
+        lambda i: s.event("PreToolUse", tool_name="Agent", tool_input={"prompt": "Look around"}),
+    )
+    yield (
+        "pre-agent, claimed task checked (read through Peek)",
+        "pre_agent",
+        lambda i: s.event(
+            "PreToolUse", tool_name="Agent", tool_input={"prompt": agent_prompt(first_id)}
+        ),
+    )
+    yield (
+        "post-agent, background launch (fast path)",
+        "post_agent",
+        lambda i: s.event(
+            "PostToolUse",
+            tool_name="Agent",
+            tool_input={"prompt": agent_prompt(first_id)},
+            tool_response={"status": "async_launched"},
+        ),
+    )
+
+    def done(i: int) -> str:
+        task_id, out = s.claimed[1 + i]
+        return s.event(
+            "PostToolUse",
+            tool_name="Agent",
+            tool_input={"prompt": agent_prompt(task_id, out)},
+            tool_response={
+                "status": "completed",
+                "content": [{"type": "text", "text": f"DONE|{out}"}],
+            },
+        )
+
+    yield "post-agent, DONE checked and recorded (store write)", "post_agent", done
+    yield (
+        "post-agent, bad reply refused (no store)",
+        "post_agent",
+        lambda i: s.event(
+            "PostToolUse",
+            tool_name="Agent",
+            tool_input={"prompt": agent_prompt(first_id, first_out)},
+            tool_response={"status": "completed", "content": [{"type": "text", "text": "ok"}]},
+        ),
+    )
+    transcript = s.project / "agent.jsonl"
+    transcript.write_text(
+        json.dumps({"type": "user", "message": {"role": "user", "content": "Explore"}}) + "\n"
+    )
+    yield (
+        "subagent-stop, subagent without task (fast path)",
+        "subagent_stop",
+        lambda i: s.event(
+            "SubagentStop", agent_transcript_path=str(transcript), last_assistant_message="x"
+        ),
+    )
+    yield (
+        "session-start, one open plan (read through Peek)",
+        "session_start",
+        lambda i: s.event("SessionStart", source="startup"),
+    )
+    yield (
+        "stop, session executes no plan (fast path)",
+        "stop",
+        lambda i: json.dumps({**json.loads(s.event("Stop")), "session_id": "other"}),
+    )
+    yield (
+        "track-plan after plan_next (state file)",
+        "track_plan",
+        lambda i: s.event("PostToolUse", tool_input={"plan_id": s.plan_id, "owner": "bench"}),
+    )
+    yield (
+        "stop, executing plan with ready tasks (read through Peek)",
+        "stop",
+        lambda i: s.event("Stop", stop_hook_active=False, background_tasks=[]),
+    )
+
+
+def command(script: str | None) -> list[str]:
+    launch = ["sh", str(REPO / "scripts" / "waveplan-launch"), "hook"]
+    if script is None:
+        return [*launch, "-c", "pass"]
+    if script == "import-store":
+        return [*launch, "-c", "import waveplan.store, waveplan.status"]
+    return [*launch, str(REPO / "hooks" / f"{script}.py")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Scratch(Path(tmp), tasks=2 * (args.runs + 4))
+        rows = []
+        for label, script, stdin in scenarios(scratch):
+            times = []
+            for i in range(args.runs + 1):
+                data = stdin(i)
+                t0 = time.perf_counter()
+                proc = subprocess.run(
+                    command(script), input=data, capture_output=True, text=True, env=scratch.env
+                )
+                elapsed = time.perf_counter() - t0
+                if proc.returncode != 0:
+                    raise SystemExit(f"{label}: exit {proc.returncode}: {proc.stderr}")
+                if i:  # the first run warms the page cache and .pyc files
+                    times.append(elapsed * 1000)
+            q = statistics.quantiles(times, n=10)
+            rows.append((label, statistics.median(times), q[0], q[-1]))
+    print(f"Machine: {machine()}; {args.runs} runs per row (after one warm-up run)\n")
+    print("| hook scenario | median ms | p10 ms | p90 ms |")
+    print("|---|---:|---:|---:|")
+    for label, med, p10, p90 in rows:
+        print(f"| {label} | {med:.0f} | {p10:.0f} | {p90:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
