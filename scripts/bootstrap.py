@@ -79,18 +79,43 @@ def _ready(venv: Path, root: Path) -> bool:
         return False
 
 
+def _holder_alive(path: Path) -> bool:
+    """Whether the process named in a lock file still runs (unknown: assume it does)."""
+    try:
+        pid = int(path.read_text(encoding="ascii").strip() or "0")
+    except (OSError, ValueError):
+        return True
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def _lock(path: Path, wait_seconds: float = 600.0) -> int:
-    """Take an exclusive lock file (O_EXCL), breaking one older than ``wait_seconds``."""
+    """Take an exclusive lock file (O_EXCL) holding our pid.
+
+    A lock whose process is gone (a start killed by Claude Code's MCP start timeout)
+    or that is older than ``wait_seconds`` is broken, so one interrupted start never
+    blocks the next.
+    """
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.write(fd, str(os.getpid()).encode("ascii"))
+            return fd
         except FileExistsError:
             try:
-                if time.time() - path.stat().st_mtime > wait_seconds:
-                    path.unlink(missing_ok=True)
-                    continue
+                stale = time.time() - path.stat().st_mtime > wait_seconds
             except FileNotFoundError:
+                continue
+            if stale or not _holder_alive(path):
+                path.unlink(missing_ok=True)
                 continue
             if time.monotonic() > deadline:
                 raise SystemExit(f"waveplan bootstrap: {path} is held by another start") from None

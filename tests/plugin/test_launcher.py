@@ -109,3 +109,14 @@ def test_interrupted_bootstrap_leaves_no_environment_behind(tmp_path, monkeypatc
     with pytest.raises(subprocess.CalledProcessError):
         bootstrap.bootstrap(tmp_path / "root", tmp_path / "home")
     assert sorted(p.name for p in (tmp_path / "home").iterdir()) == []
+
+
+def test_lock_left_by_a_killed_bootstrap_does_not_block_the_next(tmp_path, monkeypatch):
+    bootstrap = _bootstrap_module()
+    home = tmp_path / "home"
+    home.mkdir()
+    dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout
+    (home / "venv.lock").write_text(dead.strip())  # that shell has exited
+    monkeypatch.setattr(bootstrap, "_build", lambda root, t: fake_python(t / "bin/python", "x"))
+    bootstrap.bootstrap(tmp_path / "root", home)
+    assert (home / "venv/.waveplan-root").exists()
