@@ -78,9 +78,6 @@ _FALLBACK_PROMPT = (
 _READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
 _ANALYSE = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 _WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False)
-_WRITE_IDEMPOTENT = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True
-)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -183,8 +180,9 @@ def _default_store() -> Store:
 def _adapt(fn: _F) -> _F:
     """Run a tool body; turn domain and validation errors into ``ToolError``.
 
-    Tools are ``async`` so the SDK calls them on the event loop thread: store calls
-    are short, and one thread keeps a SQLite connection on the thread that opened it.
+    The wrapper is ``async``, so the SDK runs the (synchronous) body on the event loop
+    thread: store calls take well under a millisecond, and skipping the worker-thread
+    hop the SDK makes for sync tools keeps ``task_update`` fast and calls serialised.
     """
 
     @functools.wraps(fn)
@@ -464,7 +462,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         project: Annotated[str | None, Field(description="Project directory")] = None,
         session_id: str | None = None,
     ) -> PlanCreated:
-        """Validate, score, pick agents, assign waves, check conflicts and store a plan."""
+        """Validate, score, pick agents, assign waves, check conflicts, store; show `rendered`."""
         from waveplan.planner import make_plan
         from waveplan.planning.render import render_plan
 
