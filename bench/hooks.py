@@ -3,7 +3,8 @@
 Run ``python bench/hooks.py [--runs N]`` from the repository root. Each scenario starts
 ``sh scripts/waveplan-launch hook hooks/<hook>.py`` with the event JSON on stdin (the
 exact command of ``hooks/hooks.json``) against a scratch database prepared through the
-store, and reports the median and the spread of N runs. Two baselines run in the same
+store, and reports the median and the spread (p10, p90) of N runs; the scenarios run
+round robin, so every row sees the same machine load. Two baselines run in the same
 loop: the launcher starting an interpreter that does nothing (``python -c pass``
 equivalent), and the same interpreter importing the store (what any hook that must
 look at tasks pays before doing work).
@@ -205,10 +206,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Scratch(Path(tmp), tasks=2 * (args.runs + 4))
-        rows = []
-        for label, script, stdin in scenarios(scratch):
-            times = []
-            for i in range(args.runs + 1):
+        cases = list(scenarios(scratch))
+        times: dict[str, list[float]] = {label: [] for label, _, _ in cases}
+        # Round robin: every run goes through all scenarios, so load from other
+        # processes spreads over the rows instead of skewing a few of them.
+        for i in range(args.runs + 1):
+            for label, script, stdin in cases:
                 data = stdin(i)
                 t0 = time.perf_counter()
                 proc = subprocess.run(
@@ -217,11 +220,13 @@ def main() -> None:
                 elapsed = time.perf_counter() - t0
                 if proc.returncode != 0:
                     raise SystemExit(f"{label}: exit {proc.returncode}: {proc.stderr}")
-                if i:  # the first run warms the page cache and .pyc files
-                    times.append(elapsed * 1000)
-            q = statistics.quantiles(times, n=10)
-            rows.append((label, statistics.median(times), q[0], q[-1]))
-    print(f"Machine: {machine()}; {args.runs} runs per row (after one warm-up run)\n")
+                if i:  # the first round warms the page cache and .pyc files
+                    times[label].append(elapsed * 1000)
+        rows = []
+        for label, samples in times.items():
+            q = statistics.quantiles(samples, n=10)
+            rows.append((label, statistics.median(samples), q[0], q[-1]))
+    print(f"Machine: {machine()}; {args.runs} rounds (after one warm-up round)\n")
     print("| hook scenario | median ms | p10 ms | p90 ms |")
     print("|---|---:|---:|---:|")
     for label, med, p10, p90 in rows:

@@ -19,9 +19,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from waveplan.store.base import Store
@@ -51,7 +49,7 @@ def database_location(env: Mapping[str, str]) -> str | None:
     if env.get("WAVEPLAN_DB"):
         return env["WAVEPLAN_DB"]
     if env.get("CLAUDE_PLUGIN_DATA"):
-        return str(Path(env["CLAUDE_PLUGIN_DATA"]) / DB_FILENAME)
+        return os.path.join(env["CLAUDE_PLUGIN_DATA"], DB_FILENAME)
     return None
 
 
@@ -95,8 +93,7 @@ FINISHED = frozenset({"done", "skipped", "cancelled"})
 ACTIVE = frozenset({"claimed", "running", "revise"})
 
 
-@dataclass(frozen=True)
-class Progress:
+class Progress(NamedTuple):
     """A plan's progress from its tasks' statuses (ids in plan order)."""
 
     total: int
@@ -128,22 +125,22 @@ def project_dir(payload: Mapping[str, Any], env: Mapping[str, str]) -> str | Non
     return env.get("CLAUDE_PROJECT_DIR") or payload.get("cwd") or None
 
 
-def state_dir(env: Mapping[str, str]) -> Path | None:
+def state_dir(env: Mapping[str, str]) -> str | None:
     """Where hooks keep small per-session state: ``$CLAUDE_PLUGIN_DATA/hook-state``, else
     beside the database."""
     if env.get("CLAUDE_PLUGIN_DATA"):
-        return Path(env["CLAUDE_PLUGIN_DATA"]) / "hook-state"
+        return os.path.join(env["CLAUDE_PLUGIN_DATA"], "hook-state")
     location = database_location(env)
     if location and not _URL.match(location):
-        return Path(os.path.expanduser(location)).parent / "waveplan-hook-state"
+        return os.path.join(os.path.dirname(os.path.expanduser(location)), "waveplan-hook-state")
     return None
 
 
-def _state_file(env: Mapping[str, str], session_id: str) -> Path | None:
+def _state_file(env: Mapping[str, str], session_id: str) -> str | None:
     directory = state_dir(env)
     if directory is None or not session_id:
         return None
-    return directory / (re.sub(r"[^A-Za-z0-9_-]", "-", session_id)[:128] + ".json")
+    return os.path.join(directory, re.sub(r"[^A-Za-z0-9_-]", "-", session_id)[:128] + ".json")
 
 
 def load_state(env: Mapping[str, str], session_id: str) -> dict[str, Any] | None:
@@ -152,7 +149,8 @@ def load_state(env: Mapping[str, str], session_id: str) -> dict[str, Any] | None
     if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -163,7 +161,8 @@ def save_state(env: Mapping[str, str], session_id: str, state: Mapping[str, Any]
     path = _state_file(env, session_id)
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as file:
+        json.dump(state, file, sort_keys=True)
     os.replace(tmp, path)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "CONTRACT",
@@ -51,8 +51,7 @@ CONTRACT = (
 )
 
 
-@dataclass(frozen=True)
-class Headers:
+class Headers(NamedTuple):
     """The ``Task ID`` / ``Agent`` / ``Output File`` header values of a prompt."""
 
     task_id: str | None = None
@@ -119,8 +118,7 @@ def parse_failed(text: str | None) -> tuple[str, str] | None:
     return (m.group(1), m.group(2).strip()) if m else None
 
 
-@dataclass(frozen=True)
-class ResultCheck:
+class ResultCheck(NamedTuple):
     """Outcome of checking a subagent's final message against the contract."""
 
     ok: bool

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from waveplan.errors import NotFoundError
 
@@ -28,8 +27,7 @@ __all__ = ["SCHEMA_VERSION", "Peek", "PeekPlan", "PeekTask"]
 SCHEMA_VERSION = 1
 
 
-@dataclass
-class PeekTask:
+class PeekTask(NamedTuple):
     """The fields of a task the hooks read (a subset of ``TaskRecord``/``TaskSummary``)."""
 
     id: str
@@ -41,12 +39,11 @@ class PeekTask:
     output: str | None
     output_file: str | None
     writes: list[str] | None = None
-    reads: list[str] = field(default_factory=list)
-    blockedBy: list[str] = field(default_factory=list)
+    reads: tuple[str, ...] | list[str] = ()
+    blockedBy: tuple[str, ...] | list[str] = ()
 
 
-@dataclass
-class PeekPlan:
+class PeekPlan(NamedTuple):
     """The fields of a plan the hooks read (a subset of ``PlanRecord``)."""
 
     id: str
