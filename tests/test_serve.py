@@ -57,7 +57,7 @@ class HttpServer:
     log: Path
 
 
-def start_http(tmp: Path, *, token: str | None) -> HttpServer:
+def start_http(tmp: Path, *, token: str | None, extra: tuple[str, ...] = ()) -> HttpServer:
     port = free_port()
     env = dict(os.environ, WAVEPLAN_DB=str(tmp / "tasks.sqlite3"))
     env.pop("WAVEPLAN_TOKEN", None)
@@ -66,7 +66,16 @@ def start_http(tmp: Path, *, token: str | None) -> HttpServer:
     log = tmp / "server.log"
     with log.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "waveplan", "serve", "--http", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "waveplan",
+                "serve",
+                "--http",
+                "--port",
+                str(port),
+                *(a.replace("{port}", str(port)) for a in extra),
+            ],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -189,6 +198,31 @@ async def test_http_on_loopback_without_a_token_is_open(http_open: HttpServer) -
     async with Client(http_open.url) as client:
         tools = (await client.list_tools()).tools
         assert len(tools) == 12
+
+
+async def test_a_non_loopback_bind_accepts_only_its_own_and_allowed_host_headers(
+    tmp_path: Path,
+) -> None:
+    server = start_http(
+        tmp_path, token=TOKEN, extra=("--host", "0.0.0.0", "--allow-host", "localhost:{port}")
+    )
+    try:
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+        url = f"http://127.0.0.1:{server.port}/mcp"
+        codes = {}
+        async with httpx2.AsyncClient() as http:
+            for host in (f"0.0.0.0:{server.port}", f"localhost:{server.port}", "evil.example"):
+                response = await http.post(url, json=INITIALIZE, headers={**headers, "Host": host})
+                codes[host] = response.status_code
+            unauthenticated = await http.post(url, json=INITIALIZE, headers=MCP_HEADERS)
+        assert codes == {
+            f"0.0.0.0:{server.port}": 200,
+            f"localhost:{server.port}": 200,
+            "evil.example": 421,
+        }
+        assert unauthenticated.status_code == 401
+    finally:
+        stop(server)
 
 
 def test_non_loopback_host_without_a_token_refuses_to_start(tmp_path: Path) -> None:

@@ -165,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     from mcp.server.transport_security import TransportSecuritySettings
 
     security = None
+    hosts: list[str] = []
     if args.host not in _SDK_LOOPBACK:
         hosts = [_host_header(args.host, args.port), *args.allow_host]
         security = TransportSecuritySettings(
@@ -176,11 +177,11 @@ def run(args: argparse.Namespace) -> int:
     if token:
         app = BearerTokenGate(app, token)
     url = f"http://{_host_header(args.host, args.port)}/mcp"
+    notes = [" (bearer token required)" if token else ""]
+    if hosts:
+        notes.append(f"; Host headers accepted: {', '.join(hosts)} (add more with --allow-host)")
     print(
-        f"waveplan: MCP over streamable HTTP at {url}"
-        + (" (bearer token required)" if token else ""),
-        file=sys.stderr,
-        flush=True,
+        f"waveplan: MCP over streamable HTTP at {url}{''.join(notes)}", file=sys.stderr, flush=True
     )
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_level="warning", access_log=False
