@@ -180,18 +180,19 @@ def test_sequential_runs_one_task_at_a_time() -> None:
     assert d.release == [] and d.waiting["b"].startswith("sequential: one task at a time")
 
 
-def test_max_concurrent_counts_claimed_running_and_revise_tasks() -> None:
+def test_max_concurrent_counts_claimed_running_review_and_revise_work_tasks() -> None:
     tasks = [
         T("a", status="claimed"),
         T("b", status="running"),
         T("c", status="revise"),
         T("r", status="review"),
+        T("gate", status="review", type="checkpoint"),
         T("x", status="ready"),
         T("y", status="ready"),
     ]
-    d = run(tasks, max_concurrent=4)
-    assert d.busy == 3 and d.release == ["x"]
-    assert d.waiting["y"] == "max_concurrent 4 reached (4 busy)"
+    d = run(tasks, max_concurrent=5)
+    assert d.busy == 4 and d.release == ["x"]
+    assert d.waiting["y"] == "max_concurrent 5 reached (5 busy)"
 
 
 def test_limit_caps_one_call_and_says_so() -> None:

@@ -24,17 +24,17 @@ Only ``pending``/``ready`` tasks are settled; ``blocked``/``handoff`` wait for p
 
 Release rules, by ``strategy``:
 
-- ``sequential``: at most one busy task (claimed, running, revise) at a time;
+- ``sequential``: at most one busy task (claimed, running, review, revise) at a time;
 - ``parallel``: wave barrier: only tasks of the lowest wave that still has an open
   task (not done/skipped/failed/cancelled) are released;
 - ``adaptive``: any ready task, no barrier.
 
-Always: at most ``max_concurrent`` busy tasks; no task whose files conflict with a
-task holding files (claimed, running, review, revise) or with one released in the
-same call, by ``planning.conflicts``'s rule (overlapping writers conflict; a reader
-beside a writer only under ``read_write="conflict"``; unknown files conflict with
-every writer); a retry not before its ``not_before``; nothing after a ``fail_fast``
-failure.
+Always: at most ``max_concurrent`` busy work tasks (claimed, running, review, revise:
+review counts because it can send the task back to work without a new claim); no
+task whose files conflict with a busy task or with one released in the same call,
+by ``planning.conflicts``'s rule (overlapping writers conflict; a reader beside a
+writer only under ``read_write="conflict"``; unknown files conflict with every
+writer); a retry not before its ``not_before``; nothing after a ``fail_fast`` failure.
 
 Order: effective priority level, then the longest chain of dependents still to come,
 then wave, then plan order. **Aging**: the level is the priority's rank (urgent 0,
@@ -277,7 +277,7 @@ def dispatch(
         Every task of the plan, in plan order (its position breaks ties).
     strategy : {"sequential", "parallel", "adaptive"}
     max_concurrent : int
-        Most busy tasks (claimed, running, revise) at once.
+        Most busy work tasks (claimed, running, review, revise) at once.
     now : float
         The current time in seconds (backoff, aging).
     failure_policy : {"fail_fast", "retry", "skip", "retry_then_skip"}
@@ -322,7 +322,7 @@ def dispatch(
     result.finished = all(s in CLOSED for s in status)
     n = len(tasks)
     ready = [i for i in range(n) if status[i] == "ready"]
-    busy = sum(1 for s in status if s in BUSY)
+    busy = sum(1 for i, s in enumerate(status) if s in BUSY and tasks[i].type != "checkpoint")
     result.busy = busy
     if not ready:
         return result

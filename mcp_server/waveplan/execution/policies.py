@@ -106,7 +106,8 @@ class RetryPolicy:
 class FailureDecision:
     """What to do with a failed task.
 
-    ``action``: ``retry`` (``status`` ready, not before ``retry_at``), ``skip``
+    ``action``: ``retry`` (``status`` ready, not before ``retry_at``; a checkpoint task
+    goes back to ``pending`` and from there to review again), ``skip``
     (``skipped``), ``fail`` (``failed`` for good, downstream cancelled) or ``halt``
     (``failed``, and the plan releases nothing more).
     """
@@ -182,8 +183,10 @@ def on_failure(
         why = "no attempts left"
     else:
         at = now + backoff_seconds(task.attempts, retry)
+        # A checkpoint task never runs: it goes back to waiting, and from there to review.
+        again: Status = "pending" if task.type == "checkpoint" else "ready"
         return FailureDecision(
-            tid, "retry", "ready", error_code, f"{tried}; retry at {at:g}", retry_at=at
+            tid, "retry", again, error_code, f"{tried}; retry at {at:g}", retry_at=at
         )
     if policy == "retry_then_skip":
         return FailureDecision(tid, "skip", "skipped", error_code, f"{tried}; {why}, so skipped")

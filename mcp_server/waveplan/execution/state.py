@@ -32,13 +32,15 @@ a failure the policy retries goes back to ``ready`` (with ``not_before``) instea
 WAITING: frozenset[Status] = frozenset({"pending", "ready"})
 """Statuses ``dispatch`` settles from the dependencies (ready, pending, skipped, ...)."""
 
-BUSY: frozenset[Status] = frozenset({"claimed", "running", "revise"})
-"""Counted against ``max_concurrent``: someone is working on these (``revise`` goes
-back to its agent without a new claim)."""
+BUSY: frozenset[Status] = frozenset({"claimed", "running", "review", "revise"})
+"""Work tasks in these statuses count against ``max_concurrent``. A task in ``review``
+counts: review may send it back to ``revise`` and its agent resumes without a new
+claim, so freeing its slot could put the plan over the cap. Checkpoint tasks (gates
+waiting in ``review``) never count."""
 
-FILE_HOLDERS: frozenset[Status] = frozenset({"claimed", "running", "review", "revise"})
-"""Work tasks in these statuses keep their files: a task in ``review`` may be sent back
-to ``revise`` and write them again. Checkpoint tasks never hold files."""
+FILE_HOLDERS: frozenset[Status] = BUSY
+"""Work tasks in these statuses keep their files, for the same reason: a task in
+``review`` may be sent back and write them again. Checkpoint tasks never hold files."""
 
 
 @dataclass(frozen=True, slots=True)
