@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# postgres_cluster / postgres_url: a scratch PostgreSQL server for any test directory.
+pytest_plugins = ["tests.postgres_cluster"]
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 

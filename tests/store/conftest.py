@@ -1,6 +1,7 @@
 """The ``store`` fixture, parametrized over backends so every contract test runs on each.
 
-Only SQLite exists today; a PostgreSQL backend joins by adding a parameter here.
+``postgres`` uses a fresh database on the scratch server of ``tests/postgres_cluster.py``
+(skipped, saying why, where PostgreSQL cannot start; failed instead under ``CI=true``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from tests.store.helpers import FakeClock
 from waveplan.store import open_store
 from waveplan.store.base import Store
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture
@@ -26,6 +27,8 @@ def clock() -> FakeClock:
 def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "waveplan.sqlite3")
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
     raise AssertionError(f"unknown backend {request.param}")  # pragma: no cover
 
 

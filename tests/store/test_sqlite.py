@@ -117,7 +117,6 @@ def test_sqlite_urls_name_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("location", "message"),
     [
-        ("postgresql://db.example/waveplan", "PostgreSQL backend is not available"),
         ("mysql://db.example/waveplan", "unsupported database location"),
     ],
 )

@@ -2,7 +2,8 @@
 
 ``open_store()`` is the one way in: it finds the database (``$WAVEPLAN_DB``, else
 ``$CLAUDE_PLUGIN_DATA/waveplan.sqlite3``, else the per-user data dir; see
-``store.location``) and opens the backend its location names.
+``store.location``) and opens the backend its location names: SQLite for a file path,
+PostgreSQL (``store.postgres``, needs the ``postgres`` extra) for ``postgresql://``.
 
 >>> import os, tempfile
 >>> store = open_store(os.path.join(tempfile.mkdtemp(), "w.sqlite3"))
@@ -13,7 +14,7 @@
 Traceback (most recent call last):
 ...
 waveplan.errors.StoreError: unsupported database location 'mysql://db/x' (scheme 'mysql'); \
-use a file path for SQLite
+use a file path for SQLite or a postgresql:// URL
 """
 
 from __future__ import annotations
@@ -59,13 +60,11 @@ def open_store(
 
         return SQLiteStore(sqlite_path(resolved), clock=clock)
     if scheme == "postgresql":
-        raise StoreError(
-            "the PostgreSQL backend is not available in this version of waveplan; "
-            "set $WAVEPLAN_DB to a file path to use SQLite",
-            location=resolved,
-        )
+        from waveplan.store.postgres import PostgresStore
+
+        return PostgresStore(resolved, clock=clock)
     raise StoreError(
         f"unsupported database location {resolved!r} (scheme {scheme!r}); "
-        "use a file path for SQLite",
+        "use a file path for SQLite or a postgresql:// URL",
         location=resolved,
     )

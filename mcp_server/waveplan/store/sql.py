@@ -34,6 +34,16 @@ Decisions documented here because the store enforces them:
 - **Gaining a dependency.** A ready or claimed task that gains an unfinished dependency
   goes back to ``pending`` (a claimed one loses owner and lease); tasks already
   running or beyond keep their status.
+- **Concurrent writers.** Where write transactions overlap (PostgreSQL), a write
+  locks what it decides on: the task it changes (so ``expected_version`` checks and
+  version bumps never lose an update), every task it re-computes readiness for (so
+  two dependencies finishing at once cannot both miss releasing their dependent) and
+  the plan row whenever it may change the plan's status or hands out work
+  (``claim_next`` holds it, so ``max_concurrent`` and file conflicts are checked
+  against every earlier claim; candidates are taken ``FOR UPDATE SKIP LOCKED`` so a
+  claimer skips tasks another transaction is changing instead of waiting). Adding a
+  dependency locks the ``graph`` counter row, so two edges closing a cycle between
+  them cannot both pass the cycle check. SQLite serialises writes and skips all this.
 - **Versions.** ``version`` counts accepted changes of the task's own record (fields,
   status, metadata, its ``blockedBy``, notes, claims); ``blocks`` is the inverse view
   and does not bump the blocker's version.
@@ -88,7 +98,18 @@ PLAN_COLUMNS = (
 
 
 class Tx(Protocol):
-    """One open transaction. SQL uses ``?`` placeholders; a backend translates them."""
+    """One open transaction. SQL uses ``?`` placeholders; a backend translates them.
+
+    ``for_update`` and ``skip_locked`` are appended to the SELECTs of rows a write is
+    about to decide on: a row lock clause (``" FOR NO KEY UPDATE"``, with
+    ``" SKIP LOCKED"`` for the second) on a backend
+    whose write transactions run concurrently (PostgreSQL), ``""`` where writes are
+    serialised anyway (SQLite) and in read transactions. Code that only matters for
+    concurrent writers checks ``if tx.for_update``.
+    """
+
+    for_update: str
+    skip_locked: str
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
@@ -176,7 +197,7 @@ class SQLStore:
 
     @staticmethod
     def _task_row(tx: Tx, task_id: str) -> Row:
-        row = _one(tx, f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,))
+        row = _one(tx, f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?{tx.for_update}", (task_id,))
         if row is None:
             raise NotFoundError(
                 f"unknown task {task_id!r}; list existing tasks with task_list",
@@ -201,8 +222,9 @@ class SQLStore:
             )
 
     @staticmethod
-    def _plan_row(tx: Tx, plan_id: str) -> Row:
-        row = _one(tx, f"SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?", (plan_id,))
+    def _plan_row(tx: Tx, plan_id: str, *, lock: bool = False) -> Row:
+        suffix = tx.for_update if lock else ""
+        row = _one(tx, f"SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?{suffix}", (plan_id,))
         if row is None:
             raise NotFoundError(
                 f"unknown plan {plan_id!r}; list open plans with plan_status or the CLI",
@@ -268,7 +290,7 @@ class SQLStore:
         """Re-compute whether a waiting (or claimed) task may start."""
         row = _one(
             tx,
-            "SELECT status, task_type, version FROM tasks WHERE id = ?",
+            f"SELECT status, task_type, version FROM tasks WHERE id = ?{tx.for_update}",
             (task_id,),
         )
         if row is None or row["status"] not in ("pending", "ready", "claimed"):
@@ -296,6 +318,9 @@ class SQLStore:
     def _refresh_plan(self, tx: Tx, plan_id: str | None, now: datetime) -> None:
         if plan_id is None:
             return
+        if tx.for_update:
+            # Two transactions closing a plan's last two tasks must not each see the other open.
+            tx.rows(f"SELECT id FROM plans WHERE id = ?{tx.for_update}", (plan_id,))
         closed = list(lifecycle.CLOSED)
         open_task = _one(
             tx,
@@ -342,6 +367,9 @@ class SQLStore:
         """Add ``task_id`` blocked by ``depends_on``; False when it already exists."""
         if task_id == depends_on:
             raise SelfDependencyError(task_id)
+        if tx.for_update:
+            # Serialise dependency additions: two new edges may close a cycle together.
+            self._next_counter(tx, "graph")
         if _one(
             tx,
             "SELECT task_id FROM dependencies WHERE task_id = ? AND depends_on = ?",
@@ -1053,7 +1081,8 @@ class SQLStore:
         at = format_time(now)
         for r in tx.rows(
             "SELECT id, owner FROM tasks WHERE plan_id = ? AND status = 'claimed' "
-            "AND lease_expires_at IS NOT NULL AND lease_expires_at <= ? ORDER BY seq",
+            "AND lease_expires_at IS NOT NULL AND lease_expires_at <= ? ORDER BY seq"
+            f"{tx.skip_locked}",
             (plan_id, at),
         ):
             tx.run(
@@ -1101,7 +1130,7 @@ class SQLStore:
         def run(tx: Tx) -> ClaimResult:
             now = self._now()
             at = format_time(now)
-            plan = self._plan_row(tx, plan_id)
+            plan = self._plan_row(tx, plan_id, lock=True)
             self._expire_leases(tx, plan_id, now)
             active_rows = tx.rows(
                 "SELECT id, files_known FROM tasks WHERE plan_id = ? "
@@ -1131,6 +1160,11 @@ class SQLStore:
                 if len(claimed_ids) >= capacity:
                     cap_reached = True
                     continue
+                if tx.skip_locked and not tx.rows(
+                    f"SELECT id FROM tasks WHERE id = ? AND status = 'ready'{tx.skip_locked}",
+                    (r["id"],),
+                ):
+                    continue  # another transaction is changing it right now
                 candidate = self._claimants(tx, [r["id"]], {r["id"]: bool(r["files_known"])})[
                     r["id"]
                 ]

@@ -33,6 +33,10 @@ RETRY_SECONDS = 60.0
 
 
 class _SQLiteTx(Tx):
+    # Writes are serialised by BEGIN IMMEDIATE: no row locks needed.
+    for_update = ""
+    skip_locked = ""
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
