@@ -36,13 +36,17 @@ by ``planning.conflicts``'s rule (overlapping writers conflict; a reader beside 
 writer only under ``read_write="conflict"``; unknown files conflict with every
 writer); a retry not before its ``not_before``; nothing after a ``fail_fast`` failure.
 
-Order: effective priority level, then the longest chain of dependents still to come,
-then wave, then plan order. **Aging**: the level is the priority's rank (urgent 0,
-high 1, normal 2, low 3) minus one per ``aging_seconds`` waited since the task became
-ready, without floor. So a task that has waited ``(rank + 1) * aging_seconds`` is
-ahead of every task that became ready after it: low-priority work cannot starve. A
-task kept out by a file conflict for ``aging_seconds * RESERVE_AFTER_LEVELS`` reserves
-its files: later tasks in the order that would conflict with it wait behind it.
+Order: effective priority level, then the serial work the task gates: the larger of
+the longest chain of dependents still to come (in tasks, itself included) and the
+number of open tasks whose files conflict with it (they must run one at a time with
+it), then that chain alone, then wave, then plan order.
+
+**Aging**: the level is the priority's rank (urgent 0, high 1, normal 2, low 3) minus
+one per ``aging_seconds`` waited since the task became ready, without floor. So a
+task that has waited ``(rank + 1) * aging_seconds`` is ahead of every task that became
+ready after it: low-priority work cannot starve. A task kept out by a file conflict
+for ``aging_seconds * RESERVE_AFTER_LEVELS`` reserves its files: later tasks in the
+order that would conflict with it wait behind it.
 
 >>> from waveplan.execution.state import Dependency, ExecTask
 >>> tasks = [ExecTask(id="a", status="done", writes=("src",)),
@@ -58,6 +62,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from waveplan.errors import InvalidPlanError
 from waveplan.execution.conditions import evaluate
@@ -70,7 +75,13 @@ from waveplan.execution.state import (
     ExecTask,
 )
 from waveplan.models import ExecutionStrategy, FailurePolicy, ReadWriteRule, Status, TaskSpec
-from waveplan.planning.conflicts import UNKNOWN_FILES, Cause, WaveFiles, prepare_files
+from waveplan.planning.conflicts import (
+    UNKNOWN_FILES,
+    Cause,
+    FileInfo,
+    WaveFiles,
+    prepare_files,
+)
 from waveplan.planning.graph import TaskGraph, build_graph
 
 __all__ = [
@@ -154,12 +165,24 @@ def effective_level(task: ExecTask, now: float, aging_seconds: float) -> int:
     return rank - math.floor((now - task.ready_since) / aging_seconds)
 
 
+class _Spec:
+    """The few ``TaskSpec`` fields the planning helpers read (``id``, ``depends_on``,
+    ``writes``, ``reads``), without pydantic's per-instance cost: dispatch runs on
+    every ``plan_next``."""
+
+    def __init__(self, t: ExecTask) -> None:
+        self.id = t.id
+        self.depends_on = [d.task_id for d in t.depends_on]
+        self.writes = None if t.writes is None else list(t.writes)
+        self.reads = list(t.reads)
+
+
+def _specs(tasks: Sequence[ExecTask]) -> list[TaskSpec]:
+    return cast(list[TaskSpec], [_Spec(t) for t in tasks])
+
+
 def _graph(tasks: Sequence[ExecTask]) -> TaskGraph:
-    specs = [
-        TaskSpec.model_construct(id=t.id, depends_on=[d.task_id for d in t.depends_on])
-        for t in tasks
-    ]
-    return build_graph(specs)
+    return build_graph(_specs(tasks))
 
 
 def _settle(
@@ -258,6 +281,15 @@ def _conflict_text(cause: Cause, ids: list[str], released: set[int]) -> str:
     return f"{verb} {mine}, and the files of {other} are unknown"
 
 
+def _contention(files: FileInfo, open_: list[int], ready: list[int]) -> dict[int, int]:
+    # How many other open tasks each ready task conflicts with on files: starting the
+    # most contended first keeps a path that many tasks need from becoming the tail.
+    everyone = WaveFiles(files)
+    for i in open_:
+        everyone.add(i)
+    return {i: len(everyone.all_conflicts(i)) - (1 if i in open_ else 0) for i in ready}
+
+
 def dispatch(
     tasks: Sequence[ExecTask],
     *,
@@ -315,7 +347,8 @@ def dispatch(
             f"max_concurrent must be a whole number of at least 1, not {max_concurrent!r}",
             max_concurrent=max_concurrent,
         )
-    g = _graph(tasks)
+    specs = _specs(tasks)
+    g = build_graph(specs)
     halted = halted_by(tasks, failure_policy)
     status, transitions = _settle(tasks, g, halted)
     result = Dispatch(transitions=transitions, halted_by=halted)
@@ -340,19 +373,12 @@ def dispatch(
         open_in_barrier = sum(1 for i in range(n) if status[i] not in CLOSED and wave[i] == barrier)
     height = g.height()
     level = [effective_level(t, now, aging_seconds) for t in tasks]
-    ready.sort(key=lambda i: (level[i], -height[i], wave[i], i))
+    files = prepare_files(specs, read_write)
+    contention = _contention(files, [i for i in range(n) if status[i] not in CLOSED], ready)
+    ready.sort(key=lambda i: (level[i], -max(height[i], contention[i]), -height[i], wave[i], i))
 
     cap = 1 if strategy == "sequential" else max_concurrent
     capacity = cap - busy
-    files = prepare_files(
-        [
-            TaskSpec.model_construct(
-                id=t.id, writes=None if t.writes is None else list(t.writes), reads=list(t.reads)
-            )
-            for t in tasks
-        ],
-        read_write,
-    )
     holding = WaveFiles(files)
     for i in range(n):
         if status[i] in FILE_HOLDERS and tasks[i].type != "checkpoint":
