@@ -1,7 +1,7 @@
 """A scratch PostgreSQL server for tests and benchmarks, and its pytest fixtures.
 
-``start_cluster()`` runs Debian's ``initdb``/``pg_ctl`` (``/usr/lib/postgresql/*/bin``,
-else ``$WAVEPLAN_PG_BINDIR`` or ``PATH``) on ``127.0.0.1`` at a free port, with its data
+``start_cluster()`` runs Debian's ``initdb``/``pg_ctl`` (``$WAVEPLAN_PG_BINDIR``, else
+``/usr/lib/postgresql/*/bin``, else ``PATH``) on ``127.0.0.1`` at a free port, with its data
 and unix socket in a fresh directory under the system temp dir, trust authentication
 and superuser ``waveplan``. PostgreSQL refuses to run as root, so as root the server
 runs as the ``postgres`` user (made by Debian's package) or ``nobody``, via ``runuser``.
@@ -49,10 +49,12 @@ class ClusterUnavailable(Exception):
 
 
 def find_bindir() -> Path | None:
-    """The directory holding ``initdb`` and ``pg_ctl``, newest version first."""
-    candidates: list[Path] = []
+    """The directory holding ``initdb`` and ``pg_ctl``: ``$WAVEPLAN_PG_BINDIR`` if set
+    (and only that), else the newest under ``/usr/lib/postgresql``, else from ``PATH``."""
     if os.environ.get("WAVEPLAN_PG_BINDIR"):
-        candidates.append(Path(os.environ["WAVEPLAN_PG_BINDIR"]))
+        chosen = Path(os.environ["WAVEPLAN_PG_BINDIR"])
+        return chosen if (chosen / "initdb").is_file() and (chosen / "pg_ctl").is_file() else None
+    candidates: list[Path] = []
 
     def version(p: Path) -> tuple[int, ...]:
         name = p.parent.name
@@ -196,8 +198,8 @@ def start_cluster(settings: Mapping[str, str] = TEST_SETTINGS) -> ScratchCluster
     bindir = find_bindir()
     if bindir is None:
         raise ClusterUnavailable(
-            "no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin "
-            "or on PATH: install Debian's postgresql package (scripts/test does so when "
+            "no PostgreSQL server binaries (initdb, pg_ctl) in $WAVEPLAN_PG_BINDIR, under "
+            "/usr/lib/postgresql/*/bin or on PATH: install Debian's postgresql package (scripts/test does so when "
             "CI=true or WAVEPLAN_INSTALL_POSTGRES=1)"
         )
     try:
