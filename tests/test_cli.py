@@ -210,3 +210,22 @@ def test_check_reports_conflicts_in_declared_waves(capsys, tmp_path):
     )
     code, out, _ = run(capsys, "check", str(good))
     assert code == 0 and out.startswith("ok: 2 waves")
+
+
+@pytest.mark.parametrize(
+    "fixture", sorted((REPO / "tests/fixtures/imports").iterdir()), ids=lambda p: p.name
+)
+def test_plan_reads_the_imported_formats(capsys, fixture):
+    code, out, _ = run(capsys, "plan", str(fixture), "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["tasks"] and data["conflicts"] == []
+
+
+def test_a_malformed_condition_is_refused_when_the_plan_is_read(capsys, tmp_path):
+    plan = write(
+        tmp_path,
+        "tasks:\n  - {id: a, subject: A}\n"
+        "  - {id: b, subject: B, depends_on: [a], when: {a: 'result.size >'}}\n",
+    )
+    code, _, err = run(capsys, "plan", plan)
+    assert code == 2 and "condition on 'a': invalid condition at position" in err

@@ -25,12 +25,9 @@ and converts it to a validated ``PlanSpec``:
   its wave (``wave`` is kept, 0-based waves shift to 1-based); a wave with
   ``parallel_execution: false`` runs its phases in listed order.
 
-Conditions and success requirements on dependencies are kept in the task's
-``metadata`` until ``TaskSpec`` has first-class fields for them:
-``metadata["when"] = {dependency_id: expression}`` and
-``metadata["requires_success"] = [dependency_id, ...]``. Every condition is parsed on
-import, so a malformed one is refused here. ``metadata["imported_from"]`` names the
-format. An unrecognised shape raises ``PlanFileError`` listing the accepted shapes.
+Conditions on dependencies land in the task's ``when`` field
+(``{dependency_id: expression}``), which ``TaskSpec`` parses, so a malformed one is
+refused on import. ``metadata["imported_from"]`` names the format. An unrecognised shape raises ``PlanFileError`` listing the accepted shapes.
 
 >>> spec = import_plan({"openintent": "1.0", "info": {"name": "ETL"},
 ...                     "workflow": {"extract": {"assign": "extractor"},
@@ -122,7 +119,6 @@ def import_plan(data: Mapping[str, Any] | list[Any], *, source: str) -> PlanSpec
         return parse_plan_data(data, source=source)
     convert = {"openintent": _openintent, "claude-flow": _claude_flow, "task-planner": _planner}
     plan = convert[fmt](data, source)  # type: ignore[arg-type]
-    _check_conditions(plan, source)
     return parse_plan_data(plan, source=source)
 
 
@@ -164,25 +160,6 @@ def _policy(value: Any) -> str | None:
     return _POLICIES.get(value.strip().lower())
 
 
-def _check_conditions(plan: Mapping[str, Any], source: str) -> None:
-    for task in plan["tasks"]:
-        for dep, expr in (task.get("metadata", {}).get("when") or {}).items():
-            if dep not in task.get("depends_on", []):
-                raise PlanFileError(
-                    f"{source}: task {task['id']!r} has a condition on {dep!r}, which is not "
-                    "one of its dependencies; add the dependency or drop the condition"
-                )
-            try:
-                parse_condition(expr)
-            except InvalidConditionError as err:
-                raise PlanFileError(
-                    f"{source}: task {task['id']!r}, condition on {dep!r}: {err.message}",
-                    task_id=task["id"],
-                    dependency=dep,
-                    position=err.position,
-                ) from None
-
-
 def _task(
     tid: str,
     subject: str,
@@ -191,6 +168,7 @@ def _task(
     depends_on: list[str] | None = None,
     agent: str | None = None,
     wave: int | None = None,
+    when: Mapping[str, str] | None = None,
     metadata: dict[str, Any],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
@@ -204,6 +182,8 @@ def _task(
         out["agent"] = agent
     if wave is not None:
         out["wave"] = wave
+    if when:
+        out["when"] = dict(when)
     return out
 
 
@@ -368,14 +348,13 @@ def _claude_flow(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             if key in item:
                 meta[key] = item[key]
         when = _flow_conditions(item.get("conditions"), where, source)
-        if when:
-            meta["when"] = when
         task = _task(
             tid,
             name or _subject(desc) or tid,
             description=desc,
             depends_on=deps,
             agent=agents.get(str(assign), str(assign)) if assign else None,
+            when=when,
             metadata=meta,
         )
         if item.get("priority") in ("urgent", "high", "normal", "low"):

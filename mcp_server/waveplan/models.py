@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "AgentChoice",
@@ -66,6 +66,31 @@ class TaskSpec(_Strict):
     active_form: str | None = Field(default=None, alias="activeForm")
     expected_output: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    when: dict[TaskId, str] = Field(
+        default_factory=dict,
+        description="Condition per dependency over its output; false skips this task",
+    )
+    requires_success: list[TaskId] = Field(
+        default_factory=list, description="Dependencies that must end done, not skipped"
+    )
+
+    @model_validator(mode="after")
+    def _edges_are_dependencies(self) -> TaskSpec:
+        # Refused when the plan is read, so a bad condition never reaches execution.
+        from waveplan.execution.conditions import InvalidConditionError, parse_condition
+
+        deps = set(self.depends_on)
+        for dep in [*self.when, *self.requires_success]:
+            if dep not in deps:
+                raise ValueError(
+                    f"{dep!r} has a condition or success requirement but is not in depends_on"
+                )
+        for dep, expr in self.when.items():
+            try:
+                parse_condition(expr)
+            except InvalidConditionError as err:
+                raise ValueError(f"condition on {dep!r}: {err.message}") from None
+        return self
 
 
 class CheckpointSpec(_Strict):
@@ -84,6 +109,9 @@ class PlanSettings(_Strict):
     failure_policy: FailurePolicy = "fail_fast"
     read_write: ReadWriteRule = "allow"
     checkpoints: list[CheckpointSpec] = Field(default_factory=list)
+    inputs: dict[str, str] = Field(
+        default_factory=dict, description="Values for {input_name} placeholders"
+    )
     team_requested: bool = Field(default=False, description="The user asked for a team")
     agent_teams_enabled: bool = False
 
@@ -165,6 +193,8 @@ class ScheduledTask(BaseModel):
     files_unknown: bool = False
     priority: Priority = "normal"
     type: Literal["task", "checkpoint"] = "task"
+    when: dict[TaskId, str] = Field(default_factory=dict)
+    requires_success: list[TaskId] = Field(default_factory=list)
     output_file: str
     reason: str
 

@@ -1,5 +1,8 @@
 """Reading plan files (YAML or JSON) into a validated ``PlanSpec``.
 
+Besides waveplan's own format, ``load_plan_file`` reads the formats ``importers``
+recognises (OpenIntent workflow YAML, Claude-Flow JSON, task-planner execution plans).
+
 This is the imperative edge of plan input: file access and parsing live here, so the
 planning core only ever sees validated models. Every failure is a ``PlanFileError``
 with one line naming the problem (file, line, field), never a traceback.
@@ -65,7 +68,9 @@ def parse_plan_text(text: str, *, source: str = "<plan>") -> PlanSpec:
         data = _load_yaml(text, source)
     if data is None:
         raise PlanFileError(f"{source}: the file is empty; a plan needs a `tasks` list")
-    return parse_plan_data(data, source=source)
+    from waveplan.importers import import_plan
+
+    return import_plan(data, source=source)
 
 
 def parse_plan_data(data: Any, *, source: str = "<plan>") -> PlanSpec:
@@ -89,9 +94,11 @@ def _describe(exc: ValidationError, data: Any) -> str:
     first = errors[0]
     where = _location(first["loc"], data)
     got = first.get("input")
-    shown = "" if first["type"] == "missing" else f" (got {_short(got)})"
+    # A whole task echoed back says nothing; show only a field's own bad value.
+    whole = first["type"] in {"missing", "value_error"} and isinstance(got, Mapping)
+    shown = "" if whole or first["type"] == "missing" else f" (got {_short(got)})"
     more = f" [+{len(errors) - 1} more problem(s)]" if len(errors) > 1 else ""
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown field; check its spelling against the plan file format"
     return f"{where}: {msg}{shown}{more}"

@@ -99,6 +99,8 @@ def build_plan(
                 files_unknown=task.writes is None,
                 priority=task.priority,
                 type=task.type,
+                when=dict(task.when),
+                requires_success=list(task.requires_success),
                 output_file=outputs[task.id],
                 reason=schedule.reasons[task.id],
             )
