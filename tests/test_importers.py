@@ -139,7 +139,7 @@ def test_a_condition_on_a_task_that_is_not_a_dependency_is_refused() -> None:
             {"id": "b", "name": "B", "conditions": {"a": "result.ok"}},
         ]
     }
-    with pytest.raises(PlanFileError, match="'a' has a condition .* not in depends_on"):
+    with pytest.raises(PlanFileError, match=r"'a' has a condition .* not in depends_on"):
         import_plan(data, source="x")
 
 

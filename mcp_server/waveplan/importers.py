@@ -27,7 +27,8 @@ and converts it to a validated ``PlanSpec``:
 
 Conditions on dependencies land in the task's ``when`` field
 (``{dependency_id: expression}``), which ``TaskSpec`` parses, so a malformed one is
-refused on import. ``metadata["imported_from"]`` names the format. An unrecognised shape raises ``PlanFileError`` listing the accepted shapes.
+refused on import. ``metadata["imported_from"]`` names the format. An unrecognised
+shape raises ``PlanFileError`` listing the accepted shapes.
 
 >>> spec = import_plan({"openintent": "1.0", "info": {"name": "ETL"},
 ...                     "workflow": {"extract": {"assign": "extractor"},
@@ -43,7 +44,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from waveplan.errors import PlanFileError
-from waveplan.execution.conditions import InvalidConditionError, parse_condition
 from waveplan.models import PlanSpec
 from waveplan.planfile import parse_plan_data
 
