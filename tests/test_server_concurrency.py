@@ -44,7 +44,31 @@ def serve(db: Path) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "waveplan", "serve"], env=env)
 
 
-async def work(client: Client, owner: str, done: list[tuple[str, str]], plan_id: str) -> None:
+class Barrier:
+    """Hold each worker after its first claim until both have claimed something.
+
+    Without it a fast worker may take every task before the other process has started
+    answering; with it both hold a claim at the same time (the case that must never
+    hand one task to two callers) and both take part.
+    """
+
+    def __init__(self) -> None:
+        self.owners: set[str] = set()
+        self.both = anyio.Event()
+
+    async def first_claim(self, owner: str) -> None:
+        if owner in self.owners:
+            return
+        self.owners.add(owner)
+        if len(self.owners) == 2:
+            self.both.set()
+        with anyio.fail_after(60):
+            await self.both.wait()
+
+
+async def work(
+    client: Client, owner: str, done: list[tuple[str, str]], plan_id: str, barrier: Barrier
+) -> None:
     """Claim, start and complete tasks until the plan has none left."""
     for _ in range(2_000):  # bound: far more rounds than 13 tasks need
         claim = await client.call_tool("plan_next", {"plan_id": plan_id, "owner": owner})
@@ -57,6 +81,7 @@ async def work(client: Client, owner: str, done: list[tuple[str, str]], plan_id:
                 return
             await anyio.sleep(0.01)  # the other worker holds the ready tasks: let it finish
             continue
+        await barrier.first_claim(owner)
         for task in claimed:
             for status in ("in_progress", "completed"):
                 update = await client.call_tool(
@@ -76,9 +101,10 @@ async def test_two_server_processes_complete_every_task_exactly_once(tmp_path: P
         )
         assert created.is_error is False, created.content[0].text
         plan_id = created.structured_content["plan_id"]
+        barrier = Barrier()
         async with anyio.create_task_group() as group:
-            group.start_soon(work, one, "one", done, plan_id)
-            group.start_soon(work, two, "two", done, plan_id)
+            group.start_soon(work, one, "one", done, plan_id, barrier)
+            group.start_soon(work, two, "two", done, plan_id, barrier)
 
         ids = [task_id for _, task_id in done]
         expected = {f"{plan_id}.{t['id']}" for t in plan_tasks()}
