@@ -199,8 +199,8 @@ def start_cluster(settings: Mapping[str, str] = TEST_SETTINGS) -> ScratchCluster
     if bindir is None:
         raise ClusterUnavailable(
             "no PostgreSQL server binaries (initdb, pg_ctl) in $WAVEPLAN_PG_BINDIR, under "
-            "/usr/lib/postgresql/*/bin or on PATH: install Debian's postgresql package (scripts/test does so when "
-            "CI=true or WAVEPLAN_INSTALL_POSTGRES=1)"
+            "/usr/lib/postgresql/*/bin or on PATH: install Debian's postgresql package "
+            "(scripts/test does so when CI=true or WAVEPLAN_INSTALL_POSTGRES=1)"
         )
     try:
         import psycopg  # noqa: F401
