@@ -24,6 +24,7 @@ __all__ = [
     "PlanSpec",
     "Priority",
     "ReadWriteRule",
+    "RetrySettings",
     "ScheduledTask",
     "TaskSpec",
     "TeamFactor",
@@ -97,8 +98,29 @@ class CheckpointSpec(_Strict):
     after: TaskId
     require_approval: bool = True
     approvers: list[str] = Field(default_factory=list)
-    timeout: str | None = None
+    timeout: str | None = None  # 24h, 30m, PT2H: see execution.durations
     on_timeout: Literal["escalate", "auto_approve", "fail"] = "escalate"
+
+    @model_validator(mode="after")
+    def _timeout_is_a_duration(self) -> CheckpointSpec:
+        from waveplan.execution.durations import InvalidDurationError, parse_duration
+
+        if self.timeout is not None:
+            try:
+                parse_duration(self.timeout)
+            except InvalidDurationError as err:
+                raise ValueError(f"checkpoint after {self.after!r}: {err.message}") from None
+        return self
+
+
+class RetrySettings(_Strict):
+    # Retries of the retry and retry_then_skip failure policies. max_attempts counts the
+    # first try; the n-th retry waits backoff_base_seconds * 2**(n-1); only the listed
+    # error codes are retried (omitted: every code). No docstring or field descriptions:
+    # they would be published in plan_create's schema on every tools/list.
+    max_attempts: int = Field(default=3, ge=1)
+    backoff_base_seconds: float = Field(default=30.0, ge=0)
+    retryable_error_codes: list[str] | None = None
 
 
 class PlanSettings(_Strict):
@@ -112,6 +134,7 @@ class PlanSettings(_Strict):
     inputs: dict[str, str] = Field(
         default_factory=dict, description="Values for {input_name} placeholders"
     )
+    retry: RetrySettings = Field(default_factory=RetrySettings)
     team_requested: bool = Field(default=False, description="The user asked for a team")
     agent_teams_enabled: bool = False
 
@@ -241,7 +264,9 @@ class TaskEvent(BaseModel):
 
     at: str = Field(description="UTC ISO-8601 time")
     actor: str
-    kind: Literal["created", "transition", "progress", "update", "review", "output", "lease"]
+    kind: Literal[
+        "created", "transition", "progress", "update", "review", "output", "lease", "escalation"
+    ]
     from_status: Status | None = None
     to_status: Status | None = None
     note: str | None = None
@@ -269,6 +294,12 @@ class TaskRecord(BaseModel):
     output_file: str | None = None
     output: str | None = None
     error: str | None = None
+    error_code: str | None = None
+    reason: str | None = Field(default=None, description="Why the task is in its status")
+    rendered_description: str | None = Field(
+        default=None,
+        description="description with placeholders filled; null until their results exist",
+    )
     version: int = Field(ge=1)
     attempts: int = 0
     lease_expires_at: str | None = None
@@ -288,6 +319,12 @@ class PlanRecord(BaseModel):
     strategy: ExecutionStrategy
     failure_policy: FailurePolicy
     read_write: ReadWriteRule
+    inputs: dict[str, str] = Field(default_factory=dict)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    halted_by: str | None = Field(default=None, description="The fail_fast failure")
+    escalated: list[TaskId] = Field(
+        default_factory=list, description="Tasks whose approval timed out and was escalated"
+    )
     result: PlanResult
     created_at: str
     updated_at: str

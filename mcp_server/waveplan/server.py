@@ -42,7 +42,13 @@ from waveplan.models import (
     TaskSpec,
     WaveSchedule,
 )
-from waveplan.status import PlanStatusView, plan_status_view, spec_statuses, task_id
+from waveplan.status import (
+    PlanStatusView,
+    plan_status_view,
+    spec_statuses,
+    status_notes,
+    task_id,
+)
 from waveplan.store.base import TaskSummary
 
 if TYPE_CHECKING:
@@ -208,7 +214,7 @@ _INPUT_ONLY_KEYS = frozenset(
 )
 
 
-def _dropped(key: str, value: Any, *, output: bool) -> bool:
+def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> bool:
     if isinstance(value, dict):  # a subschema (or a default object): keep
         return False
     return (
@@ -216,10 +222,19 @@ def _dropped(key: str, value: Any, *, output: bool) -> bool:
         or (key == "default" and value is None)
         or (key == "additionalProperties" and value is True)  # JSON Schema's own default
         or (output and key in _INPUT_ONLY_KEYS)
+        # "items" already says it is a list, "properties" an object: the type adds nothing
+        # for a reader (the root keeps its type: MCP requires it).
+        or (output and key == "type" and value == "array" and "items" in schema)
+        or (
+            output
+            and key == "type"
+            and value == "object"
+            and ("properties" in schema or isinstance(schema.get("additionalProperties"), dict))
+        )
     )
 
 
-def compact_schema(schema: Any, *, output: bool = False) -> Any:
+def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> Any:
     """The same contract in fewer bytes: every client pays for ``tools/list`` each turn.
 
     Drops pydantic's generated ``title`` keys. In an input schema, an optional field
@@ -227,8 +242,10 @@ def compact_schema(schema: Any, *, output: bool = False) -> Any:
     means the same, and single-type properties are what every client dialect maps
     (the Inspector's portability lint flags ``type`` arrays and such unions).
     ``output=True`` also drops what only matters for input (descriptions, defaults,
-    limits, enums, ``required``): a result is read, not filled in, and stays valid
-    against the looser schema, so clients that validate ``structuredContent`` accept it.
+    limits, enums, ``required``) and the ``type`` beside ``items``, ``properties`` or
+    ``additionalProperties`` (except at the root, which MCP requires): a result is
+    read, not filled in, and stays valid against the looser schema, so clients that
+    validate ``structuredContent`` accept it.
 
     >>> compact_schema({"title": "T", "properties": {"a": {"anyOf": [{"type": "string"},
     ...     {"type": "null"}], "default": None, "title": "A"}}})
@@ -236,18 +253,23 @@ def compact_schema(schema: Any, *, output: bool = False) -> Any:
     >>> compact_schema({"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
     ...                output=True)
     {'anyOf': [{'type': 'string'}, {'type': 'null'}]}
+    >>> compact_schema({"type": "object", "properties": {"a": {"type": "array",
+    ...     "items": {"type": "string"}}}}, output=True)
+    {'type': 'object', 'properties': {'a': {'items': {'type': 'string'}}}}
     """
     if isinstance(schema, list):
-        return [compact_schema(s, output=output) for s in schema]
+        return [compact_schema(s, output=output, _root=False) for s in schema]
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "properties" and isinstance(value, dict):
             # Property names are data here, never schema keywords: keep every one.
-            out[key] = {name: compact_schema(sub, output=output) for name, sub in value.items()}
-        elif not _dropped(key, value, output=output):
-            out[key] = compact_schema(value, output=output)
+            out[key] = {
+                name: compact_schema(sub, output=output, _root=False) for name, sub in value.items()
+            }
+        elif (_root and key == "type") or not _dropped(key, value, schema, output=output):
+            out[key] = compact_schema(value, output=output, _root=False)
     options = out.get("anyOf")
     omissible = not output and "default" in schema and schema["default"] is None
     if omissible and isinstance(options, list) and {"type": "null"} in options:
@@ -290,7 +312,7 @@ def _delegation(task: TaskRecord, table: Sequence[AgentProfile]) -> Delegation:
     return Delegation(
         id=task.id,
         subject=task.subject,
-        description=task.description,
+        description=task.rendered_description or task.description,
         agent=subagent_type(task.agent or "general-purpose", table),
         output_file=task.output_file,
         writes=task.writes,
@@ -398,7 +420,10 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         reads: Paths = None,
         output: Annotated[str | None, Field(description="Result or output file path")] = None,
         error: str | None = None,
-        note: Annotated[str | None, Field(description="Progress note; renews the lease")] = None,
+        error_code: str | None = None,
+        note: Annotated[
+            str | None, Field(description="Progress note; renews the lease; why blocked/handoff")
+        ] = None,
         expected_version: Annotated[
             int | None, Field(description="Refuse if the task changed since")
         ] = None,
@@ -419,6 +444,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             reads=reads,
             output=output,
             error=error,
+            error_code=error_code,
             note=note,
             expected_version=expected_version,
         )
@@ -427,7 +453,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     @tool(_READ)
     def task_get(taskId: Id) -> TaskRecord:
-        """One task with blocks/blockedBy and its history."""
+        """One task with blocks/blockedBy, history, reason and rendered_description."""
         return holder.get().get_task(taskId)
 
     @tool(_READ)
@@ -501,10 +527,12 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         from waveplan.planning.render import render_plan
 
         store = holder.get()
+        store.sweep(plan_id)  # lapsed leases and checkpoint timeouts that already happened
         plan = store.get_plan(plan_id)
         tasks = store.list_tasks(plan_id=plan_id)
-        view = plan_status_view(plan, tasks)
-        view.rendered = render_plan(plan.result, format, statuses=spec_statuses(plan_id, tasks))
+        view = plan_status_view(plan, tasks, reasons=store.task_reasons(plan_id))
+        rendered = render_plan(plan.result, format, statuses=spec_statuses(plan_id, tasks))
+        view.rendered = rendered + status_notes(view, format)
         return view
 
     @tool(_WRITE)

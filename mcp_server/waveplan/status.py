@@ -16,7 +16,7 @@ the MCP server, the CLI and the hooks show the same numbers. Stored task ids are
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -34,6 +34,7 @@ __all__ = [
     "plan_status_view",
     "spec_id",
     "spec_statuses",
+    "status_notes",
     "task_id",
 ]
 
@@ -54,6 +55,7 @@ class Waiting(BaseModel):
     id: str
     status: str
     waiting_on: list[str] = Field(description="Unfinished dependencies")
+    reason: str | None = Field(default=None, description="Why, where recorded")
 
 
 class PlanStatusView(BaseModel):
@@ -71,6 +73,11 @@ class PlanStatusView(BaseModel):
     running: list[str] = Field(description="claimed, running or revise")
     review: list[str]
     blocked: list[Waiting] = Field(description="Not ready: waiting, blocked, failed, handoff")
+    stopped: list[Waiting] = Field(default_factory=list, description="Skipped or cancelled")
+    escalated: list[str] = Field(
+        default_factory=list, description="Approvals past their timeout, escalated"
+    )
+    halted: str | None = Field(default=None, description="Why a fail_fast plan halted")
     critical_path: list[str]
     remaining_critical_path: list[str] = Field(description="Unfinished tasks of critical_path")
     rendered: str = ""
@@ -100,8 +107,16 @@ def spec_statuses(plan_id: str, tasks: Sequence[TaskSummary]) -> dict[str, str]:
     return {spec_id(plan_id, t.id): t.status for t in tasks}
 
 
-def plan_status_view(plan: PlanRecord, tasks: Sequence[TaskSummary]) -> PlanStatusView:
+def plan_status_view(
+    plan: PlanRecord,
+    tasks: Sequence[TaskSummary],
+    *,
+    reasons: Mapping[str, str] | None = None,
+) -> PlanStatusView:
     """Progress of ``plan`` given the current summaries of its tasks.
+
+    ``reasons``: why tasks are in their status (the store's ``task_reasons``), shown
+    for blocked, handed-off, failed, skipped and cancelled tasks.
 
     >>> from waveplan.store.base import TaskSummary
     >>> from waveplan.models import PlanRecord
@@ -140,14 +155,21 @@ def plan_status_view(plan: PlanRecord, tasks: Sequence[TaskSummary]) -> PlanStat
     ready = [t.id for t in ordered if t.status == "ready"]
     running = [t.id for t in ordered if t.status in ACTIVE]
     review = [t.id for t in ordered if t.status == "review"]
+    reasons = reasons or {}
     blocked = [
         Waiting(
             id=t.id,
             status=t.status,
             waiting_on=[d for d in t.blockedBy if status_of.get(d) not in FINISHED],
+            reason=reasons.get(t.id) if t.status != "pending" else None,
         )
         for t in ordered
         if t.status in {"pending", "blocked", "failed", "handoff"}
+    ]
+    stopped = [
+        Waiting(id=t.id, status=t.status, waiting_on=[], reason=reasons.get(t.id))
+        for t in ordered
+        if t.status in {"skipped", "cancelled"}
     ]
 
     critical = [task_id(plan.id, s) for s in plan.result.critical_path]
@@ -164,9 +186,40 @@ def plan_status_view(plan: PlanRecord, tasks: Sequence[TaskSummary]) -> PlanStat
         running=running,
         review=review,
         blocked=blocked,
+        stopped=stopped,
+        escalated=plan.escalated,
+        halted=(
+            f"halted: {plan.halted_by!r} failed under fail_fast; nothing more is released"
+            if plan.halted_by
+            else None
+        ),
         critical_path=critical,
         remaining_critical_path=[t for t in critical if status_of.get(t) not in FINISHED],
     )
+
+
+def status_notes(view: PlanStatusView, format: str) -> str:
+    """Lines appended to a markdown rendering: the halt, escalations, blocked reasons.
+
+    >>> v = PlanStatusView(plan_id="p1", name="x", status="open", total=1, finished=0,
+    ...     percent=0, counts={}, waves=[], ready=[], running=[], review=[], blocked=[],
+    ...     critical_path=[], remaining_critical_path=[], escalated=["p1.a"])
+    >>> print(status_notes(v, "markdown").strip())
+    **Escalated** (approval overdue): p1.a
+    >>> status_notes(v, "mermaid")
+    ''
+    """
+    if format != "markdown":
+        return ""
+    lines: list[str] = []
+    if view.halted:
+        lines.append(f"**Halted**: {view.halted}")
+    if view.escalated:
+        lines.append(f"**Escalated** (approval overdue): {', '.join(view.escalated)}")
+    for w in view.blocked:
+        if w.status in ("blocked", "handoff") and w.reason:
+            lines.append(f"**{w.status.capitalize()}** {w.id}: {w.reason}")
+    return ("\n\n" + "\n".join(lines) + "\n") if lines else ""
 
 
 # A minimal stored plan for the doctests above.

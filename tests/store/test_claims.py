@@ -23,7 +23,7 @@ def finish(store: Store, task_id: str) -> None:
     store.update_task(task_id, TaskChanges(status="completed"), actor="agent")
 
 
-def test_claims_go_by_wave_then_priority_then_plan_order(store: Store) -> None:
+def test_claims_go_by_priority_then_the_work_a_task_gates(store: Store) -> None:
     make_plan(
         store,
         [
@@ -58,10 +58,10 @@ def test_nothing_ready_says_why(store: Store) -> None:
 
 
 def test_max_concurrent_counts_claimed_and_running_tasks(store: Store) -> None:
-    make_plan(store, [task(n) for n in "abcde"], max_concurrent=2)
+    make_plan(store, [task(n) for n in "abcde"], max_concurrent=2, strategy="adaptive")
     first = store.claim_next("p1", owner="w", limit=5)
     assert len(first.claimed) == 2
-    assert "max_concurrent 2 reached (2 tasks claimed or running)" in first.reason
+    assert "p1.c waits: max_concurrent 2 reached (2 busy)" in first.reason
     store.update_task(first.claimed[0].id, TaskChanges(status="in_progress"), actor="w")
     assert store.claim_next("p1", owner="v").claimed == []
     store.update_task(first.claimed[0].id, TaskChanges(status="completed"), actor="w")
@@ -72,32 +72,43 @@ def test_a_task_writing_under_a_running_tasks_path_is_not_handed_out(store: Stor
     make_plan(
         store,
         [task("dir", writes=["src"]), task("file", writes=["src/app.py"]), task("other")],
+        strategy="adaptive",
     )
     first = store.claim_next("p1", owner="w")
     assert ids(first) == ["p1.dir"]
     store.update_task("p1.dir", TaskChanges(status="in_progress"), actor="w")
     second = store.claim_next("p1", owner="v", limit=2)
     assert ids(second) == ["p1.other"]
-    assert "p1.file waits: its src/app.py overlaps src of active task p1.dir" in second.reason
+    assert (
+        "p1.file waits: file conflict: writes src/app.py, which overlaps src written by "
+        "'p1.dir' (running)"
+    ) in second.reason
     store.update_task("p1.dir", TaskChanges(status="completed"), actor="w")
     assert ids(store.claim_next("p1", owner="v")) == ["p1.file"]
 
 
 def test_overlapping_writers_are_not_handed_out_together(store: Store) -> None:
-    make_plan(store, [task("a", writes=["docs/**"]), task("b", writes=["docs/api/x.md"])])
+    make_plan(
+        store,
+        [task("a", writes=["docs/**"]), task("b", writes=["docs/api/x.md"])],
+        strategy="adaptive",
+    )
     result = store.claim_next("p1", owner="w", limit=2)
     assert ids(result) == ["p1.a"]
-    assert "just claimed task p1.a" in result.reason
+    assert "'p1.a' (released now)" in result.reason
 
 
 def test_a_task_with_unknown_files_conflicts_with_any_writer_only(store: Store) -> None:
     make_plan(
         store,
         [task("writer", writes=["x.py"]), task("unknown", writes=None), task("reader")],
+        strategy="adaptive",
     )
     result = store.claim_next("p1", owner="w", limit=3)
     assert ids(result) == ["p1.writer", "p1.reader"]
-    assert "p1.unknown waits: its (unknown files) overlaps x.py" in result.reason
+    assert "p1.unknown waits: file conflict: its files are unknown and 'p1.writer'" in (
+        result.reason
+    )
 
 
 def test_under_read_write_conflict_a_reader_waits_for_the_writer(store: Store) -> None:
@@ -147,13 +158,42 @@ def test_a_note_renews_the_lease(store: Store, clock: FakeClock) -> None:
     assert store.get_task("p1.a").lease_expires_at == "2025-01-01T12:01:50.000000Z"
 
 
-def test_a_running_task_is_never_taken_away(store: Store, clock: FakeClock) -> None:
+def test_a_running_task_started_without_a_claim_is_never_taken_away(
+    store: Store, clock: FakeClock
+) -> None:
     make_plan(store, [task("a")])
-    store.claim_next("p1", owner="w", lease_seconds=60)
     store.update_task("p1.a", TaskChanges(status="in_progress"), actor="w")
     clock.advance(3600)
     assert store.claim_next("p1", owner="v").claimed == []
     assert store.get_task("p1.a").status == "running"
+
+
+def test_a_running_task_whose_lease_lapses_is_flagged_stuck_and_failed_per_policy(
+    store: Store, clock: FakeClock
+) -> None:
+    make_plan(
+        store,
+        [task("a"), task("b", "a")],
+        failure_policy="retry",
+        retry={"max_attempts": 2, "backoff_base_seconds": 10},
+    )
+    store.claim_next("p1", owner="w", lease_seconds=60)
+    store.update_task("p1.a", TaskChanges(status="in_progress"), actor="w")
+    clock.advance(61)
+    assert store.claim_next("p1", owner="v").claimed == []  # backoff: 10 s
+    a = store.get_task("p1.a")
+    assert (a.status, a.error_code, a.owner) == ("ready", "lease_expired", None)
+    stuck = [e for e in a.history if e.kind == "lease"]
+    assert len(stuck) == 1 and stuck[0].note.startswith("stuck: no progress from w")
+    clock.advance(10)
+    again = store.claim_next("p1", owner="v", lease_seconds=60)
+    assert ids(again) == ["p1.a"]
+    store.update_task("p1.a", TaskChanges(status="in_progress"), actor="v")
+    clock.advance(61)
+    store.sweep("p1")  # second lapse: no attempts left, so a fails and b is cancelled
+    assert store.get_task("p1.a").status == "failed"
+    assert store.get_task("p1.b").status == "cancelled"
+    assert store.get_plan("p1").status == "failed"
 
 
 def test_releasing_a_claim_makes_the_task_claimable_again(store: Store) -> None:

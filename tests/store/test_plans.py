@@ -90,10 +90,10 @@ def test_list_plans_returns_open_plans_of_a_project(store: Store) -> None:
 
 def test_a_task_added_to_a_plan_gets_a_plan_scoped_id_and_reopens_it(store: Store) -> None:
     make_plan(store, [task("a")])
-    store.update_task("p1.a", TaskChanges(status="cancelled"), actor="lead")
+    store.update_task("p1.a", TaskChanges(status="skipped"), actor="lead")
     assert store.get_plan("p1").status == "done"
     added = store.create_task(TaskNew(subject="more", plan_id="p1", blockedBy=["p1.a"]), actor="me")
-    assert (added.id, added.wave, added.status) == ("p1.1", 2, "pending")
+    assert (added.id, added.wave, added.status) == ("p1.1", 2, "ready")
     assert store.get_plan("p1").status == "open"
 
 

@@ -135,7 +135,7 @@ def test_a_claim_waits_for_a_concurrent_claim_of_the_same_plan_and_respects_its_
     import psycopg
 
     setup = open_store(postgres_url)
-    make_plan(setup, [task(n) for n in "abcd"], max_concurrent=2)
+    make_plan(setup, [task(n) for n in "abcd"], max_concurrent=2, strategy="adaptive")
     # Another server's claim, stopped half way: it holds the plan row and has claimed
     # two tasks, not yet committed.
     other = psycopg.connect(postgres_url)

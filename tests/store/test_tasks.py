@@ -222,11 +222,13 @@ def test_skipping_a_dependency_also_releases_its_dependent(store: Store) -> None
     assert status(store, b) == "ready"
 
 
-def test_cancelling_a_dependency_does_not_release_its_dependent(store: Store) -> None:
+def test_cancelling_a_dependency_cancels_its_dependents_down_the_chain(store: Store) -> None:
     a = new(store, "a")
     b = store.create_task(TaskNew(subject="b", blockedBy=[a]), actor="me").id
+    c = store.create_task(TaskNew(subject="c", blockedBy=[b]), actor="me").id
     update(store, a, status="cancelled")
-    assert status(store, b) == "pending"
+    assert (status(store, b), status(store, c)) == ("cancelled", "cancelled")
+    assert store.get_task(c).reason == f"upstream {b!r} cancelled"
 
 
 def test_completed_goes_to_review_when_metadata_asks_for_review(store: Store) -> None:

@@ -24,7 +24,7 @@ from waveplan.errors import NotFoundError
 __all__ = ["SCHEMA_VERSION", "Peek", "PeekPlan", "PeekTask"]
 
 #: The store schema version this module can read.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class PeekTask(NamedTuple):

@@ -51,7 +51,12 @@ class TaskChanges(BaseModel):
     reads: list[str] | None = None
     output: str | None = Field(default=None, description="Result text or the output file path")
     error: str | None = None
-    note: str | None = Field(default=None, description="Progress note, kept in history")
+    error_code: str | None = Field(
+        default=None, description="Machine-readable failure code (retry policies match it)"
+    )
+    note: str | None = Field(
+        default=None, description="Progress note, kept in history; the reason for blocked/handoff"
+    )
     expected_version: int | None = None
 
 
@@ -83,6 +88,7 @@ class ClaimResult(BaseModel):
     remaining_ready: int
     running: int
     reason: str = Field(description="Why fewer than `limit` tasks were handed out, if so")
+    halted_by: str | None = None
 
 
 class Store(Protocol):
@@ -137,3 +143,11 @@ class Store(Protocol):
         feedback: str | None,
         actor: str,
     ) -> TaskRecord: ...
+
+    def task_reasons(self, plan_id: str) -> dict[str, str]:
+        """Why each task of the plan is in its status, where a reason was recorded."""
+        ...
+
+    def sweep(self, plan_id: str) -> None:
+        """Apply what time alone decides: lapsed leases and checkpoint timeouts."""
+        ...

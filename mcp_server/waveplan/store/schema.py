@@ -140,6 +140,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS events_task ON events (task_id, id)",
         ),
     ),
+    Migration(
+        2,
+        "execution: conditions per edge, retry timing, failure codes, plan inputs and policies",
+        (
+            # A dependency's `when` condition (the expression text; parsed when read).
+            "ALTER TABLE dependencies ADD COLUMN when_expr TEXT",
+            # When the task last became ready (priority aging) and when a retry may start.
+            "ALTER TABLE tasks ADD COLUMN ready_since VARCHAR(32)",
+            "ALTER TABLE tasks ADD COLUMN not_before VARCHAR(32)",
+            "ALTER TABLE tasks ADD COLUMN error_code VARCHAR(200)",
+            # Why the task is in its status (blocked/handoff reasons, skips, cancels, retries).
+            "ALTER TABLE tasks ADD COLUMN status_reason TEXT",
+            "ALTER TABLE plans ADD COLUMN inputs_json TEXT",
+            "ALTER TABLE plans ADD COLUMN retry_json TEXT",
+            "ALTER TABLE plans ADD COLUMN halted_by VARCHAR(400)",
+            "ALTER TABLE checkpoints ADD COLUMN escalated_at VARCHAR(32)",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -157,7 +175,7 @@ def pending_migrations(
     Traceback (most recent call last):
     ...
     waveplan.errors.StoreError: the database has schema version 99, newer than this \
-waveplan knows (1); upgrade waveplan or point $WAVEPLAN_DB at another database
+waveplan knows (2); upgrade waveplan or point $WAVEPLAN_DB at another database
     """
     versions = [m.version for m in migrations]
     if versions != sorted(set(versions)):
