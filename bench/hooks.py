@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -35,21 +36,6 @@ from waveplan.planner import make_plan  # noqa: E402
 from waveplan.store import open_store  # noqa: E402
 
 SESSION = "bench-session"
-
-
-def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}"
-    )
 
 
 class Scratch:
@@ -226,7 +212,7 @@ def main() -> None:
         for label, samples in times.items():
             q = statistics.quantiles(samples, n=10)
             rows.append((label, statistics.median(samples), q[0], q[-1]))
-    print(f"Machine: {machine()}; {args.runs} rounds (after one warm-up round)\n")
+    print(f"Machine: {describe()}; {args.runs} rounds (after one warm-up round)\n")
     print("| hook scenario | median ms | p10 ms | p90 ms |")
     print("|---|---:|---:|---:|")
     for label, med, p10, p90 in rows:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from machine import describe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -42,23 +43,6 @@ def _median_time(fn, runs: int) -> float:
     return statistics.median(times)
 
 
-def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
-        f"networkx {nx.__version__}, {platform.system()} {platform.release()}"
-    )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="sizes up to 10,000, fewer runs")
@@ -66,7 +50,7 @@ def main() -> None:
     args = ap.parse_args()
     sizes = args.sizes or ([100, 1_000, 10_000] if args.quick else [100, 1_000, 10_000, 100_000])
     caps = (8, 1000)
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {describe(f'networkx {nx.__version__}')}\n")
     print(
         "| family | tasks | deps | file refs | cap | ours (ms) | nx gen (ms) | ours / nx gen "
         "| nx build+gen (ms) | ours / nx build+gen | waves | bound | naive | waves / bound |"

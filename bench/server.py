@@ -20,14 +20,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+from machine import describe
 
 PROTOCOL = "2025-11-25"
 BARE_SERVER = """\
@@ -215,25 +218,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from importlib.metadata import version
-
-    import mcp  # noqa: F401  (version below)
-
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, mcp {version('mcp')}, SQLite "
-        f"{__import__('sqlite3').sqlite_version}; load average {load:.2f} at start"
-    )
+def _machine() -> str:
+    return describe("mcp " + version("mcp"), "SQLite " + sqlite3.sqlite_version)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=10, help="task_update rounds (x50 tasks)")
     args = parser.parse_args(argv)
 
-    print(f"Machine: {machine()}", file=sys.stderr)
+    print(
+        f"Machine: {_machine()}",
+        file=sys.stderr,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         bare = [sys.executable, "-c", BARE_SERVER]
@@ -270,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         "## MCP server",
         "",
         "`python bench/server.py` (stdio, raw JSON-lines client, one run, side by side).",
-        f"Machine: {machine()}.",
+        f"Machine: {_machine()}.",
         "",
         f"Cold start, spawn -> `tools/list` answered, median of {args.runs} alternating runs:",
         "",

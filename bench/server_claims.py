@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -128,7 +128,7 @@ def main() -> None:
             return cluster.url(f"bench{n}")
 
         backends = ["sqlite", *clusters]
-        print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs")
+        print(f"Machine: {describe()}")
         print(f"{tasks} independent tasks per run, median of {runs} run(s); tasks/s (min-max)\n")
         print("| clients | " + " | ".join(backends) + " |")
         print("|---:|" + "---:|" * len(backends))

@@ -27,14 +27,14 @@ from __future__ import annotations
 import argparse
 import heapq
 import math
-import os
-import platform
 import random
 import statistics
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+
+from machine import describe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -127,21 +127,6 @@ def play(
             tasks[pos[other]] = replace(tasks[pos[other]], status="done")
 
 
-def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer plans (a smoke run)")
@@ -151,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     plans = args.plans or (5 if args.quick else 50)
     n = args.tasks
     start = time.perf_counter()
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     print(f"{plans} plans of {n} tasks per row; durations log-uniform 1-30 min; all succeed")
     print()
     header = (
