@@ -13,7 +13,8 @@ as ``ExecTask``s, calls the core, and writes the result with an event per change
   plan's ``failure_policy`` and retry settings: retry (back to ready, not before the
   backoff), skip, fail for good, or halt (``fail_fast``: every waiting task of the plan
   is cancelled at once and ``halted_by`` records the cause). A task outside any plan
-  has no policy: it just fails.
+  has no policy: it just fails. A rejected task with an approval checkpoint that ends
+  ``skipped`` no longer gates its dependents: the reviewer has decided.
 - ``_sweep``: what time alone decides, applied by ``claim_next`` and ``plan_status``:
   lapsed leases (``expired_leases``: a claimed task is released, a running task is
   flagged as stuck and failed with ``lease_expired``) and checkpoint timeouts.
@@ -369,9 +370,13 @@ class ExecutionStore(RowStore):
         note = f"{decision}: {feedback}" if feedback else decision
         if decision == "reject":
             error = feedback or "rejected in review"
-            self._fail(
+            final = self._fail(
                 tx, row, code=code, error=error, note=note, actor=actor, now=now, kind="review"
             )
+            if final == "skipped" and approval_pending:
+                # The reviewer has decided: the skip, not a second approval, frees dependents.
+                self._approve_checkpoint(tx, task_id, actor, at)
+                self._settle_dependents(tx, [task_id], actor, now)
             return
         self._move(tx, task_id, current, target, note, actor, now, kind="review")
         self._settle_dependents(tx, [task_id], actor, now)
