@@ -23,8 +23,10 @@ from waveplan.models import PlanSpec
 __all__ = ["MAX_PLAN_FILE_BYTES", "load_plan_file", "parse_plan_data", "parse_plan_text"]
 
 # A plan of 10,000 tasks is about 2 MB of YAML; anything far larger is a mistake, and
-# refusing it up front keeps memory bounded before the parser ever sees it.
-MAX_PLAN_FILE_BYTES = 20 * 1024 * 1024
+# refusing it up front keeps memory bounded before the parser ever sees it. Parsing and
+# planning cost ~130x the file size in memory at worst (tiny tasks: a 19 MB file took
+# 2.2 GB and 6.5 minutes when 20 MB was allowed; RELIABILITY.md): the limit is 3 MB.
+MAX_PLAN_FILE_BYTES = 3 * 1024 * 1024
 
 
 def load_plan_file(path: str | Path) -> PlanSpec:
@@ -131,6 +133,8 @@ def _short(value: Any) -> str:
 def _load_yaml(text: str, source: str) -> Any:
     import yaml
 
+    # Not libyaml's CSafeLoader: it recurses in C and crashes (SIGSEGV) on 100k-deep
+    # nesting, where the pure-Python loader raises RecursionError.
     class _UniqueKeyLoader(yaml.SafeLoader):
         """Refuses duplicate keys: YAML silently keeps the last, hiding a typo."""
 
