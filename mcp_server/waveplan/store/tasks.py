@@ -429,7 +429,8 @@ class TaskStore(PlanStore):
         elif target == "running":
             # Work sent back from review resumes the same attempt.
             sets["attempts"] = row["attempts"] + (0 if current == "revise" else 1)
-            if current == "claimed" and row["lease_seconds"] is not None:
+            # Started under a claim (or resumed after review under it): the lease runs on.
+            if current in ("claimed", "revise") and row["lease_seconds"] is not None:
                 sets["lease_expires_at"] = self._lease_until(now, row["lease_seconds"])
             else:
                 sets["lease_expires_at"] = None
