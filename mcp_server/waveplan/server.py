@@ -32,6 +32,7 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from waveplan import __version__
 from waveplan.errors import NotFoundError, WaveplanError
 from waveplan.models import (
+    MAX_PLAN_TASKS,
     AgentChoice,
     Complexity,
     Conflict,
@@ -331,12 +332,23 @@ def _id_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _json_text(value: Any) -> Any:
+    # The SDK turns a JSON-looking string argument into the object it spells; an output
+    # is text (conditions read it as JSON again), so spell it back.
+    if isinstance(value, dict | list):
+        import json
+
+        return json.dumps(value)
+    return value
+
+
 IdStr = Annotated[str, BeforeValidator(_id_text)]
 Id = Annotated[IdStr, Field(description="Task id")]
 PlanId = Annotated[IdStr, Field(description="Plan id, e.g. p1")]
 Paths = Annotated[list[str] | None, Field(description="Files/dirs/globs")]
 TaskObjects = Annotated[
-    list[dict[str, Any]], Field(description="Task objects as in plan_create", min_length=1)
+    list[dict[str, Any]],
+    Field(description="Task objects as in plan_create", min_length=1, max_length=MAX_PLAN_TASKS),
 ]
 
 
@@ -418,7 +430,11 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         addBlocks: list[IdStr] | None = None,
         writes: Paths = None,
         reads: Paths = None,
-        output: Annotated[str | None, Field(description="Result or output file path")] = None,
+        output: Annotated[
+            str | None,
+            BeforeValidator(_json_text),
+            Field(description="Result or output file path"),
+        ] = None,
         error: str | None = None,
         error_code: str | None = None,
         note: Annotated[
@@ -483,7 +499,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     @tool(_WRITE)
     def plan_create(
-        tasks: list[TaskSpec],
+        # The cap is checked before any task is validated: memory stays bounded.
+        tasks: Annotated[list[TaskSpec], Field(max_length=MAX_PLAN_TASKS)],
         plan: PlanSettings | None = None,
         project: Annotated[str | None, Field(description="Project directory")] = None,
         session_id: str | None = None,
