@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "MAX_PLAN_TASKS",
     "AgentChoice",
     "CheckpointSpec",
     "Complexity",
@@ -139,9 +140,14 @@ class PlanSettings(_Strict):
     agent_teams_enabled: bool = False
 
 
+#: Tasks in one plan at most. Validating and planning cost memory in proportion (330,000
+#: tasks sent to plan_create took the server past 1.4 GB); 10,000 is far beyond a real plan.
+MAX_PLAN_TASKS = 10_000
+
+
 class PlanSpec(_Strict):
     plan: PlanSettings = Field(default_factory=PlanSettings)
-    tasks: list[TaskSpec] = Field(min_length=1)
+    tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_PLAN_TASKS)
 
 
 # --------------------------------------------------------------------------- output
