@@ -103,6 +103,18 @@ def test_fail_fast_halts_cancels_every_waiting_task_and_releases_nothing(store: 
     assert store.get_plan("p1").status == "failed"
 
 
+def test_retrying_the_failure_by_hand_lifts_the_halt_but_not_the_cancellations(
+    store: Store,
+) -> None:
+    make_plan(store, [task("a"), task("b"), task("c", "b")], strategy="adaptive")
+    start(store, "p1.a")
+    fail(store, "p1.a")
+    store.update_task("p1.a", TaskChanges(status="ready"), actor="lead")
+    assert ids(store.claim_next("p1", owner="w")) == ["p1.a"]
+    assert store.get_plan("p1").halted_by is None
+    assert statuses(store) == {"a": "claimed", "b": "cancelled", "c": "cancelled"}
+
+
 def test_retry_waits_for_the_backoff_then_hands_the_task_out_again(
     store: Store, clock: FakeClock
 ) -> None:

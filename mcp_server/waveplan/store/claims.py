@@ -92,7 +92,8 @@ class ClaimStore(TaskStore):
                     break
                 if len(claimed) >= limit:
                     break
-            if halted != plan["halted_by"] and halted is not None:
+            if halted != plan["halted_by"]:
+                # None again once the failure was retried by hand (what it cancelled stays).
                 tx.run("UPDATE plans SET halted_by = ? WHERE id = ?", (halted, plan_id))
             self._refresh_plan(tx, plan_id, now)
             return self._claim_result(
