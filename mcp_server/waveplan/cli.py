@@ -70,6 +70,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
     )
     sys.stdout.write(render_plan(result, args.format))
+    for warning in result.warnings:
+        print(f"waveplan: warning: {warning}", file=sys.stderr)
     return 0
 
 

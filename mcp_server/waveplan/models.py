@@ -244,6 +244,9 @@ class PlanResult(BaseModel):
     critical_path: list[TaskId]
     team_mode: TeamMode
     checkpoints: list[CheckpointSpec] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="Paths outside the project root, by task"
+    )
 
 
 # --------------------------------------------------------------------------- store records

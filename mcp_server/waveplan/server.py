@@ -123,6 +123,9 @@ class PlanCreated(BaseModel):
     critical_path: list[str]
     conflicts: list[Conflict]
     execution_mode: str
+    warnings: list[str] = Field(
+        default_factory=list, description="Paths outside the project root; tell the user"
+    )
     rendered: str = Field(description="The EXECUTION PLAN (markdown); show it to the user")
 
 
@@ -533,6 +536,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             critical_path=[task_id(pid, t) for t in result.critical_path],
             conflicts=result.conflicts,
             execution_mode=result.execution_mode,
+            warnings=result.warnings,
             rendered=render_plan(result, "markdown"),
         )
 

@@ -14,16 +14,50 @@ from waveplan.models import PlanResult, PlanSpec, ReadWriteRule, ScheduledTask, 
 from waveplan.planning.agents import AgentProfile, select_agent
 from waveplan.planning.conflicts import find_conflicts
 from waveplan.planning.outputs import output_file_names
+from waveplan.planning.paths import is_escaping, normalize_path
 from waveplan.planning.scoring import score_complexity
 from waveplan.planning.team import plan_team_inputs, team_mode_score
 from waveplan.planning.waves import assign_waves
 
-__all__ = ["build_plan", "task_text"]
+__all__ = ["build_plan", "canonical_paths", "path_warnings", "task_text"]
 
 
 def task_text(task: TaskSpec) -> str:
     """The text scored and matched for a task: its subject and description."""
     return f"{task.subject}\n{task.description}".strip()
+
+
+def canonical_paths(paths: Sequence[str]) -> list[str]:
+    """Declared paths normalised (``./a/../b`` -> ``b``), duplicates dropped, order kept.
+
+    >>> canonical_paths(["./a/../b", "b/", "c\\\\d"])
+    ['b', 'c/d']
+    """
+    return list(dict.fromkeys(normalize_path(p) for p in paths))
+
+
+def path_warnings(tasks: Sequence[TaskSpec]) -> list[str]:
+    """One line per declared path that is absolute or leaves the project root.
+
+    Such paths are kept and checked for overlaps like any other (``/x`` overlaps
+    ``/x``; ``../x`` does not overlap ``x``), but they usually mean a mistake.
+
+    >>> path_warnings([TaskSpec(id="a", subject="A", writes=["../x", "src"], reads=["/etc"])])
+    ["task 'a' writes '../x' (outside the project root)", \
+"task 'a' reads '/etc' (an absolute path)"]
+    """
+    found = []
+    for task in tasks:
+        for mode, paths in (("writes", task.writes or []), ("reads", task.reads)):
+            for path in paths:
+                if is_escaping(path):
+                    kind = (
+                        "an absolute path"
+                        if normalize_path(path).startswith("/")
+                        else ("outside the project root")
+                    )
+                    found.append(f"task {task.id!r} {mode} {path!r} ({kind})")
+    return found
 
 
 def build_plan(
@@ -94,8 +128,8 @@ def build_plan(
                 agent_reason=agent_reason,
                 complexity=complexity,
                 depends_on=list(task.depends_on),
-                writes=list(task.writes or []),
-                reads=list(task.reads),
+                writes=canonical_paths(task.writes or []),
+                reads=canonical_paths(task.reads),
                 files_unknown=task.writes is None,
                 priority=task.priority,
                 type=task.type,
@@ -139,4 +173,5 @@ def build_plan(
         critical_path=schedule.critical_path,
         team_mode=team,
         checkpoints=list(spec.plan.checkpoints),
+        warnings=path_warnings(tasks),
     )

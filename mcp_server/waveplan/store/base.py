@@ -10,11 +10,20 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from waveplan.models import PlanRecord, PlanResult, PlanSpec, Priority, Status, TaskRecord
 
 __all__ = ["ClaimResult", "Store", "TaskChanges", "TaskNew", "TaskSummary", "UpdateResult"]
+
+
+def _canonical(paths: list[str] | None) -> list[str] | None:
+    # Stored as planned: ``./a/../b`` is ``b``, so overlap checks and readers agree.
+    if paths is None:
+        return None
+    from waveplan.planning.paths import normalize_path
+
+    return list(dict.fromkeys(normalize_path(p) for p in paths))
 
 
 class TaskNew(BaseModel):
@@ -31,6 +40,8 @@ class TaskNew(BaseModel):
     agent: str | None = None
     priority: Priority = "normal"
     owner: str | None = None
+
+    _paths = field_validator("writes", "reads")(_canonical)
 
 
 class TaskChanges(BaseModel):
@@ -58,6 +69,8 @@ class TaskChanges(BaseModel):
         default=None, description="Progress note, kept in history; the reason for blocked/handoff"
     )
     expected_version: int | None = None
+
+    _paths = field_validator("writes", "reads")(_canonical)
 
 
 class UpdateResult(BaseModel):
