@@ -154,3 +154,27 @@ def test_plan_next_never_hands_out_two_writers_of_one_absolute_path(
     claimed = {t["id"].split(".", 1)[1] for t in first["claimed"]}
     assert not {"a", "b"} <= claimed  # never both at once
     assert {"c", "d"} <= claimed  # ../data and data are different places
+
+
+def test_paths_deeper_than_the_recursion_limit_plan_and_claim(client: BlockingClient) -> None:
+    # Found by the long fuzz run: a 2,000-component path crashed plan_create
+    # (RecursionError in the lower bound's and the path index's tree walks).
+    deep = "/".join(["d"] * 3000)
+    created = client.ok(
+        "plan_create",
+        {
+            "plan": {"max_concurrent": 10},
+            "tasks": [
+                {"id": "a", "subject": "Write deep", "writes": [deep]},
+                {"id": "b", "subject": "Write deeper", "writes": [f"{deep}/x"]},
+                {"id": "c", "subject": "Write a glob", "writes": ["d/*"], "reads": [deep]},
+                {"id": "e", "subject": "Write elsewhere", "writes": ["e"]},
+            ],
+        },
+    )
+    waves = wave_of(created)
+    assert len({waves["a"], waves["b"], waves["c"]}) == 3 and waves["e"] == 1
+    assert created["lower_bound"] == 3
+    claimed = client.ok("plan_next", {"plan_id": created["plan_id"], "owner": "o", "limit": 10})
+    ids = {t["id"].split(".", 1)[1] for t in claimed["claimed"]}
+    assert len(ids & {"a", "b", "c"}) == 1 and "e" in ids

@@ -199,7 +199,13 @@ def _any(node: list) -> tuple[object, str]:
 
 
 def _first(node: list, parts: tuple[str, ...], i: int, n: int, qglob: bool):
-    while True:
+    # Depth first with an explicit stack (paths may be deeper than the recursion limit);
+    # frames are pushed in reverse so they run in the order a recursive walk would.
+    stack: list[tuple[bool, list, int]] = [(False, node, i)]
+    while stack:
+        whole, node, i = stack.pop()
+        if whole:
+            return _any(node)
         lit, glb, entries = node
         if entries:
             return entries[0]  # a stored directory (or the same path) above the query
@@ -209,59 +215,53 @@ def _first(node: list, parts: tuple[str, ...], i: int, n: int, qglob: bool):
         cglob = qglob and is_glob(c)
         if cglob and c == "**":
             return _any(node)
-        if glb:
-            for k, child in glb.items():
-                if k == "**":
-                    return _any(child)
-                if cglob or fnmatchcase(c, k):
-                    hit = _first(child, parts, i + 1, n, qglob)
-                    if hit is not None:
-                        return hit
-        if cglob:
-            for k, child in lit.items():
-                if fnmatchcase(k, c):
-                    hit = _first(child, parts, i + 1, n, qglob)
-                    if hit is not None:
-                        return hit
-            return None
-        node = lit.get(c)
-        if node is None:
-            return None
-        i += 1
+        frames: list[tuple[bool, list, int]] = []
+        for k, child in glb.items():
+            if k == "**":
+                frames.append((True, child, 0))
+                break
+            if cglob or fnmatchcase(c, k):
+                frames.append((False, child, i + 1))
+        else:
+            if cglob:
+                frames += [(False, ch, i + 1) for k, ch in lit.items() if fnmatchcase(k, c)]
+            elif c in lit:
+                frames.append((False, lit[c], i + 1))
+        stack.extend(reversed(frames))
+    return None
 
 
 def _all(node: list, out: list) -> None:
-    out.extend(node[2])
-    for child in node[0].values():
-        _all(child, out)
-    for child in node[1].values():
-        _all(child, out)
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        out.extend(node[2])
+        stack.extend(reversed([*node[0].values(), *node[1].values()]))
 
 
 def _collect(node: list, parts: tuple[str, ...], i: int, n: int, qglob: bool, out: list) -> None:
-    lit, glb, entries = node
-    if i == n:
-        _all(node, out)
-        return
-    out.extend(entries)
-    c = parts[i]
-    cglob = qglob and is_glob(c)
-    if cglob and c == "**":
-        for child in lit.values():
-            _all(child, out)
-        for child in glb.values():
-            _all(child, out)
-        return
-    if cglob:
-        for k, child in lit.items():
-            if fnmatchcase(k, c):
-                _collect(child, parts, i + 1, n, qglob, out)
-    else:
-        child = lit.get(c)
-        if child is not None:
-            _collect(child, parts, i + 1, n, qglob, out)
-    for k, child in glb.items():
-        if k == "**":
-            _all(child, out)
-        elif cglob or fnmatchcase(c, k):
-            _collect(child, parts, i + 1, n, qglob, out)
+    # Explicit stack, in the order of a recursive walk (see ``_first``).
+    stack: list[tuple[bool, list, int]] = [(False, node, i)]
+    while stack:
+        whole, node, i = stack.pop()
+        if whole or i == n:
+            _all(node, out)
+            continue
+        lit, glb, entries = node
+        out.extend(entries)
+        c = parts[i]
+        cglob = qglob and is_glob(c)
+        frames: list[tuple[bool, list, int]] = []
+        if cglob and c == "**":
+            frames = [(True, child, 0) for child in [*lit.values(), *glb.values()]]
+        else:
+            if cglob:
+                frames += [(False, ch, i + 1) for k, ch in lit.items() if fnmatchcase(k, c)]
+            elif c in lit:
+                frames.append((False, lit[c], i + 1))
+            for k, child in glb.items():
+                if k == "**":
+                    frames.append((True, child, 0))
+                elif cglob or fnmatchcase(c, k):
+                    frames.append((False, child, i + 1))
+        stack.extend(reversed(frames))

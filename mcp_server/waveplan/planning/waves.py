@@ -262,7 +262,7 @@ def _files_bound(plan: _Plan) -> int:
     path: list[str] = []
     literal: list[bool] = []
 
-    def visit(node: dict) -> None:
+    def enter(node: dict) -> None:
         nonlocal best
         here = node.get(None, ())
         for t in here:
@@ -280,22 +280,35 @@ def _files_bound(plan: _Plan) -> int:
                         extra.add(t)
             size += len(extra)
         best = max(best, size)
-        for c, child in node.items():
-            if c is None:
-                continue
-            path.append(c)
-            literal.append((not literal or literal[-1]) and not _is_glob(c))
-            visit(child)
-            path.pop()
-            literal.pop()
-        for t in here:
+
+    def leave(node: dict) -> None:
+        for t in node.get(None, ()):
             k = count[t] - 1
             if k:
                 count[t] = k
             else:
                 del count[t]
 
-    visit(root)
+    # Depth first with an explicit stack: a path may have thousands of components,
+    # more than Python's recursion limit.
+    enter(root)
+    stack = [(root, iter(root.items()))]
+    while stack:
+        node, children = stack[-1]
+        for c, child in children:
+            if c is None:
+                continue
+            path.append(c)
+            literal.append((not literal or literal[-1]) and not _is_glob(c))
+            enter(child)
+            stack.append((child, iter(child.items())))
+            break
+        else:
+            stack.pop()
+            leave(node)
+            if stack:
+                path.pop()
+                literal.pop()
     return unknown + best
 
 
