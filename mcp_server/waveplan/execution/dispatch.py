@@ -80,6 +80,7 @@ from waveplan.planning.conflicts import (
     Cause,
     FileInfo,
     WaveFiles,
+    cause_text,
     prepare_files,
 )
 from waveplan.planning.graph import TaskGraph, build_graph
@@ -262,23 +263,8 @@ def settle(
 
 
 def _conflict_text(cause: Cause, ids: list[str], released: set[int]) -> str:
-    code, o, mine, theirs = cause
-    other = f"{ids[o]!r} ({'released now' if o in released else 'running'})"
-    if code == "ww":
-        if mine == theirs:
-            return f"writes {mine}, which {other} also writes"
-        return f"writes {mine}, which overlaps {theirs} written by {other}"
-    if code == "rw":
-        return f"reads {mine}, which overlaps {theirs} written by {other}"
-    if code == "wr":
-        return f"writes {mine}, which overlaps {theirs} read by {other}"
-    if code == "uu":
-        return f"its files are unknown, like those of {other}"
-    if code in ("uw", "ur"):
-        verb = "writes" if code == "uw" else "reads"
-        return f"its files are unknown and {other} {verb} {theirs}"
-    verb = "writes" if code == "wu" else "reads"
-    return f"{verb} {mine}, and the files of {other} are unknown"
+    o = cause[1]
+    return cause_text(cause, f"{ids[o]!r} ({'released now' if o in released else 'running'})")
 
 
 def _contention(files: FileInfo, open_: list[int], ready: list[int]) -> dict[int, int]:

@@ -36,6 +36,7 @@ from waveplan.planning.paths import PathIndex, is_glob, normalize_path, path_par
 __all__ = [
     "UNKNOWN_FILES",
     "ScheduleCheck",
+    "cause_text",
     "check_schedule",
     "find_conflicts",
     "waves_from_declared",
@@ -65,6 +66,37 @@ KIND = {
     "wu": "unknown-files",
     "ru": "unknown-files",
 }
+
+
+def cause_text(cause: Cause, other: str) -> str:
+    """Why a task cannot share a wave (or run beside) ``other``, in one clause.
+
+    ``other`` names the task on the far side, e.g. ``"'b' in wave 2"``.
+
+    >>> cause_text(("ww", 1, "src/a.py", "src/a.py"), "'b' in wave 2")
+    "writes src/a.py, which 'b' in wave 2 also writes"
+    """
+    code, _, mine, theirs = cause
+    if code == "ww":
+        if mine == theirs:
+            return f"writes {mine}, which {other} also writes"
+        return f"writes {mine}, which overlaps {theirs} written by {other}"
+    if code == "rw":
+        if mine == theirs:
+            return f"reads {mine}, which {other} writes (read_write=conflict)"
+        return f"reads {mine}, which overlaps {theirs} written by {other} (read_write=conflict)"
+    if code == "wr":
+        if mine == theirs:
+            return f"writes {mine}, which {other} reads (read_write=conflict)"
+        return f"writes {mine}, which overlaps {theirs} read by {other} (read_write=conflict)"
+    if code == "uu":
+        return f"its files are unknown, like those of {other}"
+    if code == "uw":
+        return f"its files are unknown and {other} writes {theirs}"
+    if code == "ur":
+        return f"its files are unknown and {other} reads {theirs} (read_write=conflict)"
+    verb = "writes" if code == "wu" else "reads"
+    return f"{verb} {mine}, and the files of {other} are unknown"
 
 
 @dataclass(slots=True)

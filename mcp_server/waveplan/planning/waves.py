@@ -42,6 +42,7 @@ from waveplan.planning.conflicts import (
     Cause,
     FileInfo,
     WaveFiles,
+    cause_text,
     prepare_files,
 )
 from waveplan.planning.graph import TaskGraph, build_graph
@@ -393,28 +394,7 @@ def naive_waves(
 
 
 def _cause_text(cause: Cause, ids: list[str], w: int) -> str:
-    code, o, mine, theirs = cause
-    other = f"{ids[o]!r} in wave {w}"
-    if code == "ww":
-        if mine == theirs:
-            return f"writes {mine}, which {other} also writes"
-        return f"writes {mine}, which overlaps {theirs} written by {other}"
-    if code == "rw":
-        if mine == theirs:
-            return f"reads {mine}, which {other} writes (read_write=conflict)"
-        return f"reads {mine}, which overlaps {theirs} written by {other} (read_write=conflict)"
-    if code == "wr":
-        if mine == theirs:
-            return f"writes {mine}, which {other} reads (read_write=conflict)"
-        return f"writes {mine}, which overlaps {theirs} read by {other} (read_write=conflict)"
-    if code == "uu":
-        return f"its files are unknown, like those of {other}"
-    if code == "uw":
-        return f"its files are unknown and {other} writes {theirs}"
-    if code == "ur":
-        return f"its files are unknown and {other} reads {theirs} (read_write=conflict)"
-    verb = "writes" if code == "wu" else "reads"
-    return f"{verb} {mine}, and the files of {other} are unknown"
+    return cause_text(cause, f"{ids[cause[1]]!r} in wave {w}")
 
 
 def _reasons(

@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from waveplan.errors import StoreError
-from waveplan.store.schema import MIGRATIONS, Migration, pending_migrations, render
+from waveplan.store.schema import MIGRATIONS, Migration, apply_migrations
 from waveplan.store.sql import DEFAULT_LEASE_SECONDS, Row, SQLStore, Tx
 
 if TYPE_CHECKING:
@@ -253,17 +253,6 @@ class PostgresStore(SQLStore):
         def run(tx: Tx) -> None:
             # Servers starting together take turns; DDL is transactional here.
             tx.rows("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-            tx.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            found = tx.rows("SELECT version FROM schema_version")
-            current = int(found[0]["version"]) if found else 0
-            todo = pending_migrations(current, migrations)
-            for migration in todo:
-                for statement in migration.statements:
-                    tx.run(render(statement, self.dialect))
-            if todo:
-                if found:
-                    tx.run("UPDATE schema_version SET version = ?", (todo[-1].version,))
-                else:
-                    tx.run("INSERT INTO schema_version (version) VALUES (?)", (todo[-1].version,))
+            apply_migrations(tx, self.dialect, migrations)
 
         self._write(run)

@@ -18,9 +18,12 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from waveplan.errors import StoreError
+
+if TYPE_CHECKING:
+    from waveplan.store.tx import Tx
 
 __all__ = ["DIALECTS", "LATEST", "MIGRATIONS", "Migration", "pending_migrations", "render"]
 
@@ -189,3 +192,19 @@ waveplan knows (2); upgrade waveplan or point $WAVEPLAN_DB at another database
             supported=latest,
         )
     return tuple(m for m in migrations if m.version > current)
+
+
+def apply_migrations(tx: Tx, dialect: str, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+    """Bring the database in ``tx`` to the latest schema version (inside that transaction)."""
+    tx.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    found = tx.rows("SELECT version FROM schema_version")
+    current = int(found[0]["version"]) if found else 0
+    todo = pending_migrations(current, migrations)
+    for migration in todo:
+        for statement in migration.statements:
+            tx.run(render(statement, dialect))
+    if todo:
+        if found:
+            tx.run("UPDATE schema_version SET version = ?", (todo[-1].version,))
+        else:
+            tx.run("INSERT INTO schema_version (version) VALUES (?)", (todo[-1].version,))

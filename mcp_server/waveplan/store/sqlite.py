@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from waveplan.errors import StoreError
-from waveplan.store.schema import MIGRATIONS, Migration, pending_migrations, render
+from waveplan.store.schema import MIGRATIONS, Migration, apply_migrations
 from waveplan.store.sql import DEFAULT_LEASE_SECONDS, Row, SQLStore, Tx
 
 __all__ = ["SQLiteStore"]
@@ -181,17 +181,6 @@ class SQLiteStore(SQLStore):
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
         def run(tx: Tx) -> None:
-            tx.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            found = tx.rows("SELECT version FROM schema_version")
-            current = int(found[0]["version"]) if found else 0
-            todo = pending_migrations(current, migrations)
-            for migration in todo:
-                for statement in migration.statements:
-                    tx.run(render(statement, self.dialect))
-            if todo:
-                if found:
-                    tx.run("UPDATE schema_version SET version = ?", (todo[-1].version,))
-                else:
-                    tx.run("INSERT INTO schema_version (version) VALUES (?)", (todo[-1].version,))
+            apply_migrations(tx, self.dialect, migrations)
 
         self._write(run)
