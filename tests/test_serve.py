@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.http_server import free_port, launch_http, stop_process
 from waveplan.serve import BearerTokenGate
 
 pytestmark = pytest.mark.anyio
@@ -43,12 +42,6 @@ def stdio_params(db: Path, *extra: str, env: dict[str, str] | None = None) -> St
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class HttpServer:
     url: str
@@ -64,45 +57,13 @@ def start_http(tmp: Path, *, token: str | None, extra: tuple[str, ...] = ()) -> 
     if token:
         env["WAVEPLAN_TOKEN"] = token
     log = tmp / "server.log"
-    with log.open("wb") as err:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "waveplan",
-                "serve",
-                "--http",
-                "--port",
-                str(port),
-                *(a.replace("{port}", str(port)) for a in extra),
-            ],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited {process.returncode}: {log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"port {port} never answered: {log.read_text()}") from None
-            time.sleep(0.05)  # waiting on another process: polling is the only way
+    args = [a.replace("{port}", str(port)) for a in extra]
+    process = launch_http(port, args, env=env, log=log)
     return HttpServer(f"http://127.0.0.1:{port}/mcp", port, process, log)
 
 
 def stop(server: HttpServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    stop_process(server.process)
 
 
 @pytest.fixture(scope="module")

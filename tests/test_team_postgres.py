@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +17,8 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+
+from tests.http_server import free_port, launch_http, stop_process
 
 pytestmark = pytest.mark.anyio
 
@@ -47,35 +46,10 @@ def plan_tasks() -> list[dict[str, Any]]:
     return tasks
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(db_url: str, log: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, WAVEPLAN_DB=db_url, WAVEPLAN_TOKEN=TOKEN)
-    with log.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "waveplan", "serve", "--http", "--port", str(port)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited {process.returncode}: {log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return f"http://127.0.0.1:{port}/mcp", process
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"port {port} never answered: {log.read_text()}") from None
-            time.sleep(0.05)  # waiting on another process: polling is the only way
+    return f"http://127.0.0.1:{port}/mcp", launch_http(port, [], env=env, log=log)
 
 
 @pytest.fixture
@@ -85,13 +59,7 @@ def two_servers(postgres_url: str, tmp_path: Path) -> Iterator[list[str]]:
         yield [url for url, _ in started]
     finally:
         for _, process in started:
-            process.terminate()
-        for _, process in started:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -6,10 +6,8 @@ refused and accepted requests, with the token from the environment or from --tok
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.test_serve import INITIALIZE, MCP_HEADERS, free_port
+from tests.http_server import free_port, launch_http, stop_process
+from tests.test_serve import INITIALIZE, MCP_HEADERS
 
 pytestmark = pytest.mark.anyio
 
@@ -33,12 +32,7 @@ class Served:
         self.output = output
 
     def stop(self) -> str:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
         return self.output.read_text(errors="replace")
 
 
@@ -48,27 +42,9 @@ def serve_http(tmp: Path, *args: str, env_token: str | None = None) -> Served:
     env.pop("WAVEPLAN_TOKEN", None)
     if env_token is not None:
         env["WAVEPLAN_TOKEN"] = env_token
-    output = tmp / f"server-{port}.out"
-    with output.open("wb") as sink:  # stdout and stderr together: everything it prints
-        process = subprocess.Popen(
-            [sys.executable, "-m", "waveplan", "serve", "--http", "--port", str(port), *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited {process.returncode}: {output.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return Served(port, process, output)
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"no answer on {port}: {output.read_text()}") from None
-            time.sleep(0.05)  # waiting on another process: polling is the only way
+    output = tmp / f"server-{port}.out"  # stdout and stderr together: everything it prints
+    process = launch_http(port, args, env=env, log=output, merge_stdout=True)
+    return Served(port, process, output)
 
 
 @pytest.fixture(scope="module")
