@@ -18,7 +18,8 @@ from waveplan.planning.agents import parse_agent_definition
 AGENTS_DIR = Path(__file__).resolve().parents[1] / "agents"
 AGENT_FILES = sorted(AGENTS_DIR.glob("*.md"))
 
-EXPECTED = {
+# The plugin's agents in table order (their `Table order:` lines).
+AGENT_ORDER = [
     "codebase-context-analyzer",
     "tech-lead-architect",
     "task-completion-verifier",
@@ -27,7 +28,8 @@ EXPECTED = {
     "devops-experience-architect",
     "documentation-expert",
     "dependency-manager",
-}
+]
+EXPECTED = set(AGENT_ORDER)
 CLAUDE_CODE_TOOLS = {
     "Read",
     "Write",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_agent_files import AGENT_ORDER
 from waveplan.errors import WaveplanError
 from waveplan.planning import agents
 from waveplan.planning.agents import (
@@ -26,16 +27,7 @@ from waveplan.planning.scoring import find_terms
 
 REPO_AGENTS = Path(__file__).resolve().parents[2] / "agents"
 
-PLUGIN_AGENTS = [
-    "codebase-context-analyzer",
-    "tech-lead-architect",
-    "task-completion-verifier",
-    "code-cleanup-optimizer",
-    "code-reviewer",
-    "devops-experience-architect",
-    "documentation-expert",
-    "dependency-manager",
-]
+PLUGIN_AGENTS = AGENT_ORDER
 
 DEFINITION = """---
 name: scout

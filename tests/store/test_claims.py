@@ -268,15 +268,7 @@ def test_several_processes_drain_a_plan_claiming_every_task_exactly_once(
         )
         for n in range(4)
     ]
-    for proc in procs:
-        proc.start()
-    try:
-        results = dict(out.get(timeout=120) for _ in procs)
-    finally:
-        for proc in procs:
-            proc.join(timeout=30)
-            if proc.is_alive():  # pragma: no cover - only when a worker hangs
-                proc.terminate()
+    results = workers.run_all(procs, out)
     failures = {owner: r for owner, r in results.items() if isinstance(r, str)}
     assert not failures
     assert all(results.values()), results  # every worker held a task at the same time

@@ -44,15 +44,7 @@ def test_processes_creating_tasks_at_once_never_share_an_id(store_location: str)
         ctx.Process(target=workers.create_many, args=(store_location, f"w{n}", 25, start, out))
         for n in range(3)
     ]
-    for proc in procs:
-        proc.start()
-    try:
-        results = dict(out.get(timeout=120) for _ in procs)
-    finally:
-        for proc in procs:
-            proc.join(timeout=30)
-            if proc.is_alive():  # pragma: no cover - only when a worker hangs
-                proc.terminate()
+    results = workers.run_all(procs, out)
     assert not [r for r in results.values() if isinstance(r, str)], results
     made = [task_id for ids in results.values() for task_id in ids]
     assert sorted(made, key=int) == [str(i) for i in range(1, 76)], results

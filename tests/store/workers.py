@@ -58,3 +58,16 @@ def create_many(location: str, owner: str, count: int, start: Any, out: Any) -> 
         raise
     finally:
         store.close()
+
+
+def run_all(procs: list[Any], out: Any) -> dict[str, Any]:
+    """Start worker processes and collect one ``(name, result)`` each from ``out``."""
+    for proc in procs:
+        proc.start()
+    try:
+        return dict(out.get(timeout=120) for _ in procs)
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():  # pragma: no cover - only when a worker hangs
+                proc.terminate()
