@@ -283,11 +283,43 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     return out
 
 
+def inline_scalar_refs(schema: Any) -> Any:
+    """Replace ``$ref``s to scalar definitions (an enum of statuses, once compacted a
+    bare ``{"type": "string"}``) by the definition itself, and drop the definitions no
+    longer referenced: the same contract in fewer bytes.
+
+    >>> inline_scalar_refs({"$defs": {"S": {"type": "string"}},
+    ...                     "properties": {"s": {"$ref": "#/$defs/S"}}})
+    {'properties': {'s': {'type': 'string'}}}
+    """
+    if not isinstance(schema, dict) or "$defs" not in schema:
+        return schema
+    defs = schema["$defs"]
+    scalar = {
+        f"#/$defs/{name}": d
+        for name, d in defs.items()
+        if isinstance(d, dict) and "properties" not in d and "$ref" not in str(d)
+    }
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"$ref"} and node["$ref"] in scalar:
+            return dict(scalar[node["$ref"]])
+        return {k: walk(v) for k, v in node.items()}
+
+    out = walk({k: v for k, v in schema.items() if k != "$defs"})
+    kept = {n: walk(d) for n, d in defs.items() if f"#/$defs/{n}" not in scalar}
+    return {"$defs": kept, **out} if kept else out
+
+
 def _compact_tool(tool: Tool) -> Tool:
-    tool.parameters = compact_schema(tool.parameters)
+    tool.parameters = inline_scalar_refs(compact_schema(tool.parameters))
     meta = tool.fn_metadata
     # Documented as read live: reassigning the published schema is supported.
-    meta.output_schema = compact_schema(meta.output_schema, output=True)
+    meta.output_schema = inline_scalar_refs(compact_schema(meta.output_schema, output=True))
     return tool
 
 
@@ -548,10 +580,14 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         from waveplan.planning.render import render_plan
 
         store = holder.get()
-        store.sweep(plan_id)  # lapsed leases and checkpoint timeouts that already happened
         plan = store.get_plan(plan_id)
-        tasks = store.list_tasks(plan_id=plan_id)
+        # Read only: what time decided since the last write (lapsed leases, overdue
+        # approvals) is played through the rules and shown; the next write applies it.
+        now = store.plan_now(plan_id)
+        tasks = now.tasks
+        plan.escalated = list(dict.fromkeys([*plan.escalated, *now.escalated]))
         view = plan_status_view(plan, tasks, reasons=store.task_reasons(plan_id))
+        view.due = now.due
         rendered = render_plan(plan.result, format, statuses=spec_statuses(plan_id, tasks))
         view.rendered = rendered + status_notes(view, format)
         return view
