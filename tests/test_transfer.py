@@ -222,3 +222,17 @@ def _same(plan):
 
 def test_the_fixture_directory_is_what_the_tests_read() -> None:
     assert (FIXTURES / "claude_flow_adaptive_research.json").exists()
+
+
+def test_work_in_flight_is_exported_in_the_formats_words_and_starts_over(store: Store) -> None:
+    pid = imported(store, "kaibanjs_sports_team.json").record.id
+    finish(store, store.claim_next(pid, owner="w").claimed[0].id, output="facts")
+    store.claim_next(pid, owner="w", limit=2)  # SPORTS-2 and SPORTS-3, side by side
+    store.update_task(f"{pid}.SPORTS-2", TaskChanges(status="in_progress"), actor="w")
+    team = export_stored(store, pid, to="kaibanjs").document
+    assert [t.get("status") for t in team["tasks"]] == ["DONE", "DOING", "DOING", None]
+    flow = export_stored(store, pid, to="claude-flow").document["workflow"]["tasks"]
+    assert [t.get("status") for t in flow] == ["completed", "running", "running", None]
+    again = import_data(team)
+    assert dict(again.statuses) == {"SPORTS-1": "done"}
+    assert any("tasks SPORTS-2, SPORTS-3: status 'DOING'" in w for w in again.warnings)

@@ -141,3 +141,20 @@ def test_a_dependency_on_an_unknown_phase_is_refused_by_validation() -> None:
 
     with pytest.raises(UnknownDependencyError, match="unknown task 'zz'"):
         validate_plan(parse_plan_data(doc.plan).tasks)
+
+
+def test_a_checkpoint_after_an_expanded_phase_holds_after_its_last_sub_tasks() -> None:
+    data = {
+        "workflow": {
+            "fix": {
+                "plan": {
+                    "tasks": [{"title": "A"}, {"title": "B"}, {"title": "C", "depends_on": ["A"]}]
+                }
+            },
+            "ship": {"depends_on": ["fix"]},
+        },
+        "plan": {"checkpoints": [{"after": "fix", "approvers": ["lead"]}]},
+    }
+    plan = import_data(data).plan
+    assert [c["after"] for c in plan["plan"]["checkpoints"]] == ["fix.2", "fix.3"]
+    assert plan["tasks"][-1]["depends_on"] == ["fix.2", "fix.3"]

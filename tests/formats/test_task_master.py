@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.formats.helpers import by_id, load, waves
+from tests.formats.helpers import FIXTURES, by_id, load, waves
 from waveplan.errors import PlanFileError
 from waveplan.formats import import_data
 
@@ -76,3 +76,11 @@ def test_a_subtask_numeric_dependency_is_a_sibling_and_a_dotted_one_is_any_subta
     deps = {t["id"]: t["depends_on"] for t in import_data(data).plan["tasks"]}
     assert deps["2.1"] == ["1", "1.1"]  # no sibling dependency: the parent's ones too
     assert deps["2.2"] == ["2.1"]
+
+
+def test_the_tag_may_ride_on_the_format_name() -> None:
+    from waveplan.planfile import read_plan_text
+
+    text = (FIXTURES / "task_master_tagged.json").read_text()
+    doc = read_plan_text(text, format="task-master:feature-dark-mode")
+    assert [t.subject for t in doc.spec.tasks] == ["Add a theme toggle"]

@@ -141,8 +141,11 @@ def import_data(
     """Read parsed YAML/JSON ``data`` of ``format`` (or detected) as a native plan dict.
 
     Raises ``PlanFileError`` for an unrecognised shape or a field of the wrong type, named
-    with its place in the document. ``tag`` picks a task-master tag.
+    with its place in the document. ``tag`` picks a task-master tag (also spelled
+    ``format="task-master:<tag>"``, where only a format string can be given).
     """
+    if ":" in format:
+        format, tag = format.split(":", 1)
     name = detect_format(data) if format == "auto" else format_name(format)
     module = _MODULES[name]
     reader = Reader(name, source, tag=tag)
@@ -167,10 +170,11 @@ def canonical(plan: Mapping[str, Any]) -> dict[str, Any]:
 def export_plan(
     plan: Mapping[str, Any], *, to: str, statuses: Mapping[str, Status] | None = None
 ) -> Exported:
-    """Write a native plan (and its tasks' settled statuses) in format ``to``.
+    """Write a native plan (and its tasks' statuses, in the format's words) in format ``to``.
 
     What the format cannot carry is put in ``x-waveplan`` blocks and named in the
-    warnings; importing the document gives the same plan back (``canonical``).
+    warnings; importing the document gives the same plan back (``canonical``) with the
+    settled statuses (done, skipped, cancelled, blocked); work in flight starts over.
     """
     name = format_name(to)
     module = _MODULES[name]
@@ -180,7 +184,7 @@ def export_plan(
     native.setdefault("plan", {})
     settled = {k: v for k, v in (statuses or {}).items() if v in SETTLED}
     writer = Writer(name)
-    document = module.write(copy.deepcopy(native), settled, writer)
+    document = module.write(copy.deepcopy(native), dict(statuses or {}), writer)
     reader = Reader(name, "<export>")
     again = reader.finish(module.read(copy.deepcopy(document), reader), foreign=name != "waveplan")
     _attach(native, settled, again, writer)

@@ -109,8 +109,10 @@ _STATUS: Mapping[str, Status] = {
     "skipped": "skipped",
     "blocked": "blocked",
 }
+#: Each waveplan status in Claude-Flow's words (in flight: running; waiting: omitted).
 _WORDS = {"done": "completed", "skipped": "skipped", "cancelled": "cancelled"}
-_WORDS |= {"blocked": "blocked"}
+_WORDS |= {"blocked": "blocked", "handoff": "blocked", "failed": "failed"}
+_WORDS |= {"claimed": "running", "running": "running", "review": "running", "revise": "running"}
 _TASK_HINTS = ("dependencies", "assignTo", "conditions", "parallel", "assignmentCriteria")
 
 
@@ -545,8 +547,8 @@ def _write_task(task: Mapping[str, Any], statuses: Mapping[str, Status]) -> dict
         obj["parallel"] = True
         if meta.get(FILES_NOTE_KEY) == FILES_NOTE:
             del meta[FILES_NOTE_KEY]
-    if task["id"] in statuses:
-        obj["status"] = _WORDS.get(statuses[task["id"]], "pending")
+    if statuses.get(task["id"]) in _WORDS:
+        obj["status"] = _WORDS[statuses[task["id"]]]
     rest = spread(obj, {**meta, NAME: kept} if kept else meta, NAME)
     if rest:
         obj["metadata"] = rest

@@ -81,7 +81,10 @@ _STATUS: Mapping[str, Status] = {
     "PAUSED": "pending",
     "RESUMED": "pending",
 }
+#: Each waveplan status in KaibanJS's words (waiting: omitted).
 _WORDS = {"done": "DONE", "blocked": "BLOCKED", "skipped": "DONE", "cancelled": "BLOCKED"}
+_WORDS |= {"claimed": "DOING", "running": "DOING", "review": "AWAITING_VALIDATION"}
+_WORDS |= {"revise": "REVISE", "failed": "BLOCKED", "handoff": "BLOCKED"}
 _RESULT = re.compile(r"\{taskResult:([^{}\s]+)\}")
 _POSITIONAL = re.compile(r"task([1-9][0-9]*)")
 _KAIBAN_KEYS = ("expectedOutput", "allowParallelExecution", "isDeliverable", "referenceId")
@@ -371,7 +374,7 @@ def _write_task(
             del meta[FILES_NOTE_KEY]
     if task["id"] != f"task{n}":
         obj["referenceId"] = task["id"]
-    if task["id"] in statuses:
-        obj["status"] = _WORDS.get(statuses[task["id"]], "TODO")
+    if statuses.get(task["id"]) in _WORDS:
+        obj["status"] = _WORDS[statuses[task["id"]]]
     spread(obj, meta, NAME)
     return obj

@@ -107,7 +107,9 @@ _STATES: Mapping[str, Status] = {
     "failed": "failed",
     "skipped": "skipped",
 }
-_WORDS = {"done": "completed", "skipped": "skipped", "cancelled": "skipped", "blocked": "pending"}
+#: Each waveplan status in OpenIntent's task states (waiting: omitted).
+_WORDS = {"done": "completed", "skipped": "skipped", "cancelled": "skipped", "failed": "failed"}
+_WORDS |= {"claimed": "running", "running": "running", "review": "running", "revise": "running"}
 _TOP = {"openintent", "info", "coordinator", "governance", "agents", "workflow", "plan"}
 
 
@@ -195,13 +197,14 @@ def read(data: Any, reader: Reader) -> dict[str, Any]:
         reader.keep(task, kept, name, PHASE_FIELDS)
         reader.extension(phase, name, where)
         tasks.append(task)
-    return {"plan": _settings(top, phases, tasks, reader), "tasks": tasks}
+    return {"plan": _settings(top, phases, tasks, ends, reader), "tasks": tasks}
 
 
 def _settings(
     top: Mapping[str, Any],
     phases: Mapping[str, Mapping[str, Any]],
     tasks: list[dict[str, Any]],
+    ends: Mapping[str, list[str]],
     reader: Reader,
 ) -> dict[str, Any]:
     block = reader.mapping(top.get("plan"), "plan")
@@ -235,7 +238,9 @@ def _settings(
             kept[f"plan.checkpoints[{k}]"] = extra
         if "on_timeout" in cp:
             cp["on_timeout"] = _ON_TIMEOUT.get(str(cp["on_timeout"]), cp["on_timeout"])
-        checkpoints.append(cp)
+        after = str(cp.get("after", ""))
+        # After a phase that expanded into sub-tasks: after each of its last ones.
+        checkpoints += [{**cp, "after": end} for end in ends.get(after, [after])]
     governance = reader.mapping(top.get("governance"), "governance")
     approval = reader.mapping(governance.get("require_approval"), "governance.require_approval")
     if approval.get("approvers") and tasks:
@@ -347,8 +352,8 @@ def write(plan: Mapping[str, Any], statuses: Mapping[str, Status], writer: Write
             phase["priority"] = task["priority"]
         if task.get("type") == "checkpoint":
             phase["type"] = "checkpoint"
-        if task["id"] in statuses:
-            phase["state"] = _WORDS.get(statuses[task["id"]], "pending")
+        if statuses.get(task["id"]) in _WORDS:
+            phase["state"] = _WORDS[statuses[task["id"]]]
         spread(phase, meta, NAME)
         workflow[task["id"]] = writer.node(task["id"], phase)
     block: dict[str, Any] = {}

@@ -71,7 +71,10 @@ _STATUS: Mapping[str, Status] = {
     "cancelled": "cancelled",
     "blocked": "blocked",
 }
+#: Each waveplan status in task-master's words.
 _WORDS = {"done": "done", "cancelled": "cancelled", "blocked": "blocked", "skipped": "cancelled"}
+_WORDS |= {"claimed": "in-progress", "running": "in-progress", "revise": "in-progress"}
+_WORDS |= {"review": "review", "handoff": "blocked"}
 _TM_KEYS = ("details", "testStrategy", "subtasks")
 
 

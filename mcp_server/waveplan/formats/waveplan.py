@@ -71,7 +71,7 @@ def write(plan: Mapping[str, Any], statuses: Mapping[str, Status], writer: Write
     tasks = []
     for task in plan["tasks"]:
         obj = dict(task)
-        if task["id"] in statuses:
+        if statuses.get(task["id"], "pending") not in ("pending", "ready"):
             obj["status"] = statuses[task["id"]]
         tasks.append(writer.node(task["id"], obj))
     out: dict[str, Any] = {}
