@@ -44,7 +44,11 @@ async def test_the_format_may_be_named_and_a_yaml_document_works(client: Client)
     ok, created = await call(client, document=text, format="openintent", project="/repo")
     assert ok, created
     assert created["waves"] == [["p1.research"], ["p1.analysis"]]
-    assert created["warnings"] == []
+    # The guide's agents are its own: named, so the user can map them.
+    assert [w.split(" (")[0] for w in created["warnings"]] == [
+        "agent 'researcher'",
+        "agent 'analyst'",
+    ]
 
 
 @pytest.mark.parametrize(

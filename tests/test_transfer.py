@@ -236,3 +236,13 @@ def test_work_in_flight_is_exported_in_the_formats_words_and_starts_over(store: 
     again = import_data(team)
     assert dict(again.statuses) == {"SPORTS-1": "done"}
     assert any("tasks SPORTS-2, SPORTS-3: status 'DOING'" in w for w in again.warnings)
+
+
+def test_agents_a_foreign_document_names_are_checked_against_waveplans(store: Store) -> None:
+    stored = imported(store, "openintent_task_planning.yaml")
+    assert any(
+        w.startswith("agent 'researcher' (task research) is not one of waveplan's agents")
+        for w in stored.warnings
+    )
+    planned = imported(store, "task_planner_seed.json")
+    assert not any(w.startswith("agent ") for w in planned.warnings)

@@ -66,16 +66,39 @@ def import_document(
     project: str | None = None,
     session_id: str | None = None,
 ) -> StoredPlan:
-    """Store a plan document read by ``planfile`` (its warnings and statuses included)."""
+    """Store a plan document read by ``planfile`` (its warnings and statuses included).
+
+    Agents a foreign document names are rarely Claude Code agents: those that are not
+    waveplan's are named in a warning (the task keeps them; remove one to let waveplan
+    choose by keywords).
+    """
     return store_plan(
         store,
         document.spec,
         actor=actor,
-        warnings=document.warnings,
+        warnings=[*document.warnings, *_foreign_agents(document)],
         statuses=document.statuses,
         project=project,
         session_id=session_id,
     )
+
+
+def _foreign_agents(document: PlanDocument) -> list[str]:
+    if document.format == "waveplan":
+        return []
+    from waveplan.planning.agents import load_agent_table
+
+    known = {p.name for p in load_agent_table()} | {"general-purpose"}
+    unknown: dict[str, list[str]] = {}
+    for t in document.spec.tasks:
+        if t.agent and t.agent not in known:
+            unknown.setdefault(t.agent, []).append(t.id)
+    return [
+        f"agent {name!r} (task{'s' if len(ids) > 1 else ''} {', '.join(ids[:6])}) is not one "
+        "of waveplan's agents: Claude Code must have it, or remove it from the task and "
+        "waveplan chooses by keywords"
+        for name, ids in unknown.items()
+    ]
 
 
 def apply_statuses(

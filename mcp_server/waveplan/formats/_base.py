@@ -102,6 +102,18 @@ class FieldMap:
                 kept[key] = value
         return native, kept
 
+    def emit(self, obj: dict[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
+        """Copy native fields back under their source keys (those ``obj`` lacks).
+
+        >>> fm = FieldMap(native={"expectedOutput": "expected_output"})
+        >>> fm.emit({}, fm.split({"expectedOutput": "a report"})[0])
+        {'expectedOutput': 'a report'}
+        """
+        for key, native in self.native.items():
+            if native in task and key not in obj:
+                obj[key] = task[native]
+        return obj
+
     def why(self, key: str, fmt: str) -> str:
         """Why ``key`` is kept (a ``settings.x`` key may be explained by ``settings``)."""
         found = self.kept.get(key) or self.kept.get(key.split(".")[0])

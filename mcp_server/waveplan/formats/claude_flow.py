@@ -549,6 +549,7 @@ def _write_task(task: Mapping[str, Any], statuses: Mapping[str, Status]) -> dict
             del meta[FILES_NOTE_KEY]
     if statuses.get(task["id"]) in _WORDS:
         obj["status"] = _WORDS[statuses[task["id"]]]
+    TASK_FIELDS.emit(obj, task)
     rest = spread(obj, {**meta, NAME: kept} if kept else meta, NAME)
     if rest:
         obj["metadata"] = rest

@@ -376,5 +376,6 @@ def _write_task(
         obj["referenceId"] = task["id"]
     if statuses.get(task["id"]) in _WORDS:
         obj["status"] = _WORDS[statuses[task["id"]]]
+    TASK_FIELDS.emit(obj, task)
     spread(obj, meta, NAME)
     return obj

@@ -354,6 +354,7 @@ def write(plan: Mapping[str, Any], statuses: Mapping[str, Status], writer: Write
             phase["type"] = "checkpoint"
         if statuses.get(task["id"]) in _WORDS:
             phase["state"] = _WORDS[statuses[task["id"]]]
+        PHASE_FIELDS.emit(phase, task)
         spread(phase, meta, NAME)
         workflow[task["id"]] = writer.node(task["id"], phase)
     block: dict[str, Any] = {}

@@ -255,6 +255,9 @@ def write(plan: Mapping[str, Any], statuses: Mapping[str, Status], writer: Write
             # The import gives a subtask with no sibling dependency its parent's ones.
             if not sub_ids & set(deps) and deps[: len(own_deps)] == own_deps:
                 deps = deps[len(own_deps) :]
+            # task-master reads a subtask's plain number as a sibling: a top-level task
+            # cannot be named there (x-waveplan keeps the exact dependencies).
+            deps = [d for d in deps if "." in number.get(d, d)]
             sobj = _write_task(s, number, number[t["id"]], deps, statuses)
             obj.setdefault("subtasks", []).append(writer.node(s["id"], sobj))
         out_tasks.append(obj)
@@ -313,6 +316,7 @@ def _write_task(
     obj["priority"] = _PRIORITY_WORDS.get(task.get("priority", "normal"), "medium")
     obj["dependencies"] = [_dep(d, number, parent) for d in deps]
     obj["status"] = _WORDS.get(statuses.get(task["id"], "pending"), "pending")
+    TASK_FIELDS.emit(obj, task)
     rest = spread(obj, {**meta, NAME: kept} if kept else meta, NAME)
     if rest:
         obj["metadata"] = rest

@@ -29,15 +29,17 @@ _ALIASES: Mapping[str, Status] = {"completed": "done", "in_progress": "running"}
 
 
 def detect(data: Any) -> int:
-    """10 for a task list whose tasks all have a ``subject``; else 0."""
+    """10 for tasks that all have a ``subject``; 1 for any other task list (the fallback,
+    so a plan file missing a field is told which one).
+    """
     tasks = (
         data if isinstance(data, list) else data.get("tasks") if isinstance(data, Mapping) else None
     )
-    if not isinstance(tasks, list) or not tasks:
+    if not isinstance(tasks, list):
         return 0
-    if all(isinstance(t, Mapping) and "subject" in t for t in tasks):
+    if tasks and all(isinstance(t, Mapping) and "subject" in t for t in tasks):
         return 10
-    return 0
+    return 1
 
 
 def read(data: Any, reader: Reader) -> dict[str, Any]:
