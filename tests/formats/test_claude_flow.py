@@ -328,3 +328,20 @@ def test_unusable_workflows_are_refused_naming_the_place(data, fragment: str) ->
 
 def test_the_wrapped_workflow_is_not_taken_for_openintent() -> None:
     assert import_data(raw("claude_flow_content_pipeline.json")).format == "claude-flow"
+
+
+def test_a_native_field_added_later_is_one_entry_in_the_field_table(monkeypatch) -> None:
+    from dataclasses import replace
+
+    from waveplan.formats import claude_flow, export_plan
+
+    data = {"tasks": [{"id": "a", "description": "A", "expectedOutput": "a report"}]}
+    before = import_data(data, format="claude-flow").plan["tasks"][0]
+    assert before["metadata"]["claude-flow"] == {"expectedOutput": "a report"}
+    table = claude_flow.TASK_FIELDS
+    native = {**table.native, "expectedOutput": "expected_output"}
+    monkeypatch.setattr(claude_flow, "TASK_FIELDS", replace(table, native=native))
+    after = import_data(data, format="claude-flow").plan["tasks"][0]
+    assert after["expected_output"] == "a report" and "metadata" not in after
+    written = export_plan(import_data(data).plan, to="claude-flow").document
+    assert written["workflow"]["tasks"][0]["expectedOutput"] == "a report"
