@@ -119,3 +119,14 @@ def test_the_installed_command_imports_through_the_environment_store(tmp_path: P
         check=False,
     )
     assert (done.returncode, done.stdout) == (0, "p1\n"), done.stderr
+
+
+def test_adding_the_verbs_imports_no_pydantic(tmp_path: Path) -> None:
+    # Every `waveplan` command builds the parser: the format names must come cheap.
+    code = (
+        "import sys; from waveplan.cli import _parser; _parser(); print('pydantic' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert done.stdout.strip() == "False"

@@ -45,7 +45,7 @@ import copy
 import json
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waveplan.errors import PlanFileError
 from waveplan.formats import (
@@ -65,7 +65,9 @@ from waveplan.formats._base import (
     Reader,
     Writer,
 )
-from waveplan.models import PlanSettings, PlanSpec, Status, TaskSpec
+
+if TYPE_CHECKING:
+    from waveplan.models import Status
 
 __all__ = [
     "EXPORTS",
@@ -163,6 +165,8 @@ def canonical(plan: Mapping[str, Any]) -> dict[str, Any]:
 
     Two plans are the same plan when their canonical forms are equal.
     """
+    from waveplan.models import PlanSpec
+
     spec = PlanSpec.model_validate(plan)
     return spec.model_dump(mode="json", exclude_defaults=True)
 
@@ -195,6 +199,8 @@ def _attach(
     native: dict[str, Any], statuses: Mapping[str, Status], again: Imported, writer: Writer
 ) -> None:
     """Put in ``x-waveplan`` blocks what importing the bare document would not give back."""
+    from waveplan.models import PlanSettings, TaskSpec
+
     ids = [tid for tid, _ in writer.nodes]
     got = again.plan["tasks"]
     if len(got) != len(ids):  # pragma: no cover - a writer bug, not user input

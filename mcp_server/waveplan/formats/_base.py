@@ -19,10 +19,12 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waveplan.errors import PlanFileError
-from waveplan.models import Status
+
+if TYPE_CHECKING:
+    from waveplan.models import Status
 
 __all__ = [
     "EXTENSION",

@@ -41,7 +41,7 @@ field yet: they are kept in metadata and named in warnings.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waveplan.formats._base import (
     FILES_NOTE,
@@ -55,7 +55,9 @@ from waveplan.formats._base import (
     first_line,
     spread,
 )
-from waveplan.models import Status
+
+if TYPE_CHECKING:
+    from waveplan.models import Status
 
 __all__ = ["NAME", "TASK_FIELDS", "WORKFLOW_FIELDS", "detect", "js_condition", "read", "write"]
 

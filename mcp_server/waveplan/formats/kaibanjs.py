@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waveplan.formats._base import (
     FILES_NOTE,
@@ -38,7 +38,9 @@ from waveplan.formats._base import (
     first_line,
     spread,
 )
-from waveplan.models import Status
+
+if TYPE_CHECKING:
+    from waveplan.models import Status
 
 __all__ = ["NAME", "TASK_FIELDS", "TEAM_FIELDS", "detect", "read", "write"]
 

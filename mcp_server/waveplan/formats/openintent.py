@@ -40,7 +40,7 @@ in metadata and named in warnings.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waveplan.formats._base import (
     EXTENSION,
@@ -52,7 +52,9 @@ from waveplan.formats._base import (
     first_line,
     spread,
 )
-from waveplan.models import Status
+
+if TYPE_CHECKING:
+    from waveplan.models import Status
 
 __all__ = ["NAME", "PHASE_FIELDS", "PLAN_FIELDS", "detect", "read", "write"]
 

@@ -26,10 +26,12 @@ Tagged files: the tag ``master``, or the only tag, or the one asked for (``tag``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waveplan.formats._base import FieldMap, Reader, Writer, compose, first_line, spread
-from waveplan.models import Status
+
+if TYPE_CHECKING:
+    from waveplan.models import Status
 
 __all__ = ["NAME", "TASK_FIELDS", "detect", "read", "write"]
 

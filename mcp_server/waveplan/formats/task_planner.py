@@ -33,10 +33,12 @@ come from ``dependencies``/``depends_on``, ``context_from_phases`` and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waveplan.formats._base import FieldMap, Reader, first_line
-from waveplan.models import Status
+
+if TYPE_CHECKING:
+    from waveplan.models import Status
 
 __all__ = ["NAME", "PHASE_FIELDS", "PLAN_FIELDS", "detect", "read"]
 

@@ -15,10 +15,12 @@ cancelled, blocked) are restored by ``waveplan import``; an export writes them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waveplan.formats._base import Reader, Writer
-from waveplan.models import Status
+
+if TYPE_CHECKING:
+    from waveplan.models import Status
 
 __all__ = ["NAME", "detect", "read", "write"]
 
