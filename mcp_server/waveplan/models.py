@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from waveplan.lifecycle import PlanStatus, Status
 from waveplan.terms import ExecutionStrategy, FailurePolicy, Priority, ReadWriteRule
@@ -139,6 +140,10 @@ class PlanSettings(_Strict):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     team_requested: bool = Field(default=False, description="The user asked for a team")
     agent_teams_enabled: bool = False
+    # What an imported document says about the plan that has no field here (kept so an
+    # export writes it back). Left out of plan_create's schema: every client pays for
+    # tools/list on each turn, and only importers fill it.
+    metadata: SkipJsonSchema[dict[str, Any]] = Field(default_factory=dict)
 
 
 #: Tasks in one plan at most. Validating and planning cost memory in proportion (330,000

@@ -30,7 +30,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from waveplan import __version__
-from waveplan.errors import NotFoundError, WaveplanError
+from waveplan.errors import NotFoundError, PlanFileError, WaveplanError
 from waveplan.models import (
     MAX_PLAN_TASKS,
     AgentChoice,
@@ -535,24 +535,37 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     @tool(_WRITE)
     def plan_create(
         # The cap is checked before any task is validated: memory stays bounded.
-        tasks: Annotated[list[TaskSpec], Field(max_length=MAX_PLAN_TASKS)],
+        tasks: Annotated[list[TaskSpec] | None, Field(max_length=MAX_PLAN_TASKS)] = None,
         plan: PlanSettings | None = None,
         project: Annotated[str | None, Field(description="Project directory")] = None,
         session_id: str | None = None,
+        document: Annotated[str | None, BeforeValidator(_json_text)] = None,
+        format: str | None = None,
     ) -> PlanCreated:
-        """Validate, score, pick agents, assign waves, check conflicts, store; show `rendered`."""
-        from waveplan.planner import make_plan
+        """Plan `tasks` or a `document` (any format): score, agents, waves, conflicts,
+        store; show `rendered`."""
         from waveplan.planning.render import render_plan
+        from waveplan.transfer import import_document, store_plan
 
-        spec = PlanSpec(plan=plan or PlanSettings(), tasks=tasks)
-        result = make_plan(spec)
-        record = holder.get().create_plan(
-            spec, result, actor=ACTOR, project=project, session_id=session_id
-        )
-        pid = record.id
+        store = holder.get()
+        if document is not None:
+            if tasks is not None or plan is not None:
+                raise PlanFileError("give either tasks (and plan) or a document, not both")
+            from waveplan.planfile import read_plan_text
+
+            doc = read_plan_text(document, format=format or "auto", source="document")
+            stored = import_document(
+                store, doc, actor=ACTOR, project=project, session_id=session_id
+            )
+        elif tasks is None:
+            raise PlanFileError("give tasks (a list of task objects) or a plan document")
+        else:
+            spec = PlanSpec(plan=plan or PlanSettings(), tasks=tasks)
+            stored = store_plan(store, spec, actor=ACTOR, project=project, session_id=session_id)
+        result, pid = stored.result, stored.record.id
         return PlanCreated(
             plan_id=pid,
-            name=record.name,
+            name=stored.record.name,
             waves=[[task_id(pid, t) for t in wave] for wave in result.waves],
             tasks=[
                 PlanTask(
@@ -568,7 +581,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             critical_path=[task_id(pid, t) for t in result.critical_path],
             conflicts=result.conflicts,
             execution_mode=result.execution_mode,
-            warnings=result.warnings,
+            warnings=list(stored.warnings),
             rendered=render_plan(result, "markdown"),
         )
 
