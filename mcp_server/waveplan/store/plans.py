@@ -24,7 +24,7 @@ from waveplan.terms import PRIORITY_RANK
 if TYPE_CHECKING:
     from waveplan.models import PlanRecord, PlanResult, PlanSpec
 
-__all__ = ["create_plan", "get_plan", "list_plans"]
+__all__ = ["create_plan", "get_plan", "list_plans", "plan_spec"]
 
 
 def _checkpoints(spec: PlanSpec, result: PlanResult) -> dict[str, Any]:
@@ -174,6 +174,15 @@ def create_plan(
         ],
     )
     return plan_record(tx, u.repo, u.repo.plan_row(tx, plan_id))
+
+
+def plan_spec(u: Unit, plan_id: str) -> PlanSpec:
+    """The ``PlanSpec`` the plan was created from (``plans.spec_json``)."""
+    from waveplan.models import PlanSpec
+
+    u.repo.plan_row(u.tx, plan_id)  # NotFoundError for an unknown plan
+    row = u.tx.rows("SELECT spec_json FROM plans WHERE id = ?", (plan_id,))
+    return PlanSpec.model_validate_json(row[0]["spec_json"])
 
 
 def get_plan(u: Unit, plan_id: str) -> PlanRecord:

@@ -1,10 +1,9 @@
-"""One read the ``Store`` protocol does not offer yet: the spec a plan was created from.
+"""The spec a plan was created from, for exports (``Store.plan_spec``).
 
 ``create_plan`` keeps the ``PlanSpec`` it was given (``plans.spec_json``); exporting a
 plan needs what only the spec holds (a task's ``expected_output``, the agent and wave
-the plan file declared, the plan's ``metadata``). Kept apart from the store's own
-modules on purpose: it reads through the backend's read transaction and nothing else,
-and returns ``None`` where a backend cannot say (callers then fall back to the records).
+the plan file declared, the plan's ``metadata``). ``None`` where a store cannot say
+(callers then fall back to the records).
 """
 
 from __future__ import annotations
@@ -33,10 +32,12 @@ def stored_spec(store: Any, plan_id: str) -> PlanSpec | None:
     True
     >>> store.close()
     """
-    read = getattr(store, "_read", None)
+    from waveplan.errors import NotFoundError
+
+    read = getattr(store, "plan_spec", None)
     if read is None:
         return None
-    rows = read(lambda tx: tx.rows("SELECT spec_json FROM plans WHERE id = ?", (plan_id,)))
-    if not rows or not rows[0].get("spec_json"):
+    try:
+        return read(plan_id)
+    except NotFoundError:
         return None
-    return PlanSpec.model_validate_json(rows[0]["spec_json"])

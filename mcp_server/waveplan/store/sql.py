@@ -170,6 +170,11 @@ class SQLStore:
         """The plan record (with its ``PlanResult``); ``NotFoundError`` if unknown."""
         return self._read(lambda u: plans.get_plan(u, plan_id))
 
+    def plan_spec(self, plan_id: str) -> PlanSpec:
+        """The spec the plan was created from (what only it holds: a task's
+        ``expected_output``, declared agents and waves, plan metadata)."""
+        return self._read(lambda u: plans.plan_spec(u, plan_id))
+
     def list_plans(
         self, *, project: str | None = None, status: Literal["open", "all"] = "open"
     ) -> list[PlanRecord]:
