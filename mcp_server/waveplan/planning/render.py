@@ -298,6 +298,20 @@ def render_text(
 # --------------------------------------------------------------------------- markdown
 
 
+# The original's header marks these values as code: `team`, `7`, `workflow-...` ...
+_CODE_FIRST_WORD = frozenset({"Execution Mode", "Team Mode Score"})
+_CODE_VALUE = frozenset({"Team name", "Max teammates", "Roles"})
+
+
+def _code(key: str, value: str) -> str:
+    if key in _CODE_VALUE:
+        return f"`{value}`"
+    if key in _CODE_FIRST_WORD:
+        first, _, rest = value.partition(" ")
+        return f"`{first}` {rest}".rstrip()
+    return value
+
+
 def render_markdown(
     result: PlanResult,
     *,
@@ -308,10 +322,10 @@ def render_markdown(
     """The EXECUTION PLAN as markdown (what the task-planner skill presents)."""
     out = ["## EXECUTION PLAN", ""]
     for key, value in _header(result, plan_id):
-        out.append(f"- **{key}**: {value}")
+        out.append(f"- **{key}**: {_code(key, value)}")
         if key == "Team Mode Score" and result.team_config is not None:
             out.append("- **Team Config**:")
-            out += [f"  - {k}: {v}" for k, v in _team_lines(result)]
+            out += [f"  - {k}: {_code(k, v)}" for k, v in _team_lines(result)]
     for title, items in _sections(result):
         bullet = "1." if title == "Open Questions" else "-"
         out += ["", f"**{title}**:", *(f"{bullet} {x}" for x in items)]
