@@ -53,11 +53,11 @@ OBJECTS = (
 )
 
 
-def CREATE_TARGET(n: int) -> int:  # noqa: N802 - a target, read like a constant
+def CREATE_TARGET(n: int) -> int:
     return 250 * n + 2048
 
 
-def STATUS_TARGET(n: int) -> int:  # noqa: N802
+def STATUS_TARGET(n: int) -> int:
     return 120 * n + 1024
 
 

@@ -767,8 +767,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         tasks = store.list_tasks(plan_id=plan_id)
         view = plan_status_view(plan, tasks, reasons=store.task_reasons(plan_id))
         view.cursor = status_cursor(tasks)
-        if since is not None:
-            apply_since(view, tasks, since)
+        stale = since is not None and not apply_since(view, tasks, since)
         if detail == "summary":
             view = summarize_view(view)
         if format == "markdown" and detail == "summary":
@@ -781,6 +780,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         else:
             statuses = spec_statuses(plan_id, tasks)
             rendered = render_plan(plan.result, format, statuses=statuses, plan_id=plan_id)
+        if stale and format == "markdown":
+            rendered += "\n**Cursor**: not from this plan's current tasks; the whole view above\n"
         view.rendered = rendered + status_notes(view, format)
         return view
 

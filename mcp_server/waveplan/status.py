@@ -301,7 +301,7 @@ def _decode(cursor: str, ids: Sequence[str]) -> dict[str, str] | None:
 def apply_since(view: PlanStatusView, tasks: Sequence[TaskSummary], since: str) -> bool:
     """Fill ``view.changes`` with what changed since the cursor ``since``.
 
-    Returns ``False`` (and leaves ``changes`` empty) when the cursor does not belong to
+    Returns ``False`` (and leaves ``changes`` unset) when the cursor does not belong to
     this plan's current task list (another plan, tasks added or removed): the caller
     then answers with the whole view.
 
@@ -317,7 +317,6 @@ def apply_since(view: PlanStatusView, tasks: Sequence[TaskSummary], since: str) 
     ordered = sorted(tasks, key=lambda t: t.id)
     previous = _decode(since, [t.id for t in ordered])
     if previous is None:
-        view.changes = []
         return False
     view.changes = [
         StatusChange(id=t.id, before=previous[t.id], after=t.status)
