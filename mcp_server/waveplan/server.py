@@ -335,9 +335,8 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     means the same, and single-type properties are what every client dialect maps
     (the Inspector's portability lint flags ``type`` arrays and such unions).
     ``output=True`` also drops what only matters for input (descriptions, defaults,
-    limits, enums, ``required``), the schema of scalar and nullable fields (a result
-    lists its fields by name; each value shows its own type) and the ``type`` beside
-    ``items``, ``properties`` or
+    limits, enums, ``required``), spells nested objects as ``{"type": "object"}`` (their
+    ``$defs`` go) and drops the ``type`` beside ``items``, ``properties`` or
     ``additionalProperties`` (except at the root, which MCP requires): a result is
     read, not filled in, and stays valid against the looser schema, so clients that
     validate ``structuredContent`` accept it.
@@ -347,10 +346,10 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     {'properties': {'a': {'type': 'string'}}}
     >>> compact_schema({"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
     ...                output=True)
-    {}
+    {'anyOf': [{'type': 'string'}, {'type': 'null'}]}
     >>> compact_schema({"type": "object", "properties": {"a": {"type": "array",
-    ...     "items": {"type": "string"}}, "n": {"type": "integer"}}}, output=True)
-    {'type': 'object', 'properties': {'a': {'items': {}}, 'n': {}}}
+    ...     "items": {"$ref": "#/$defs/A"}}, "n": {"type": "integer"}}}, output=True)
+    {'type': 'object', 'properties': {'a': {'items': {'type': 'object'}}, 'n': {'type': 'integer'}}}
     """
     if isinstance(schema, list):
         return [compact_schema(s, output=output, _root=False) for s in schema]
@@ -371,16 +370,11 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
         rest = [o for o in options if o != {"type": "null"}]
         del out["anyOf"]
         out = {**rest[0], **out} if len(rest) == 1 else {"anyOf": rest, **out}
-    elif output and isinstance(options, list) and {"type": "null"} in options:
-        # A nullable result field: "anything" is as true and a reader sees the name; the
-        # portable spellings of "string or null" cost 40 bytes a field.
-        del out["anyOf"]
-    if output and not _root and out in _SCALARS:
-        return {}  # a result field named, its scalar type left to the value itself
+    if output and isinstance(out.get("$ref"), str):
+        # A nested result object is named by its field; its own fields are documented
+        # with the model, not repeated in every tools/list (objects nest as "object").
+        return {"type": "object"}
     return out
-
-
-_SCALARS = ({"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "number"})
 
 
 def _refs(schema: Any) -> set[str]:
