@@ -80,6 +80,7 @@ _OPERATION_SETS = {
     "basic operations": ("add", "subtract", "multiply", "divide"),
     "arithmetic operations": ("add", "subtract", "multiply", "divide"),
 }
+_NAMED_SETS = re.compile(r"(?<![a-z0-9])(crud|(?:basic|arithmetic)\s+operations)(?![a-z0-9])")
 # Words that start a subject's object list ("with login, logout and register").
 _LIST = re.compile(r"(?:\bwith\b|:)\s+(?P<items>[^.;()]+)$")
 _SPLIT = re.compile(r"\s*(?:,|\band\b|&|\bplus\b)\s*")
@@ -292,9 +293,9 @@ def _ids(ids: Sequence[str], limit: int = 12) -> str:
 
 def _operations(task: TaskSpec) -> list[str]:
     subject = task.subject.lower()
-    for name, ops in _OPERATION_SETS.items():
-        if find_terms(subject, [name], inflect="exact"):
-            return list(ops)
+    named = _NAMED_SETS.search(subject)
+    if named:
+        return list(_OPERATION_SETS[" ".join(named.group(1).split())])
     match = _LIST.search(subject)
     text = match.group("items") if match else subject
     parts = [p.strip() for p in _SPLIT.split(text) if p.strip()]
