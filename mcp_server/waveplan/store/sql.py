@@ -68,6 +68,7 @@ Decisions documented here because the store enforces them:
 
 from __future__ import annotations
 
+from waveplan.store import feed
 from waveplan.store.claims import ClaimStore
 from waveplan.store.rows import DEFAULT_LEASE_SECONDS, PRIORITY_RANK, SYSTEM_ACTOR
 from waveplan.store.tx import Row, Tx, format_time
@@ -88,3 +89,9 @@ class SQLStore(ClaimStore):
 
     Subclasses implement ``_write(fn)`` and ``_read(fn)`` (see ``store.rows.RowStore``).
     """
+
+    def events_since(
+        self, after: int = 0, *, plan_id: str | None = None, limit: int = feed.DEFAULT_LIMIT
+    ) -> feed.FeedPage:
+        """The change feed after ``after`` (see ``store.feed``), in one read transaction."""
+        return self._read(lambda tx: feed.events_since(tx, after, plan_id=plan_id, limit=limit))
