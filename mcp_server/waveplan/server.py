@@ -30,6 +30,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from waveplan import __version__
+from waveplan.current import stored_result
 from waveplan.errors import NotFoundError, WaveplanError
 from waveplan.models import (
     MAX_PLAN_TASKS,
@@ -552,7 +553,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         plan = store.get_plan(plan_id)
         tasks = store.list_tasks(plan_id=plan_id)
         view = plan_status_view(plan, tasks, reasons=store.task_reasons(plan_id))
-        rendered = render_plan(plan.result, format, statuses=spec_statuses(plan_id, tasks))
+        current = stored_result(store, plan, tasks)  # with tasks added after plan_create
+        rendered = render_plan(current, format, statuses=spec_statuses(plan_id, tasks))
         view.rendered = rendered + status_notes(view, format)
         return view
 
@@ -662,8 +664,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             plan = store.get_plan(plan_id)
         except NotFoundError as exc:
             raise ResourceNotFoundError(exc.message) from exc
-        statuses = spec_statuses(plan_id, store.list_tasks(plan_id=plan_id))
-        return render_plan(plan.result, "markdown", statuses=statuses)
+        tasks = store.list_tasks(plan_id=plan_id)
+        current = stored_result(store, plan, tasks)  # with tasks added after plan_create
+        return render_plan(current, "markdown", statuses=spec_statuses(plan_id, tasks))
 
     return server
 
