@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
     hook = sub.add_parser("hook", help="run a Claude Code hook (JSON on stdin)")
     hook.add_argument("event", help="hook name, e.g. post-agent")
+
+    from waveplan.cli_store import add_commands as add_store_commands
+
+    add_store_commands(sub)  # where, list, status, show, log, approve, ..., board
     return parser
 
 
@@ -133,6 +137,9 @@ COMMANDS = {
     "serve": _cmd_serve,
     "hook": _cmd_hook,
 }
+from waveplan.cli_store import COMMANDS as _STORE_COMMANDS  # noqa: E402
+
+COMMANDS.update(_STORE_COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
