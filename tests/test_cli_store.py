@@ -310,7 +310,7 @@ def test_retry_makes_a_failed_task_ready_again(capsys, db: str, store: Store) ->
     code, out, _ = run(capsys, "retry", "p1.a", "--db", db, "--note", "key added")
     assert code == 0 and out == "p1.a: retried; now ready\n"
     assert store.get_task("p1.a").history[-1].note == "key added"
-    code, _, err = run(capsys, "retry", "p1.a", "--db", db)
+    code, _, _ = run(capsys, "retry", "p1.a", "--db", db)
     assert code == 0  # ready again: nothing to do, and no error
 
 
@@ -328,7 +328,7 @@ def test_done_tasks_cannot_be_cancelled(capsys, db: str, store: Store) -> None:
     make_plan(store, [task("a")])
     start(store, "p1.a")
     finish(store, "p1.a")
-    code, out, err = run(capsys, "cancel", "p1.a", "--db", db, "--format", "json")
+    code, out, _ = run(capsys, "cancel", "p1.a", "--db", db, "--format", "json")
     assert code == 2 and json.loads(out)["error"]["code"] in ("frozen_task", "invalid_transition")
 
 

@@ -146,7 +146,7 @@ def health(card: dict[str, Any], now: float, stuck_after: float) -> str:
         return "lapsed"
     if status == "running":
         since = max(
-            (t for t in (card.get("running_since"), card.get("last_progress_at")) if t),
+            (t for t in (card.get("running_since"), card.get("last_progress_at")) if t is not None),
             default=None,
         )
         if since is not None and now - since > stuck_after:
