@@ -233,7 +233,7 @@
         <div class="legend">arrows: dependencies · bold: critical path · <span class="dash"></span> same-wave conflict the schedule avoided (hover for the path)</div>
         <div class="graph" id="graph">${graphSVG()}</div>
       </div><div>
-        <div class="panel"><h2 style="margin-top:0">Waiting for approval</h2><div id="approvals">${approvalsHTML()}</div></div>
+        <div class="panel"><h2 style="margin-top:0">Waiting for approval</h2><div id="approvals" data-key="${esc(state.checkpoints.map((c) => c.id).join(" "))}">${approvalsHTML()}</div></div>
         <div class="panel"><h2 style="margin-top:0">Run results</h2><div id="results-panel">${resultsHTML()}</div></div>
         <div class="panel"><h2 style="margin-top:0">Activity</h2><ul class="activity" id="activity">${state.activity.slice().reverse().map(eventHTML).join("")}</ul></div>
       </div></div>`;
@@ -243,7 +243,13 @@
 
   function renderSummary() {
     document.getElementById("head").innerHTML = headerHTML();
-    document.getElementById("approvals").innerHTML = approvalsHTML();
+    // Keep what someone is typing: redraw the approvals only when the set changes.
+    const approvals = document.getElementById("approvals");
+    const key = state.checkpoints.map((c) => c.id).join(" ");
+    if (approvals.dataset.key !== key) {
+      approvals.innerHTML = approvalsHTML();
+      approvals.dataset.key = key;
+    }
     document.getElementById("results-panel").innerHTML = resultsHTML();
   }
 
