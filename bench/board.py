@@ -29,12 +29,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.machine import describe  # noqa: E402
-from tests.board.support import CHROMIUM_FLAGS, BoardProcess, chromium_path  # noqa: E402
-from waveplan.models import PlanSpec  # noqa: E402
-from waveplan.planner import make_plan  # noqa: E402
-from waveplan.store import open_store  # noqa: E402
-from waveplan.store.base import TaskChanges  # noqa: E402
+from bench.machine import describe
+from tests.board.support import CHROMIUM_FLAGS, BoardProcess, chromium_path
+from waveplan.models import PlanSpec
+from waveplan.planner import make_plan
+from waveplan.store import open_store
+from waveplan.store.base import TaskChanges
 
 
 def big_plan(n: int) -> PlanSpec:
