@@ -179,7 +179,8 @@ def main() -> int:
     print(
         f"  browser: page load to 1,000 cards {medians['page_load_s']:.2f} s, first render "
         f"{medians['first_render_ms']:.0f} ms, each live update "
-        f"{medians['update_render_ms']:.1f} ms, commit -> DOM median {medians['dom_latency_median']:.3f} s "
+        f"{medians['update_render_ms']:.1f} ms, commit -> DOM median "
+        f"{medians['dom_latency_median']:.3f} s "
         f"(max {medians['dom_latency_max']:.3f} s)"
     )
     return 0
