@@ -65,8 +65,10 @@ __all__ = [
     "WAITING",
     "WORKING",
     "FrozenTaskError",
+    "NotApproverError",
     "NotInReviewError",
     "NotReadyError",
+    "OpenSubtasksError",
     "PlanStatus",
     "StartedTaskError",
     "Status",
@@ -255,6 +257,38 @@ class StartedTaskError(InvalidTransitionError):
         )
         self.args = (self.message,)
         self.details["blockers"] = blockers
+
+
+class OpenSubtasksError(InvalidTransitionError):
+    """Finishing a parent task while one of its sub-tasks is still open."""
+
+    code = "open_subtasks"
+
+    def __init__(self, task_id: str, current: str, wanted: str, open_: Iterable[str]) -> None:
+        super().__init__(task_id, current, wanted, ALLOWED.get(current, frozenset()))  # type: ignore[call-overload]
+        open_ = list(open_)
+        self.message = (
+            f"task {task_id!r} cannot be {wanted} while its sub-task(s) {', '.join(open_)} "
+            "are open; finish, skip or cancel them first"
+        )
+        self.args = (self.message,)
+        self.details["open"] = open_
+
+
+class NotApproverError(WaveplanError):
+    """A review decision by someone the checkpoint does not list as an approver."""
+
+    code = "not_approver"
+
+    def __init__(self, task_id: str, reviewer: str, approvers: Iterable[str]) -> None:
+        approvers = list(approvers)
+        super().__init__(
+            f"{reviewer!r} is not an approver of the checkpoint after {task_id!r}; it needs "
+            f"one of: {', '.join(approvers)} (pass reviewer)",
+            task_id=task_id,
+            reviewer=reviewer,
+            approvers=approvers,
+        )
 
 
 class FrozenTaskError(WaveplanError):

@@ -7,9 +7,10 @@ are what the planner computes and every front end renders.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from waveplan.lifecycle import PlanStatus, Status
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_PLAN_TASKS",
     "SUCCESS_CRITERION_MAX_ATTEMPTS",
     "AgentChoice",
+    "BatchSpec",
     "CheckpointSpec",
     "Complexity",
     "ComplexityMatch",
@@ -33,11 +35,14 @@ __all__ = [
     "PlanSpec",
     "Priority",
     "ReadWriteRule",
+    "ResourcePool",
     "RetrySettings",
     "ScheduleCheck",
     "ScheduledTask",
     "Status",
+    "TaskRetry",
     "TaskSpec",
+    "TaskTypeSettings",
     "TeamConfig",
     "TeamConfigSettings",
     "TeamFactor",
@@ -50,6 +55,9 @@ PlanReadiness = Literal["ready", "needs_clarification"]
 
 TaskId = str
 
+#: Items of one batch task at most (each becomes part of a task's input).
+MAX_PLAN_TASKS_ITEMS = 10_000
+
 #: A task's ``success_criterion`` is tried at most this often (the task-planner rule:
 #: the agent loops until the command passes, at most 5 attempts).
 SUCCESS_CRITERION_MAX_ATTEMPTS = 5
@@ -61,6 +69,72 @@ class _Strict(BaseModel):
 
 
 # --------------------------------------------------------------------------- input
+
+
+def _duration_text(value: Any) -> Any:
+    # Claude-Flow writes timeouts as numbers: seconds here, like every duration.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _is_duration(value: str) -> str:
+    from waveplan.execution.durations import InvalidDurationError, parse_duration
+
+    try:
+        parse_duration(value)
+    except InvalidDurationError as err:
+        raise ValueError(err.message) from None
+    return value
+
+
+def _is_time(value: str) -> str:
+    from datetime import UTC, datetime
+
+    from waveplan.times import format_time
+
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"cannot read the time {value!r}; write ISO-8601, e.g. 2025-01-31T17:00:00Z"
+        ) from None
+    return format_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def _is_type(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", value):
+        raise ValueError(
+            f"task type {value!r}: a word of letters, digits, '_', '-' or '.' (at most 64)"
+        )
+    return value
+
+
+#: A duration: seconds (90), units (30m, 1h30m) or ISO-8601 (PT30M).
+Duration = Annotated[str, BeforeValidator(_duration_text), AfterValidator(_is_duration)]
+#: A moment, ISO-8601 (stored in UTC).
+Moment = Annotated[str, AfterValidator(_is_time)]
+#: ``task``, ``checkpoint`` (a gate, approved not run) or a work type (research ...).
+TaskTypeName = Annotated[str, AfterValidator(_is_type)]
+_Tag = Annotated[str, Field(min_length=1, max_length=100)]
+_Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TaskRetry(_Strict):
+    # A task's (or a task type's) retry, over the plan's: unset fields inherit.
+    # alternative_agents: failover, the n-th retry goes to the n-th (the last stays).
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    backoff_base_seconds: float | None = Field(default=None, ge=0)
+    retryable_error_codes: list[str] | None = None
+    alternative_agents: list[_Name] = Field(default_factory=list, max_length=20)
+
+
+class BatchSpec(_Strict):
+    # One task per group of items (planning.batches): ceil(items/agents) each.
+    items: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        min_length=1, max_length=MAX_PLAN_TASKS_ITEMS
+    )
+    agents: int | None = Field(default=None, ge=1, le=1000)
 
 
 class TaskSpec(_Strict):
@@ -77,11 +151,21 @@ class TaskSpec(_Strict):
     reads: list[str] = Field(default_factory=list, description="Paths it only reads")
     agent: str | None = Field(default=None, description="Agent name; else chosen by keywords")
     priority: Priority = "normal"
-    type: Literal["task", "checkpoint"] = "task"
+    type: TaskTypeName = Field(default="task", description="checkpoint, or a work type")
     wave: int | None = Field(default=None, ge=1, description="Declared wave (for `check`)")
     active_form: str | None = Field(default=None, alias="activeForm")
-    expected_output: str | None = None
+    expected_output: str | None = Field(default=None, max_length=20_000)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    input: dict[str, Any] = Field(default_factory=dict, description="Given to its agent")
+    tags: list[_Tag] = Field(default_factory=list, max_length=50)
+    deadline: Moment | None = None
+    timeout: Duration | None = Field(default=None, description="Lease: fails without progress")
+    retry: TaskRetry | None = None
+    parent: TaskId | None = Field(default=None, description="Parent task (sub-task)")
+    is_deliverable: bool = False
+    reference_id: str | None = Field(default=None, min_length=1, max_length=200)
+    allow_parallel_execution: bool = Field(default=True, description="false: runs alone")
+    batch: BatchSpec | None = None
     when: dict[TaskId, str] = Field(
         default_factory=dict,
         description="Per dependency, a condition on its output; false skips",
@@ -122,6 +206,14 @@ class TaskSpec(_Strict):
             raise ValueError("success_criterion is blank; give a command or leave it out")
         if any(not r.strip() for r in self.requirements):
             raise ValueError("requirements holds a blank entry; remove it")
+        if self.parent is not None and self.parent == self.id:
+            raise ValueError("a task cannot be its own parent")
+        if self.parent is not None and self.parent in deps:
+            raise ValueError(
+                f"it depends on its parent {self.parent!r}, which finishes after its sub-tasks"
+            )
+        if self.batch is not None and self.type == "checkpoint":
+            raise ValueError("a checkpoint cannot be a batch")
         return self
 
 
@@ -152,6 +244,21 @@ class RetrySettings(_Strict):
     max_attempts: int = Field(default=3, ge=1)
     backoff_base_seconds: float = Field(default=30.0, ge=0)
     retryable_error_codes: list[str] | None = None
+
+
+class TaskTypeSettings(_Strict):
+    # Defaults for the plan's tasks of one type (a task's own fields win): the lease
+    # (timeout), the capabilities its agent needs (agent choice), the agent, retries.
+    timeout: Duration | None = None
+    capabilities: list[_Tag] = Field(default_factory=list, max_length=50)
+    agent: str | None = None
+    retry: TaskRetry | None = None
+
+
+class ResourcePool(_Strict):
+    # At most max_concurrent busy tasks of these types at once (beside max_concurrent).
+    max_concurrent: int = Field(ge=1, le=1000)
+    types: list[TaskTypeName] = Field(min_length=1, max_length=100)
 
 
 class PlanContext(_Strict):
@@ -193,6 +300,10 @@ class PlanSettings(_Strict):
         default_factory=dict, description="Values for {input_name} placeholders"
     )
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    task_types: dict[TaskTypeName, TaskTypeSettings] = Field(
+        default_factory=dict, description="Defaults per task type"
+    )
+    resource_pools: dict[_Name, ResourcePool] = Field(default_factory=dict)
     team_requested: bool = Field(default=False, description="The user asked for a team")
     agent_teams_enabled: bool | None = Field(
         default=None, description="Default: from the environment"
@@ -346,7 +457,9 @@ class ScheduledTask(BaseModel):
     reads: list[str]
     files_unknown: bool = False
     priority: Priority = "normal"
-    type: Literal["task", "checkpoint"] = "task"
+    type: str = "task"
+    timeout: str | None = Field(default=None, description="Its own, else its type's")
+    retry: TaskRetry | None = Field(default=None, description="Its type's and its own")
     when: dict[TaskId, str] = Field(default_factory=dict)
     requires_success: list[TaskId] = Field(default_factory=list)
     requirements: list[str] = Field(default_factory=list)
@@ -410,6 +523,34 @@ class TaskEvent(_Record):
     note: str | None = None
 
 
+class Cost(_Strict):
+    # What a run cost (mark_complete's cost totals); note: anything else to say.
+    tokens: int | None = Field(default=None, ge=0)
+    usd: float | None = Field(default=None, ge=0)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Feedback(_Record):
+    """Review feedback: ``PENDING`` until the task is submitted again, then ``PROCESSED``."""
+
+    content: str
+    status: Literal["PENDING", "PROCESSED"]
+    at: str
+    by: str
+
+
+class TaskContext(BaseModel):
+    """What a run needs beside its task, in one read: the plan's goal and inputs, the
+    parent task, the outputs of its dependencies, the memory earlier tasks promoted."""
+
+    plan: str | None = None
+    goal: str | None = None
+    inputs: dict[str, str] = Field(default_factory=dict)
+    parent: dict[str, Any] | None = None
+    dependencies: dict[TaskId, str | None] = Field(default_factory=dict)
+    memory: list[str] = Field(default_factory=list)
+
+
 class TaskRecord(_Record):
     """A stored task. Field names mirror Claude Code's Task tools where they overlap."""
 
@@ -428,7 +569,7 @@ class TaskRecord(_Record):
     agent: str | None = None
     wave: int | None = None
     priority: Priority = "normal"
-    type: Literal["task", "checkpoint"] = "task"
+    type: str = "task"
     output_file: str | None = None
     output: str | None = None
     error: str | None = None
@@ -444,6 +585,28 @@ class TaskRecord(_Record):
     created_at: str
     updated_at: str
     history: list[TaskEvent] = Field(default_factory=list)
+    # The task model of the seeds (issue 12): what the task's run is given and leaves.
+    input: dict[str, Any] = Field(default_factory=dict)
+    expected_output: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    success_criterion: str | None = None
+    role: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    deadline: str | None = None
+    overdue: bool = False
+    timeout: str | None = None
+    retry: TaskRetry | None = None
+    parent: TaskId | None = None
+    children: list[TaskId] = Field(default_factory=list)
+    blockers: list[str] = Field(default_factory=list)
+    summary: str | None = None
+    memory: list[str] = Field(default_factory=list)
+    cost: Cost | None = None
+    is_deliverable: bool = False
+    reference_id: str | None = None
+    allow_parallel_execution: bool = True
+    feedback: list[Feedback] = Field(default_factory=list)
+    context: TaskContext | None = None
 
 
 class PlanRecord(_Record):

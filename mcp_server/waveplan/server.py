@@ -193,6 +193,12 @@ class Delegation(BaseModel):
         default=None, description="Team mode: launch as the teammate of this name"
     )
     plan_approval: bool = Field(default=False, description="Teammate plans before changing")
+    input: dict[str, Any] = Field(default_factory=dict, description="The task's input")
+    expected_output: str | None = None
+    type: str = "task"
+    parent: str | None = None
+    deadline: str | None = None
+    feedback: list[str] = Field(default_factory=list, description="Pending review feedback")
 
 
 class GroupedItems(BaseModel):
@@ -490,16 +496,15 @@ def _delegation(
     from waveplan.planning.agents import subagent_type
 
     spec = (planned or {}).get(spec_id(task.plan_id, task.id)) if task.plan_id else None
-    extra: dict[str, Any] = {}
-    if spec is not None:
-        extra = {
-            "requirements": spec.requirements,
-            "success_criterion": spec.success_criterion,
-            "max_attempts": SUCCESS_CRITERION_MAX_ATTEMPTS if spec.success_criterion else None,
-        }
-        if team is not None and spec.role:
-            extra["teammate"] = _teammate_name(spec.role, spec.id)
-            extra["plan_approval"] = team.plan_approval
+    criterion = spec.success_criterion if spec is not None else task.success_criterion
+    extra: dict[str, Any] = {
+        "requirements": spec.requirements if spec is not None else task.requirements,
+        "success_criterion": criterion,
+        "max_attempts": SUCCESS_CRITERION_MAX_ATTEMPTS if criterion else None,
+    }
+    if spec is not None and team is not None and spec.role:
+        extra["teammate"] = _teammate_name(spec.role, spec.id)
+        extra["plan_approval"] = team.plan_approval
     return Delegation(
         id=task.id,
         subject=task.subject,
@@ -511,6 +516,12 @@ def _delegation(
         wave=task.wave,
         version=task.version,
         lease_expires_at=task.lease_expires_at,
+        input=task.input,
+        expected_output=task.expected_output,
+        type=task.type,
+        parent=task.parent,
+        deadline=task.deadline,
+        feedback=[f.content for f in task.feedback if f.status == "PENDING"],
         **extra,
     )
 
@@ -595,6 +606,13 @@ def _id_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _duration_text(value: Any) -> Any:
+    # Claude-Flow writes timeouts as numbers (seconds here): the same duration.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def _json_text(value: Any) -> Any:
     # The SDK turns a JSON-looking string argument into the object it spells; an output
     # is text (conditions read it as JSON again), so spell it back.
@@ -610,6 +628,7 @@ Detail = Annotated[Literal["summary", "full"], Field(description="full: per-task
 Id = Annotated[IdStr, Field(description="Task id")]
 PlanId = Annotated[IdStr, Field(description="Plan id, e.g. p1")]
 Paths = Annotated[list[str] | None, Field(description="Files/dirs/globs")]
+Timeout = Annotated[str | None, BeforeValidator(_duration_text)]
 TaskObjects = Annotated[
     list[dict[str, Any]],
     Field(description="Task objects as in plan_create", min_length=1, max_length=MAX_PLAN_TASKS),
@@ -657,23 +676,32 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         agent: str | None = None,
         priority: Literal["urgent", "high", "normal", "low"] = "normal",
         owner: str | None = None,
+        id: str | None = None,
+        depends_on: list[IdStr] | None = None,
+        type: str | None = None,
+        wave: int | None = None,
+        expected_output: str | None = None,
+        input: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        deadline: str | None = None,
+        timeout: Timeout = None,
+        retry: dict[str, Any] | None = None,
+        parent: IdStr | None = None,
+        is_deliverable: bool = False,
+        reference_id: str | None = None,
+        allow_parallel_execution: bool = True,
+        when: dict[str, str] | None = None,
+        requires_success: list[IdStr] | None = None,
+        requirements: list[str] | None = None,
+        success_criterion: str | None = None,
+        role: str | None = None,
     ) -> TaskSummary:
-        """Create one task (TaskCreate-style), optionally in a plan, blocked by other tasks."""
+        """Create one task, optionally in a plan; task fields as in plan_create (deps by
+        id or name)."""
         from waveplan.store.base import TaskNew
 
-        new = TaskNew(
-            subject=subject,
-            description=description,
-            activeForm=activeForm,
-            metadata=metadata or {},
-            plan_id=plan_id,
-            blockedBy=blockedBy or [],
-            writes=writes,
-            reads=reads or [],
-            agent=agent,
-            priority=priority,
-            owner=owner,
-        )
+        given = {k: v for k, v in locals().items() if k in TaskNew.model_fields and v is not None}
+        new = TaskNew(**given)
         return _summary(holder.get().create_task(new, actor=ACTOR))
 
     @tool(_WRITE)
@@ -707,46 +735,57 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         expected_version: Annotated[
             int | None, Field(description="Refuse if the task changed since")
         ] = None,
+        depends_on: list[IdStr] | None = None,
+        priority: Literal["urgent", "high", "normal", "low"] | None = None,
+        agent: str | None = None,
+        type: str | None = None,
+        expected_output: str | None = None,
+        input: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        deadline: str | None = None,
+        timeout: Timeout = None,
+        retry: dict[str, Any] | None = None,
+        parent: IdStr | None = None,
+        is_deliverable: bool | None = None,
+        reference_id: str | None = None,
+        allow_parallel_execution: bool | None = None,
+        requirements: list[str] | None = None,
+        success_criterion: str | None = None,
+        role: str | None = None,
+        blockers: list[str] | None = None,
+        summary: str | None = None,
+        memory: list[str] | None = None,
+        cost: dict[str, Any] | None = None,
     ) -> TaskUpdated:
-        """Update a task's status, fields, links or metadata; record output, error or a note."""
+        """Update a task's status, fields, links or metadata; record output, error, a note
+        and blockers; finishing, its summary, memory and cost."""
         from waveplan.store.base import TaskChanges
 
-        changes = TaskChanges(
-            status=status,
-            subject=subject,
-            description=description,
-            activeForm=activeForm,
-            owner=owner,
-            metadata=metadata,
-            addBlockedBy=addBlockedBy or [],
-            addBlocks=addBlocks or [],
-            writes=writes,
-            reads=reads,
-            output=output,
-            error=error,
-            error_code=error_code,
-            note=note,
-            expected_version=expected_version,
-        )
+        given = {
+            k: v for k, v in locals().items() if k in TaskChanges.model_fields and v is not None
+        }
+        changes = TaskChanges(**given)
         result = holder.get().update_task(taskId, changes, actor=owner or ACTOR)
         return TaskUpdated.model_validate(result.model_dump(exclude={"task"}))
 
     @tool(_READ)
     def task_get(taskId: Id) -> TaskRecord:
-        """One task with blocks/blockedBy, history, reason and rendered_description."""
-        return holder.get().get_task(taskId)
+        """One task with blocks/blockedBy, history, reason, rendered_description and the
+        context its run needs; by id or reference_id."""
+        return holder.get().get_task(taskId, context=True)
 
     @tool(_READ)
     def task_list(
         plan_id: str | None = None,
         status: str | None = None,
         owner: str | None = None,
+        tag: str | None = None,
     ) -> TaskList:
-        """Tasks, compact, filtered by plan, status and owner."""
+        """Tasks, compact, filtered by plan, status, owner and tag."""
         from waveplan.lifecycle import resolve_alias
 
         wanted = resolve_alias(status, needs_review=False) if status is not None else None
-        tasks = holder.get().list_tasks(plan_id=plan_id, status=wanted, owner=owner)  # type: ignore[arg-type]
+        tasks = holder.get().list_tasks(plan_id=plan_id, status=wanted, owner=owner, tag=tag)  # type: ignore[arg-type]
         return TaskList(count=len(tasks), tasks=tasks)
 
     @tool(_WRITE)
@@ -754,9 +793,12 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         taskId: Id,
         decision: Literal["approve", "revise", "reject"],
         feedback: str | None = None,
+        reviewer: Annotated[str | None, Field(description="Who decides (approvers)")] = None,
     ) -> TaskSummary:
         """Approve a task in review (or a checkpoint), send it back to revise, or reject it."""
-        record = holder.get().review_task(taskId, decision=decision, feedback=feedback, actor=ACTOR)
+        record = holder.get().review_task(
+            taskId, decision=decision, feedback=feedback, actor=reviewer or ACTOR
+        )
         return _summary(record)
 
     # ------------------------------------------------------------------ plans

@@ -52,8 +52,11 @@ def store_plan(
     session_id: str | None = None,
 ) -> StoredPlan:
     """Plan ``spec``, store it, apply carried-over ``statuses``; warnings first to last."""
-    from waveplan.planner import make_plan
+    from waveplan.planner import make_plan, resolve_max_concurrent
+    from waveplan.planning.batches import expand_batches
 
+    # Batch tasks become their parts here, so the stored spec has the tasks it runs.
+    spec = expand_batches(spec, max_concurrent=resolve_max_concurrent(None, spec))
     result = make_plan(spec)
     if warnings:
         result = result.model_copy(update={"warnings": [*warnings, *result.warnings]})
@@ -74,37 +77,18 @@ def import_document(
 ) -> StoredPlan:
     """Store a plan document read by ``planfile`` (its warnings and statuses included).
 
-    Agents a foreign document names are rarely Claude Code agents: those that are not
-    waveplan's are named in a warning (the task keeps them; remove one to let waveplan
-    choose by keywords).
+    Agents a document names that are not waveplan's are named in a warning by the
+    planner (``planning.plan.agent_warnings``), as for any plan.
     """
     return store_plan(
         store,
         document.spec,
         actor=actor,
-        warnings=[*document.warnings, *_foreign_agents(document)],
+        warnings=list(document.warnings),
         statuses=document.statuses,
         project=project,
         session_id=session_id,
     )
-
-
-def _foreign_agents(document: PlanDocument) -> list[str]:
-    if document.format == "waveplan":
-        return []
-    from waveplan.planning.agents import load_agent_table
-
-    known = {p.name for p in load_agent_table()} | {"general-purpose"}
-    unknown: dict[str, list[str]] = {}
-    for t in document.spec.tasks:
-        if t.agent and t.agent not in known:
-            unknown.setdefault(t.agent, []).append(t.id)
-    return [
-        f"agent {name!r} (task{'s' if len(ids) > 1 else ''} {', '.join(ids[:6])}) is not one "
-        "of waveplan's agents: Claude Code must have it, or remove it from the task and "
-        "waveplan chooses by keywords"
-        for name, ids in unknown.items()
-    ]
 
 
 def apply_statuses(

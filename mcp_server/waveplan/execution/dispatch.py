@@ -26,8 +26,9 @@ task with every dependency satisfied is ``ready`` (a ``checkpoint`` task goes to
 for people. Each output is read (``parse_output``) once per call, however many
 conditions test it.
 
-Order among the tasks that may start: effective priority level, then the serial work
-the task gates: the larger of the longest chain of dependents still to come (in tasks,
+Order among the tasks that may start: effective priority level, then the deadline
+(earlier first; a task without one after those with one), then the serial work the task
+gates: the larger of the longest chain of dependents still to come (in tasks,
 itself included) and the number of unfinished tasks whose files conflict with it (they
 must run one at a time with it), then that chain alone, then wave, then plan order.
 
@@ -311,7 +312,10 @@ def dispatch_snapshot(
     level = {i: effective_level(tasks[i], now, aging) for i in ready}
     contention = _contention(snap, status, ready)
     waves = start.waves
-    ready.sort(key=lambda i: (level[i], -max(height[i], contention[i]), -height[i], waves[i], i))
+    due = {i: tasks[i].deadline if tasks[i].deadline is not None else math.inf for i in ready}
+    ready.sort(
+        key=lambda i: (level[i], due[i], -max(height[i], contention[i]), -height[i], waves[i], i)
+    )
 
     from waveplan.planning.conflicts import UNKNOWN_FILES, WaveFiles
 

@@ -3,8 +3,9 @@ transaction by the store's one writer (``store.writer.apply``).
 
 ``Move`` is a status change (the only way a status changes), with the columns that go
 with it; ``Note`` an event that changes no status; ``CheckpointSet`` an approval or an
-escalation; ``PlanSet`` the plan's derived status. Times in ``Move.fields`` are seconds
-since the epoch (``TIME_FIELDS``); the writer stores them in its own form.
+escalation; ``PlanSet`` the plan's derived status; ``FeedbackSet`` review feedback.
+Times in ``Move.fields`` are seconds since the epoch (``TIME_FIELDS``); the writer
+stores them in its own form.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from waveplan.lifecycle import PlanStatus, Status
 
-__all__ = ["TIME_FIELDS", "CheckpointSet", "Effect", "Move", "Note", "PlanSet"]
+__all__ = ["TIME_FIELDS", "CheckpointSet", "Effect", "FeedbackSet", "Move", "Note", "PlanSet"]
 
 #: ``Move.fields`` holding times (epoch seconds in effects, stored times in the rows).
 TIME_FIELDS = frozenset({"ready_since", "not_before", "lease_expires_at"})
@@ -72,4 +73,16 @@ class PlanSet:
     halted_by: str | None
 
 
-Effect = Move | Note | CheckpointSet | PlanSet
+@dataclass(frozen=True, slots=True)
+class FeedbackSet:
+    """Review feedback on ``task_id``: ``add`` records an entry (``PENDING``), by
+    ``actor``; ``processed`` marks the pending entries ``PROCESSED`` (the task was
+    submitted again)."""
+
+    task_id: str
+    add: str | None = None
+    actor: str = ""
+    processed: bool = False
+
+
+Effect = Move | Note | CheckpointSet | PlanSet | FeedbackSet

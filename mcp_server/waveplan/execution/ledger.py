@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from waveplan.errors import WaveplanError
 from waveplan.execution.dispatch import Dispatch, dispatch_snapshot, settle_snapshot
-from waveplan.execution.effects import CheckpointSet, Effect, Move, Note, PlanSet
+from waveplan.execution.effects import CheckpointSet, Effect, FeedbackSet, Move, Note, PlanSet
 from waveplan.execution.policies import (
     LEASE_EXPIRED,
     REVIEW_REJECTED,
@@ -49,12 +49,15 @@ from waveplan.execution.snapshot import Snapshot
 from waveplan.execution.state import ExecTask
 from waveplan.lifecycle import (
     BUSY,
+    FINISHED,
     LEASED,
     NEEDS_PERSON,
     TERMINAL,
     WAITING,
+    NotApproverError,
     NotInReviewError,
     NotReadyError,
+    OpenSubtasksError,
     StartedTaskError,
     Status,
     check_transition,
@@ -72,7 +75,15 @@ CHECKPOINT_TIMEOUT = "checkpoint_timeout"
 """Error code of a checkpoint rejected because nobody decided within its timeout."""
 
 #: ExecTask attributes a move may change, by column name.
-_TRACKED = ("attempts", "ready_since", "not_before", "lease_expires_at", "owner", "lease_seconds")
+_TRACKED = (
+    "attempts",
+    "ready_since",
+    "not_before",
+    "lease_expires_at",
+    "owner",
+    "lease_seconds",
+    "agent",
+)
 _IN_PROGRESS = frozenset({Status.CLAIMED, Status.RUNNING, Status.REVIEW, Status.REVISE})
 
 Decision = Literal["approve", "revise", "reject"]
@@ -160,6 +171,10 @@ class Ledger:
             # Started under a claim (or resumed after review under it): the lease runs on.
             if frm in (Status.CLAIMED, Status.REVISE) and t.lease_seconds is not None:
                 cols["lease_expires_at"] = now + t.lease_seconds
+            elif t.timeout_seconds is not None:
+                # Started by hand: a task with a timeout runs under a lease all the same.
+                cols["lease_seconds"] = t.timeout_seconds
+                cols["lease_expires_at"] = now + t.timeout_seconds
         cols.update(fields)
         if to == Status.CLAIMED and "lease_seconds" in cols:
             cols["lease_expires_at"] = now + cols["lease_seconds"]
@@ -176,6 +191,9 @@ class Ledger:
                 cols,
             )
         )
+        if to == Status.REVIEW or (to == Status.DONE and frm != Status.REVIEW):
+            # Submitted again: the feedback it was sent back with has been worked in.
+            self.effects.append(FeedbackSet(task_id, processed=True))
         tracked = {k: cols[k] for k in _TRACKED if k in cols}
         if "output" in cols:
             tracked["output"] = cols["output"]
@@ -260,13 +278,14 @@ class Ledger:
                 error=message,
             )
         for tid in d.release:
+            lease = self.task(tid).timeout_seconds or lease_seconds  # its timeout wins
             self.move(
                 tid,
                 Status.CLAIMED,
-                f"claimed by {owner} for {lease_seconds} s",
+                f"claimed by {owner} for {lease} s",
                 actor=owner,
                 owner=owner,
-                lease_seconds=lease_seconds,
+                lease_seconds=lease,
                 lease_token=tokens(),
                 status_reason=None,
             )
@@ -274,9 +293,24 @@ class Ledger:
 
     # ------------------------------------------------------------------ finishing
 
+    def open_subtasks(self, task_id: str) -> list[str]:
+        """The sub-tasks of ``task_id`` not finished yet (``id (status)``)."""
+        return [
+            f"{t.id} ({t.status})"
+            for t in self._tasks
+            if t.parent == task_id and t.status not in FINISHED and not t.external
+        ]
+
+    def _refuse_open_subtasks(self, task_id: str, to: Status) -> None:
+        open_ = self.open_subtasks(task_id)
+        if open_:
+            raise OpenSubtasksError(task_id, self.task(task_id).status, to, open_)
+
     def finish(self, task_id: str, to: Status, note: str | None, **fields: Any) -> None:
         """``running -> done/review`` (or any other move the caller asked for), then
-        settle what depends on it."""
+        settle what depends on it. A parent finishes after its sub-tasks."""
+        if to in (Status.DONE, Status.REVIEW):
+            self._refuse_open_subtasks(task_id, to)
         self.move(task_id, to, note, **fields)
         self.settle_after([task_id], actor=self.actor)
 
@@ -367,7 +401,8 @@ class Ledger:
             )
             self.settle_after([task_id], actor=actor)
             return Status.FAILED
-        decision = on_failure(t, code, policy=rules.failure_policy, retry=rules.retry, now=self.now)
+        retry = t.retry or rules.retry
+        decision = on_failure(t, code, policy=rules.failure_policy, retry=retry, now=self.now)
         if decision.action in ("fail", "halt"):
             extra["status_reason"] = decision.reason
         self.move(
@@ -386,7 +421,15 @@ class Ledger:
             again["lease_seconds"] = None
             if decision.status == Status.READY:
                 again["ready_since"] = decision.retry_at
-            self.move(task_id, decision.status, decision.reason, actor=SYSTEM_ACTOR, **again)
+            reason = decision.reason
+            alternatives = retry.alternative_agents
+            if alternatives:
+                # Failover: the n-th retry goes to the n-th alternative (the last stays).
+                agent = alternatives[min(t.attempts, len(alternatives)) - 1]
+                if agent != t.agent:
+                    again["agent"] = agent
+                    reason += f"; failover to {agent}"
+            self.move(task_id, decision.status, reason, actor=SYSTEM_ACTOR, **again)
             if decision.status == Status.PENDING:  # a checkpoint gate: back to review
                 self.settle([task_id], actor=SYSTEM_ACTOR)
                 final = self.task(task_id).status
@@ -419,6 +462,14 @@ class Ledger:
         ]
         checkpoint = self.snap.checkpoints.get(task_id)
         approval_pending = checkpoint is not None and checkpoint.pending
+        if (
+            approval_pending
+            and checkpoint is not None
+            and checkpoint.approvers
+            and actor != SYSTEM_ACTOR
+            and actor not in checkpoint.approvers
+        ):
+            raise NotApproverError(task_id, actor, checkpoint.approvers)
         if t.status == Status.SKIPPED and decision == "approve" and approval_pending:
             self._approve(task_id, actor)
             self.effects.append(
@@ -429,9 +480,14 @@ class Ledger:
         if t.status != Status.REVIEW:
             raise NotInReviewError(task_id, t.status, target)
         check_transition(task_id, t.status, target, via_review=True)
+        if decision == "approve":
+            self._refuse_open_subtasks(task_id, Status.DONE)
         if decision == "approve" and approval_pending:
             self._approve(task_id, actor)
         note = f"{decision}: {feedback}" if feedback else decision
+        if feedback and decision != "approve":
+            # Changes asked for: pending until the task is submitted again.
+            self.effects.append(FeedbackSet(task_id, add=feedback, actor=actor))
         if decision == "reject":
             final = self.fail(
                 task_id,
@@ -495,7 +551,7 @@ class Ledger:
             )
             self.fail(
                 e.task_id,
-                LEASE_EXPIRED,
+                e.decision.error_code if e.decision else LEASE_EXPIRED,
                 error=f"lease lapsed without progress (owner {t.owner})",
                 note=e.reason,
                 actor=SYSTEM_ACTOR,

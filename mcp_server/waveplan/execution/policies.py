@@ -26,8 +26,9 @@ Backoff before retry ``k`` (the task has been started ``k`` times):
 Leases: a claimed or running task whose lease lapsed (no progress note renewed it)
 is handled by ``expired_leases``: a *claimed* task never started, so it goes back to
 ``ready`` and no attempt is counted; a *running* task fails with error code
-``lease_expired`` (its start already counted as an attempt) and the failure policy
-decides what follows.
+``lease_expired`` (``timeout`` for a task with its own ``timeout``, which is its lease;
+its start already counted as an attempt) and the failure policy — with the task's own
+retries where it has them — decides what follows.
 
 >>> from waveplan.execution.state import ExecTask
 >>> t = ExecTask(id="a", status="running", attempts=1)
@@ -53,6 +54,7 @@ from waveplan.times import from_epoch
 __all__ = [
     "LEASE_EXPIRED",
     "REVIEW_REJECTED",
+    "TIMEOUT",
     "FailureDecision",
     "LeaseExpiry",
     "RetryPolicy",
@@ -63,6 +65,9 @@ __all__ = [
 
 LEASE_EXPIRED = "lease_expired"
 """Error code of a running task whose lease lapsed without progress."""
+
+TIMEOUT = "timeout"
+"""Error code of a running task with a ``timeout`` whose lease (that timeout) lapsed."""
 
 REVIEW_REJECTED = "review_rejected"
 """Error code of a task rejected in review (``task_review`` reject)."""
@@ -213,8 +218,12 @@ def expired_leases(
                 )
             )
         elif t.status == Status.RUNNING:
-            d = on_failure(t, LEASE_EXPIRED, policy=policy, retry=retry, now=now)
+            code = TIMEOUT if t.timeout_seconds is not None else LEASE_EXPIRED
+            d = on_failure(t, code, policy=policy, retry=t.retry or retry, now=now)
+            what = f"timeout {t.timeout_seconds} s" if code == TIMEOUT else "lease"
             out.append(
-                LeaseExpiry(t.id, "fail", d.status, f"lease lapsed without progress; {d.reason}", d)
+                LeaseExpiry(
+                    t.id, "fail", d.status, f"{what} lapsed without progress; {d.reason}", d
+                )
             )
     return out

@@ -18,10 +18,17 @@ A task may start when, in this order:
    only releases the lowest wave that still has an unfinished task (the wave barrier),
    ``adaptive`` has no barrier;
 6. fewer than ``max_concurrent`` work tasks are busy (``lifecycle.BUSY``);
-7. its files do not conflict with a task holding files (``lifecycle.FILE_HOLDERS``),
-   by ``planning.conflicts``'s rule.
+7. every resource pool its type belongs to has a free slot (``plan.resource_pools``:
+   busy tasks of the pool's types stay under the pool's ``max_concurrent``);
+8. nobody runs alone: a task with ``allow_parallel_execution`` false (``run_alone``)
+   starts only when no other work task is busy, and nothing starts beside it;
+9. its files do not conflict with a task holding files (``lifecycle.FILE_HOLDERS``),
+   by ``planning.conflicts``'s rule — except with its own ancestors and sub-tasks: a
+   sub-task writes inside its parent's paths while the parent waits for it.
 
-Tasks outside any plan (``Snapshot.rules is None``) only need 1 and 2.
+A busy parent with an open sub-task waits for it: it counts against neither
+``max_concurrent``, ``sequential``, the pools nor running alone (else its sub-tasks could
+never start). Tasks outside any plan (``Snapshot.rules is None``) only need 1 and 2.
 
 >>> from waveplan.execution.snapshot import Snapshot
 >>> from waveplan.execution.state import ExecTask, PlanRules
@@ -37,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from waveplan.execution.snapshot import Snapshot
-from waveplan.execution.state import ExecTask
+from waveplan.execution.state import ExecTask, Pool
 from waveplan.lifecycle import BUSY, FILE_HOLDERS, FINISHED, Status, dependency_satisfied
 from waveplan.times import from_epoch
 
@@ -54,7 +61,7 @@ class Verdict:
     """The answer: ``ok``, or a ``reason`` (one clause, the same at every door) and a
     ``code`` naming the rule (``status``, ``checkpoint``, ``dependencies``, ``halted``,
     ``backoff``, ``sequential``, ``wave_barrier``, ``max_concurrent``,
-    ``file_conflict``)."""
+    ``resource_pool``, ``run_alone``, ``file_conflict``)."""
 
     ok: bool
     reason: str = ""
@@ -118,6 +125,10 @@ class StartRules:
         self.barrier: int | None = None
         self.open_in_barrier = 0
         self._holding = None
+        self.parked: set[int] = set()
+        self.pools: tuple[Pool, ...] = ()
+        self.pool_busy: list[int] = []
+        self.alone: int | None = None
         if self.rules is None:
             return
         st = self.status
@@ -125,7 +136,14 @@ class StartRules:
             (t if t.status == st[i] else _with_status(t, st[i]) for i, t in enumerate(tasks)),
             self.rules.failure_policy,
         )
-        self.busy = sum(1 for i, t in enumerate(tasks) if st[i] in BUSY and t.is_work)
+        self.parked = _parked(snap, st)
+        counted = [
+            i for i, t in enumerate(tasks) if st[i] in BUSY and t.is_work and i not in self.parked
+        ]
+        self.busy = len(counted)
+        self.pools = self.rules.pools
+        self.pool_busy = [sum(1 for i in counted if tasks[i].type in p.types) for p in self.pools]
+        self.alone = next((i for i in counted if tasks[i].run_alone), None)
         if self.rules.strategy == "parallel":
             waves = self.waves
             open_waves = [
@@ -209,7 +227,29 @@ class StartRules:
                 f"max_concurrent {rules.max_concurrent} reached ({self.busy} busy)",
                 "max_concurrent",
             )
+        for n, pool in enumerate(self.pools):
+            if t.type in pool.types and self.pool_busy[n] >= pool.max_concurrent:
+                return Verdict(
+                    False,
+                    f"resource pool {pool.name!r} full: {self.pool_busy[n]} of "
+                    f"{pool.max_concurrent} busy",
+                    "resource_pool",
+                )
+        if self.alone is not None:
+            other = self.snap.tasks[self.alone].id
+            return Verdict(False, f"{other!r} runs alone (allow_parallel_execution false)",
+                           "run_alone")  # fmt: skip
+        if t.run_alone and self.busy:
+            return Verdict(
+                False,
+                f"runs alone (allow_parallel_execution false): waits for {self.busy} busy "
+                f"task{'s' if self.busy != 1 else ''}",
+                "run_alone",
+            )
         cause = self.holding.check(i)
+        if cause is not None and self._related(i, cause[1]):
+            others = self.holding.all_conflicts(i).items()
+            cause = next((c for o, c in others if not self._related(i, o)), None)
         if cause is not None:
             from waveplan.planning.conflicts import cause_text
 
@@ -223,7 +263,38 @@ class StartRules:
         """Count task ``i`` as started in this pass (busy, holding its files)."""
         self.admitted.add(i)
         self.busy += 1
+        t = self.snap.tasks[i]
+        for n, pool in enumerate(self.pools):
+            if t.type in pool.types:
+                self.pool_busy[n] += 1
+        if t.run_alone and self.alone is None:
+            self.alone = i
         self.holding.add(i)
+
+    def _related(self, i: int, j: int) -> bool:
+        """Whether one of tasks ``i`` and ``j`` is an ancestor of the other."""
+        return j in self._ancestors(i) or i in self._ancestors(j)
+
+    def _ancestors(self, i: int) -> set[int]:
+        found: set[int] = set()
+        index = self.snap.index
+        parent = self.snap.tasks[i].parent
+        while parent is not None and parent in index and index[parent] not in found:
+            found.add(index[parent])
+            parent = self.snap.tasks[index[parent]].parent
+        return found
+
+
+def _parked(snap: Snapshot, status: Sequence[Status]) -> set[int]:
+    """Busy parents waiting for an open sub-task (see the module docstring)."""
+    index = snap.index
+    out: set[int] = set()
+    for i, t in enumerate(snap.tasks):
+        if t.parent is not None and status[i] not in FINISHED and not t.external:
+            j = index.get(t.parent)
+            if j is not None and status[j] in BUSY:
+                out.add(j)
+    return out
 
 
 def _with_status(t: ExecTask, status: Status) -> ExecTask:

@@ -19,6 +19,7 @@ __all__ = [
     "Dependency",
     "ExecTask",
     "PlanRules",
+    "Pool",
     "RetryPolicy",
 ]
 
@@ -84,6 +85,22 @@ class ExecTask:
         It has an output (``output`` itself is only loaded where a condition reads it).
     reported_attempt : int
         The last attempt whose failure was reported (a second report is a no-op).
+    agent : str | None
+        The agent that runs it (a failover retry changes it).
+    deadline : float | None
+        When it is due: within a priority level, earlier deadlines go first.
+    timeout_seconds : int | None
+        The lease of each of its runs (claimed or started by hand): a run without a
+        sign of life for this long fails with ``timeout``.
+    retry : RetryPolicy | None
+        Its own retries (the plan's merged with its type's and its own); ``None``: the
+        plan's.
+    parent : str | None
+        The task it is a sub-task of: the parent cannot finish while a sub-task is
+        open, and the two never conflict on files.
+    run_alone : bool
+        ``allow_parallel_execution`` false: it starts only when no other work task is
+        busy, and nothing else starts while it is.
     """
 
     id: str
@@ -106,6 +123,12 @@ class ExecTask:
     external: bool = False
     has_output: bool = False
     reported_attempt: int = 0
+    agent: str | None = None
+    deadline: float | None = None
+    timeout_seconds: int | None = None
+    retry: RetryPolicy | None = None
+    parent: str | None = None
+    run_alone: bool = False
 
     @property
     def is_work(self) -> bool:
@@ -119,6 +142,8 @@ class RetryPolicy:
 
     ``retryable_error_codes``: the error codes worth retrying; ``None`` retries every
     code. ``max_attempts`` counts the first try (3 = one try and two retries).
+    ``alternative_agents``: failover, the n-th retry goes to the n-th of them (the last
+    one keeps the rest).
     """
 
     max_attempts: int = 3
@@ -126,6 +151,32 @@ class RetryPolicy:
     backoff_factor: float = 2.0
     max_backoff_seconds: float = 3600.0
     retryable_error_codes: frozenset[str] | None = None
+    alternative_agents: tuple[str, ...] = ()
+
+    def over(self, overrides: dict[str, object] | None) -> RetryPolicy:
+        """This policy with a task's (or task type's) set fields over it.
+
+        >>> RetryPolicy().over({"max_attempts": 5, "alternative_agents": ["b"]})
+        ... # doctest: +NORMALIZE_WHITESPACE
+        RetryPolicy(max_attempts=5, backoff_base_seconds=30.0, backoff_factor=2.0,
+                    max_backoff_seconds=3600.0, retryable_error_codes=None,
+                    alternative_agents=('b',))
+        """
+        from dataclasses import replace
+
+        if not overrides:
+            return self
+        changes: dict[str, object] = {}
+        for key in ("max_attempts", "backoff_base_seconds"):
+            if overrides.get(key) is not None:
+                changes[key] = overrides[key]
+        codes = overrides.get("retryable_error_codes")
+        if codes is not None:
+            changes["retryable_error_codes"] = frozenset(codes)  # type: ignore[arg-type]
+        agents = overrides.get("alternative_agents")
+        if agents:
+            changes["alternative_agents"] = tuple(agents)  # type: ignore[arg-type]
+        return replace(self, **changes) if changes else self
 
     def __post_init__(self) -> None:
         from waveplan.errors import WaveplanError
@@ -150,6 +201,15 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Pool:
+    """A resource pool: at most ``max_concurrent`` busy work tasks of ``types`` at once."""
+
+    name: str
+    max_concurrent: int
+    types: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class PlanRules:
     """The settings of a plan the execution core applies.
 
@@ -157,7 +217,8 @@ class PlanRules:
     barrier) or ``adaptive``; ``max_concurrent`` busy work tasks at most;
     ``failure_policy`` and ``retry`` decide what a failure leads to; ``read_write``
     whether a reader beside a writer of the same path conflicts; ``aging_seconds``:
-    one priority level per this many seconds waited (0 turns aging off).
+    one priority level per this many seconds waited (0 turns aging off); ``pools``:
+    resource pools, each capping the busy tasks of its types beside ``max_concurrent``.
     """
 
     strategy: ExecutionStrategy = "adaptive"
@@ -166,3 +227,4 @@ class PlanRules:
     read_write: ReadWriteRule = "allow"
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     aging_seconds: float = DEFAULT_AGING_SECONDS
+    pools: tuple[Pool, ...] = ()

@@ -8,18 +8,29 @@ the concurrency cap and the output directory come in as arguments (the shell in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from waveplan.errors import InvalidPlanError
 from waveplan.models import (
     Complexity,
     PlanResult,
+    PlanSettings,
     PlanSpec,
     ReadWriteRule,
     ScheduledTask,
+    TaskRetry,
     TaskSpec,
 )
-from waveplan.planning.agents import AgentProfile, agent_for_role, choose_agent
+from waveplan.planning.agents import (
+    FALLBACK_AGENT,
+    PLUGIN_PREFIX,
+    AgentProfile,
+    agent_for_role,
+    choose_agent,
+)
+from waveplan.planning.batches import expand_batches
 from waveplan.planning.conflicts import find_conflicts
 from waveplan.planning.decompose import check_decomposition
 from waveplan.planning.outputs import output_file_names
@@ -36,7 +47,16 @@ from waveplan.planning.team import (
 )
 from waveplan.planning.waves import assign_waves
 
-__all__ = ["build_plan", "canonical_paths", "path_warnings", "task_text"]
+__all__ = [
+    "TypeDefaults",
+    "agent_warnings",
+    "build_plan",
+    "canonical_paths",
+    "check_task_model",
+    "path_warnings",
+    "task_text",
+    "type_defaults",
+]
 
 
 def task_text(task: TaskSpec) -> str:
@@ -75,6 +95,119 @@ def path_warnings(tasks: Sequence[TaskSpec]) -> list[str]:
                     )
                     found.append(f"task {task.id!r} {mode} {path!r} ({kind})")
     return found
+
+
+@dataclass(frozen=True)
+class TypeDefaults:
+    """A task's settings once its type's defaults are applied (its own win)."""
+
+    timeout: str | None
+    retry: TaskRetry | None
+    agent: str | None
+    capabilities: tuple[str, ...]
+
+
+def type_defaults(task: TaskSpec, settings: PlanSettings) -> TypeDefaults:
+    """The task's timeout, retry, agent and capabilities after its type's defaults
+    (``plan.task_types``): a field the task sets wins; retries merge field by field.
+
+    >>> from waveplan.models import PlanSettings
+    >>> s = PlanSettings(task_types={"research": {"timeout": "10m", "capabilities":
+    ...     ["web_search"], "retry": {"max_attempts": 5, "backoff_base_seconds": 1}}})
+    >>> d = type_defaults(TaskSpec(id="a", subject="A", type="research",
+    ...                             retry={"max_attempts": 2}), s)
+    >>> d.timeout, d.retry.max_attempts, d.retry.backoff_base_seconds, d.capabilities
+    ('10m', 2, 1.0, ('web_search',))
+    """
+    typed = settings.task_types.get(task.type)
+    layers = [typed.retry if typed else None, task.retry]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        if layer is not None:
+            merged.update(layer.model_dump(exclude_none=True, exclude_defaults=True))
+    return TypeDefaults(
+        timeout=task.timeout or (typed.timeout if typed else None),
+        retry=TaskRetry(**merged) if merged else None,
+        agent=typed.agent if typed else None,
+        capabilities=tuple(typed.capabilities) if typed else (),
+    )
+
+
+def check_task_model(tasks: Sequence[TaskSpec]) -> None:
+    """Parents inside the plan and without cycles, ``reference_id`` unique.
+
+    >>> check_task_model([TaskSpec(id="a", subject="A", parent="b"),  # doctest: +ELLIPSIS
+    ...                   TaskSpec(id="b", subject="B", parent="a")])
+    Traceback (most recent call last):
+    ...
+    waveplan.errors.InvalidPlanError: sub-tasks in a cycle: a -> b -> a; ...
+    """
+    by_id = {t.id: t for t in tasks}
+    refs: dict[str, str] = {}
+    for t in tasks:
+        if t.parent is not None and t.parent not in by_id:
+            raise InvalidPlanError(
+                f"task {t.id!r} has the unknown parent {t.parent!r}; `parent` must name a "
+                "task id of this plan",
+                task_id=t.id,
+                parent=t.parent,
+            )
+        if t.reference_id is not None:
+            if t.reference_id in refs:
+                raise InvalidPlanError(
+                    f"tasks {refs[t.reference_id]!r} and {t.id!r} have the same reference_id "
+                    f"{t.reference_id!r}; it names one task of the plan",
+                    reference_id=t.reference_id,
+                )
+            refs[t.reference_id] = t.id
+    for t in tasks:
+        chain = [t.id]
+        parent = t.parent
+        while parent is not None:
+            if parent in chain:
+                path = " -> ".join([*chain[chain.index(parent) :], parent])
+                raise InvalidPlanError(
+                    f"sub-tasks in a cycle: {path}; a parent chain must end at a task "
+                    "without a parent",
+                    cycle=path,
+                )
+            chain.append(parent)
+            parent = by_id[parent].parent
+
+
+def agent_warnings(
+    tasks: Sequence[TaskSpec], settings: PlanSettings, table: Sequence[AgentProfile]
+) -> list[str]:
+    """One warning per agent name the plan uses that no agent definition has.
+
+    Names come from tasks, task types and failover lists; ``waveplan:<name>`` counts
+    as ``<name>``. Such a task keeps its agent: Claude Code may have it (a user's own
+    agent), or the launch fails.
+    """
+    known = {p.name for p in table} | {FALLBACK_AGENT}
+    uses: dict[str, list[str]] = {}
+
+    def use(name: str | None, where: str) -> None:
+        if name and name.removeprefix(PLUGIN_PREFIX) not in known:
+            uses.setdefault(name, []).append(where)
+
+    for t in tasks:
+        use(t.agent, f"task {t.id}")
+        for alt in t.retry.alternative_agents if t.retry else ():
+            use(alt, f"task {t.id}")
+    for name, typed in settings.task_types.items():
+        use(typed.agent, f"type {name}")
+        for alt in typed.retry.alternative_agents if typed.retry else ():
+            use(alt, f"type {name}")
+    out = []
+    for name, where in uses.items():
+        places = list(dict.fromkeys(where))
+        shown = ", ".join(places[:6]) + (" ..." if len(places) > 6 else "")
+        out.append(
+            f"agent {name!r} ({shown}) is not one of waveplan's agents: Claude Code must "
+            "have it, or remove it from the task and waveplan chooses by keywords"
+        )
+    return out
 
 
 def build_plan(
@@ -124,6 +257,7 @@ def build_plan(
         unknown task, a placeholder that could never be filled (``planning.references``).
     """
     rule: ReadWriteRule = read_write or spec.plan.read_write
+    spec = expand_batches(spec, max_concurrent=max_concurrent)
     settings = spec.plan
     tasks = list(spec.tasks)
     known = {t.id for t in tasks}
@@ -133,6 +267,7 @@ def build_plan(
                 f"checkpoint after unknown task {checkpoint.after!r}; "
                 "`after` must name a task id of this plan"
             )
+    check_task_model(tasks)
     outputs = output_file_names([(t.id, t.subject) for t in tasks], output_dir)
 
     # Agents first: a check with undeclared files that goes to a read-only specialist
@@ -141,12 +276,27 @@ def build_plan(
     complexity: dict[str, Complexity] = {}
     prompts: dict[str, str] = {}
     effective: list[TaskSpec] = []
+    defaults = {t.id: type_defaults(t, settings) for t in tasks}
     for task in tasks:
         text = task_text(task)
         complexity[task.id] = score_complexity(text)
         read_only = False
+        typed = defaults[task.id]
         if task.agent:
             chosen[task.id] = (task.agent, "set in the plan")
+        elif typed.agent:
+            chosen[task.id] = (typed.agent, f"the agent of task type {task.type!r}")
+        elif typed.capabilities and not task.role:
+            # Required capabilities are matched like the task's own words, before them.
+            words = " ".join(c.replace("_", " ") for c in typed.capabilities)
+            choice, read_only = choose_agent(
+                f"{words}\n{text}",
+                agents,
+                writes=None if task.writes is None else bool(task.writes),
+                output_file=True,
+            )
+            caps = ", ".join(typed.capabilities)
+            chosen[task.id] = (choice.agent, f"type {task.type!r} needs {caps}; {choice.reason}")
         elif task.role:
             agent, prompt = agent_for_role(task.role)
             chosen[task.id] = (agent, f"role {task.role!r} -> {agent} (role-to-agent mapping)")
@@ -229,6 +379,9 @@ def build_plan(
         )
 
     wave_of = {tid: n for n, wave in enumerate(waves, start=1) for tid in wave}
+    for task in effective:  # the synthesis task of a team plan came in late
+        if task.id not in defaults:
+            defaults[task.id] = type_defaults(task, settings)
     scheduled = [
         ScheduledTask(
             id=task.id,
@@ -244,6 +397,8 @@ def build_plan(
             files_unknown=task.writes is None,
             priority=task.priority,
             type=task.type,
+            timeout=defaults[task.id].timeout,
+            retry=defaults[task.id].retry,
             when=dict(task.when),
             requires_success=list(task.requires_success),
             requirements=list(task.requirements),
@@ -277,7 +432,7 @@ def build_plan(
         critical_path=critical,
         team_mode=team,
         checkpoints=list(settings.checkpoints),
-        warnings=path_warnings(tasks),
+        warnings=path_warnings(tasks) + agent_warnings(tasks, settings, agents),
         status=settings.status,
         questions=list(settings.questions),
         request=settings.request,

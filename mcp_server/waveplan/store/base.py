@@ -8,11 +8,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from waveplan.models import PlanRecord, PlanResult, PlanSpec, Priority, Status, TaskRecord
+from waveplan.models import (
+    Cost,
+    Duration,
+    Moment,
+    PlanRecord,
+    PlanResult,
+    PlanSpec,
+    Priority,
+    Status,
+    TaskRecord,
+    TaskRetry,
+    TaskTypeName,
+)
 
 if TYPE_CHECKING:
     from waveplan.store.feed import FeedPage
@@ -29,22 +41,69 @@ def _canonical(paths: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(normalize_path(p) for p in paths))
 
 
+_Line = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
 class TaskNew(BaseModel):
-    """Fields of ``task_create`` (TaskCreate-style)."""
+    """Fields of ``task_create`` (TaskCreate-style), with the task fields of a plan file
+    (``models.TaskSpec``: the same names, limits and checks). Dependencies and the
+    parent may be named by id, by plan-file id within the plan, or by ``reference_id``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     subject: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=100_000)
-    activeForm: str | None = None
+    activeForm: str | None = Field(default=None, max_length=500)
     metadata: dict[str, Any] = Field(default_factory=dict)
     plan_id: str | None = None
+    id: str | None = Field(default=None, min_length=1, max_length=200)
     blockedBy: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
     writes: list[str] | None = None
     reads: list[str] = Field(default_factory=list)
-    agent: str | None = None
+    agent: str | None = Field(default=None, max_length=200)
     priority: Priority = "normal"
     owner: str | None = None
+    type: TaskTypeName = "task"
+    wave: int | None = Field(default=None, ge=1)
+    expected_output: str | None = Field(default=None, max_length=20_000)
+    input: dict[str, Any] = Field(default_factory=dict)
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )
+    deadline: Moment | None = None
+    timeout: Duration | None = None
+    retry: TaskRetry | None = None
+    parent: str | None = None
+    is_deliverable: bool = False
+    reference_id: str | None = Field(default=None, min_length=1, max_length=200)
+    allow_parallel_execution: bool = True
+    when: dict[str, str] = Field(default_factory=dict)
+    requires_success: list[str] = Field(default_factory=list)
+    requirements: list[_Line] = Field(default_factory=list, max_length=50)
+    success_criterion: str | None = Field(default=None, min_length=1, max_length=2000)
+    role: str | None = Field(default=None, max_length=100)
 
     _paths = field_validator("writes", "reads")(_canonical)
+
+    @model_validator(mode="after")
+    def _conditions_name_dependencies(self) -> TaskNew:
+        from waveplan.execution.conditions import InvalidConditionError, parse_condition
+
+        deps = {*self.blockedBy, *self.depends_on}
+        for dep in [*self.when, *self.requires_success]:
+            if dep not in deps:
+                raise ValueError(
+                    f"{dep!r} has a condition or success requirement but is not in depends_on"
+                )
+        for dep, expr in self.when.items():
+            try:
+                parse_condition(expr)
+            except InvalidConditionError as err:
+                raise ValueError(f"condition on {dep!r}: {err.message}") from None
+        if self.type == "checkpoint":
+            raise ValueError("type checkpoint gates are declared in a plan (plan_create)")
+        return self
 
 
 class TaskChanges(BaseModel):
@@ -54,13 +113,38 @@ class TaskChanges(BaseModel):
     status: str | None = Field(
         default=None, description="A lifecycle status or a Claude Code alias (in_progress, ...)"
     )
-    subject: str | None = None
-    description: str | None = None
-    activeForm: str | None = None
+    subject: str | None = Field(default=None, min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=100_000)
+    activeForm: str | None = Field(default=None, max_length=500)
     owner: str | None = None
     metadata: dict[str, Any] | None = None
     addBlockedBy: list[str] = Field(default_factory=list)
     addBlocks: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(
+        default_factory=list, description="Dependencies to add, by id or name"
+    )
+    priority: Priority | None = None
+    agent: str | None = Field(default=None, min_length=1, max_length=200)
+    type: TaskTypeName | None = None
+    expected_output: str | None = Field(default=None, max_length=20_000)
+    input: dict[str, Any] | None = None
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=50
+    )
+    deadline: Moment | None = None
+    timeout: Duration | None = None
+    retry: TaskRetry | None = None
+    parent: str | None = None
+    is_deliverable: bool | None = None
+    reference_id: str | None = Field(default=None, min_length=1, max_length=200)
+    allow_parallel_execution: bool | None = None
+    requirements: list[_Line] | None = Field(default=None, max_length=50)
+    success_criterion: str | None = Field(default=None, min_length=1, max_length=2000)
+    role: str | None = Field(default=None, max_length=100)
+    blockers: list[_Line] | None = Field(default=None, max_length=50)
+    summary: str | None = Field(default=None, max_length=20_000)
+    memory: list[_Line] | None = Field(default=None, max_length=50)
+    cost: Cost | None = None
     writes: list[str] | None = None
     reads: list[str] | None = None
     output: str | None = Field(default=None, description="Result text or the output file path")
@@ -152,6 +236,7 @@ class Store(Protocol):
         plan_id: str | None = None,
         status: Status | None = None,
         owner: str | None = None,
+        tag: str | None = None,
     ) -> list[TaskSummary]: ...
 
     def update_task(self, task_id: str, changes: TaskChanges, *, actor: str) -> UpdateResult: ...

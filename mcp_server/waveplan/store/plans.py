@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from waveplan import lifecycle
 from waveplan.errors import InvalidPlanError
 from waveplan.lifecycle import PlanStatus, Status
+from waveplan.store.fields import details_json, retry_json, timeout_seconds
 from waveplan.store.records import plan_record, plan_records
 from waveplan.store.repository import placeholders_of
 from waveplan.store.unit import Unit
@@ -22,7 +23,7 @@ from waveplan.store.writer import insert_tasks
 from waveplan.terms import PRIORITY_RANK
 
 if TYPE_CHECKING:
-    from waveplan.models import PlanRecord, PlanResult, PlanSpec
+    from waveplan.models import PlanRecord, PlanResult, PlanSpec, ScheduledTask, TaskSpec
 
 __all__ = ["create_plan", "get_plan", "list_plans", "plan_spec"]
 
@@ -74,8 +75,8 @@ def create_plan(
     tx.run(
         "INSERT INTO plans (id, name, goal, status, project, session_id, "
         "max_concurrent, strategy, failure_policy, read_write, spec_json, result_json, "
-        "created_at, updated_at, inputs_json, retry_json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, updated_at, inputs_json, retry_json, types_json, pools_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             plan_id,
             result.name,
@@ -93,14 +94,22 @@ def create_plan(
             at,
             json.dumps(spec.plan.inputs),
             spec.plan.retry.model_dump_json(),
+            json.dumps(
+                {k: v.model_dump(mode="json", exclude_none=True)
+                 for k, v in spec.plan.task_types.items()}
+            ) if spec.plan.task_types else None,
+            json.dumps(
+                {k: v.model_dump(mode="json") for k, v in spec.plan.resource_pools.items()}
+            ) if spec.plan.resource_pools else None,
         ),
-    )
+    )  # fmt: skip
     first_seq = tx.next_counter("seq", len(ordered))
     ids = {t.id: f"{plan_id}.{t.id}" for t in ordered}
     rows: list[dict[str, Any]] = []
     paths: list[tuple[str, str, int, str]] = []
     edges: list[tuple[str, str, int, str | None]] = []
     events: list[tuple[Any, ...]] = []
+    tags: list[tuple[str, str, int]] = []
     for n, t in enumerate(ordered):
         tid = ids[t.id]
         src = spec_by_id.get(t.id)
@@ -135,8 +144,11 @@ def create_plan(
                 "review_required": 1 if review else 0,
                 "reported_attempt": 0,
                 "placeholders_json": json.dumps(list(placeholders_of(t.description))),
+                **_model_columns(plan_id, t, src),
             }
         )
+        if src is not None and src.tags:
+            tags += [(tid, tag, n) for n, tag in enumerate(dict.fromkeys(src.tags))]
         paths += [(tid, "write", i, p) for i, p in enumerate(t.writes)]
         paths += [(tid, "read", i, p) for i, p in enumerate(t.reads)]
         needs = set(t.requires_success)
@@ -147,6 +159,7 @@ def create_plan(
         events.append((tid, at, actor, "created", None, status.value, f"plan {plan_id}"))
     insert_tasks(tx, rows)
     tx.many("INSERT INTO task_paths (task_id, mode, position, path) VALUES (?, ?, ?, ?)", paths)
+    tx.many("INSERT INTO task_tags (task_id, tag, position) VALUES (?, ?, ?)", tags)
     tx.many(
         "INSERT INTO dependencies (task_id, depends_on, requires_success, when_expr) "
         "VALUES (?, ?, ?, ?)",
@@ -174,6 +187,35 @@ def create_plan(
         ],
     )
     return plan_record(tx, u.repo, u.repo.plan_row(tx, plan_id))
+
+
+def _model_columns(plan_id: str, t: ScheduledTask, src: TaskSpec | None) -> dict[str, Any]:
+    """The task model's columns (``store.fields``) of a planned task."""
+    retry = t.retry.model_dump(exclude_none=True, exclude_defaults=True) if t.retry else None
+    values: dict[str, Any] = {
+        "timeout_seconds": timeout_seconds(t.timeout),
+        "retry_json": retry_json(retry),
+    }
+    if src is None:
+        return values
+    values.update(
+        deadline=src.deadline,
+        parent_id=f"{plan_id}.{src.parent}" if src.parent else None,
+        run_alone=0 if src.allow_parallel_execution else 1,
+        deliverable=1 if src.is_deliverable else 0,
+        reference_id=src.reference_id,
+        details_json=details_json(
+            {
+                "input": src.input,
+                "expected_output": src.expected_output,
+                "requirements": t.requirements,
+                "success_criterion": t.success_criterion,
+                "role": t.role,
+                "timeout": t.timeout,
+            }
+        ),
+    )
+    return values
 
 
 def plan_spec(u: Unit, plan_id: str) -> PlanSpec:

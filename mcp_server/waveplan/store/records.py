@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from waveplan.errors import WaveplanError
 from waveplan.execution.placeholders import render_description
@@ -19,10 +19,10 @@ from waveplan.store.repository import PLAN_COLUMNS, Repository, spec_of
 from waveplan.store.tx import Row, Tx
 
 if TYPE_CHECKING:
-    from waveplan.models import PlanRecord, TaskRecord
+    from waveplan.models import PlanRecord, TaskContext, TaskRecord
     from waveplan.store.base import TaskSummary
 
-__all__ = ["plan_record", "plan_records", "render", "summaries", "task_record"]
+__all__ = ["plan_record", "plan_records", "render", "summaries", "task_context", "task_record"]
 
 
 def render(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> str:
@@ -57,7 +57,9 @@ def render(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> str:
     )
 
 
-def task_record(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> TaskRecord:
+def task_record(
+    tx: Tx, repo: Repository, row: Row, plan: Row | None = None, *, now: str | None = None
+) -> TaskRecord:
     """One task with its links, files, history and rendered description."""
     from waveplan.models import TaskEvent, TaskRecord
 
@@ -134,6 +136,102 @@ def task_record(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> 
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         history=history,
+        **_model_fields(tx, row, now or _now_text()),
+    )
+
+
+def _model_fields(tx: Tx, row: Row, now: str) -> dict[str, Any]:
+    """The task model's fields of a record (``store.fields``)."""
+    from waveplan.lifecycle import FINISHED
+    from waveplan.models import Feedback
+    from waveplan.store.fields import details, tags_of
+
+    task_id = row["id"]
+    info = details(row["details_json"])
+    retry = json.loads(row["retry_json"]) if row["retry_json"] else None
+    deadline = row["deadline"]
+    return {
+        "input": info.get("input", {}),
+        "expected_output": info.get("expected_output"),
+        "requirements": info.get("requirements", []),
+        "success_criterion": info.get("success_criterion"),
+        "role": info.get("role"),
+        "tags": tags_of(tx, task_id),
+        "deadline": deadline,
+        "overdue": bool(deadline and row["status"] not in FINISHED and deadline < now),
+        "timeout": info.get("timeout"),
+        "retry": retry,
+        "parent": row["parent_id"],
+        "children": [
+            r["id"]
+            for r in tx.rows("SELECT id FROM tasks WHERE parent_id = ? ORDER BY seq", (task_id,))
+        ],
+        "blockers": info.get("blockers", []),
+        "summary": info.get("summary"),
+        "memory": info.get("memory", []),
+        "cost": info.get("cost"),
+        "is_deliverable": bool(row["deliverable"]),
+        "reference_id": row["reference_id"],
+        "allow_parallel_execution": not row["run_alone"],
+        "feedback": [
+            Feedback(content=r["content"], status=r["status"], at=r["at"], by=r["actor"])
+            for r in tx.rows(
+                "SELECT at, actor, content, status FROM feedback WHERE task_id = ? ORDER BY id",
+                (task_id,),
+            )
+        ],
+    }
+
+
+def _now_text() -> str:
+    import time
+
+    from waveplan.times import from_epoch
+
+    return from_epoch(time.time())
+
+
+def task_context(tx: Tx, repo: Repository, row: Row) -> TaskContext:
+    """What a run needs besides its task (``task_get``): the plan's name, goal and
+    inputs, the parent task, each dependency's output, the memory finished tasks of the
+    plan promoted (newest last)."""
+    from waveplan.models import TaskContext
+    from waveplan.store.fields import details
+
+    plan_id = row["plan_id"]
+    name = goal = None
+    inputs: dict[str, str] = {}
+    memory: list[str] = []
+    if plan_id is not None:
+        plan = repo.plan_row(tx, plan_id)
+        name, goal = plan["name"], plan["goal"]
+        inputs = json.loads(plan["inputs_json"] or "{}")
+        for r in tx.rows(
+            "SELECT details_json FROM tasks WHERE plan_id = ? AND status = ? AND id <> ? "
+            "AND details_json IS NOT NULL ORDER BY updated_at, seq",
+            (plan_id, Status.DONE.value, row["id"]),
+        ):
+            memory += details(r["details_json"]).get("memory", [])
+    parent = None
+    if row["parent_id"] is not None:
+        p = repo.task_row(tx, row["parent_id"])
+        parent = {
+            "id": p["id"],
+            "subject": p["subject"],
+            "description": p["description"],
+            "status": p["status"],
+            "input": details(p["details_json"]).get("input", {}),
+        }
+    deps = {
+        r["id"]: r["output"]
+        for r in tx.rows(
+            "SELECT t.id, t.output FROM dependencies d JOIN tasks t ON t.id = d.depends_on "
+            "WHERE d.task_id = ? ORDER BY t.seq",
+            (row["id"],),
+        )
+    }
+    return TaskContext(
+        plan=name, goal=goal, inputs=inputs, parent=parent, dependencies=deps, memory=memory
     )
 
 

@@ -27,7 +27,7 @@ from waveplan.errors import NotFoundError
 from waveplan.execution.conditions import Condition, parse_condition
 from waveplan.execution.placeholders import placeholders
 from waveplan.execution.snapshot import Checkpoint, Shape, Snapshot
-from waveplan.execution.state import Dependency, ExecTask, PlanRules, RetryPolicy
+from waveplan.execution.state import Dependency, ExecTask, PlanRules, Pool, RetryPolicy
 from waveplan.lifecycle import Status
 from waveplan.store.tx import Row, Tx, chunks, epoch, one, placeholders_for
 
@@ -39,6 +39,7 @@ __all__ = [
     "condition",
     "in_statuses",
     "placeholders_of",
+    "pools",
     "spec_of",
 ]
 
@@ -47,18 +48,20 @@ TASK_COLUMNS = (
     "files_known, agent, wave, priority, priority_rank, task_type, output_file, output, error, "
     "version, attempts, lease_seconds, lease_expires_at, created_at, updated_at, "
     "ready_since, not_before, error_code, status_reason, review_required, reported_attempt, "
-    "placeholders_json, lease_token"
+    "placeholders_json, lease_token, deadline, timeout_seconds, retry_json, parent_id, "
+    "run_alone, deliverable, reference_id, details_json"
 )
 PLAN_COLUMNS = (
     "id, name, goal, status, project, session_id, max_concurrent, strategy, failure_policy, "
     "read_write, result_json, created_at, updated_at, inputs_json, retry_json, halted_by, "
-    "shape_seq, revision"
+    "shape_seq, revision, types_json, pools_json"
 )
 # The state columns a snapshot reads of every task of a scope.
 _STATE_COLUMNS = (
     "id, status, wave, priority, task_type, files_known, attempts, owner, lease_seconds, "
     "lease_expires_at, ready_since, not_before, review_required, reported_attempt, "
-    "placeholders_json, CASE WHEN output IS NULL THEN 0 ELSE 1 END AS has_output"
+    "placeholders_json, CASE WHEN output IS NULL THEN 0 ELSE 1 END AS has_output, "
+    "agent, deadline, timeout_seconds, retry_json, parent_id, run_alone"
 )
 #: The counter row that stands for the scope of tasks outside any plan.
 STANDALONE = "scope:standalone"
@@ -200,16 +203,17 @@ class Repository:
             f"SELECT {_STATE_COLUMNS} FROM tasks WHERE plan_id = ? ORDER BY seq", (plan_id,)
         )
         cached = self._shape(tx, plan, state)
-        tasks = [_task(r, cached.edges, cached.writes, cached.reads) for r in state]
+        retry = _retry(plan)
+        tasks = [_task(r, cached.edges, cached.writes, cached.reads, retry) for r in state]
         tasks += self._stand_ins(tx, cached.outside)
         tasks = self._with_outputs(tx, tasks)
-        retry = _retry(plan)
         rules = PlanRules(
             strategy=plan["strategy"],
             max_concurrent=plan["max_concurrent"],
             failure_policy=plan["failure_policy"],
             read_write=plan["read_write"],
             retry=retry,
+            pools=pools(plan),
         )
         checkpoints = self._checkpoints(tx, plan_id)
         tasks = [
@@ -429,8 +433,10 @@ def _task(
     edges: dict[str, tuple[Dependency, ...]],
     writes: dict[str, tuple[str, ...]],
     reads: dict[str, tuple[str, ...]],
+    retry: RetryPolicy | None = None,
 ) -> ExecTask:
     tid = r["id"]
+    own = r["retry_json"]
     return ExecTask(
         id=tid,
         depends_on=edges.get(tid, ()),
@@ -449,6 +455,21 @@ def _task(
         needs_review=bool(r["review_required"]),
         has_output=bool(r["has_output"]),
         reported_attempt=r["reported_attempt"] or 0,
+        agent=r["agent"],
+        deadline=epoch(r["deadline"]),
+        timeout_seconds=r["timeout_seconds"],
+        retry=(retry or RetryPolicy()).over(json.loads(own)) if own else None,
+        parent=r["parent_id"],
+        run_alone=bool(r["run_alone"]),
+    )
+
+
+def pools(plan: Row) -> tuple[Pool, ...]:
+    """The plan's resource pools (``plans.pools_json``), in the order declared."""
+    raw = json.loads(plan["pools_json"]) if plan.get("pools_json") else {}
+    return tuple(
+        Pool(name, int(p["max_concurrent"]), frozenset(p.get("types", ())))
+        for name, p in raw.items()
     )
 
 

@@ -47,6 +47,29 @@ class Changes:
     note: str | None = None
     expected_version: int | None = None
     attempt: int | None = None
+    # The task model (issue 12): ``None`` leaves a field as is; an empty list clears
+    # ``tags``/``blockers``/``memory``. ``depends_on`` adds dependencies (ids or names).
+    depends_on: list[str] = field(default_factory=list)
+    priority: str | None = None
+    agent: str | None = None
+    type: str | None = None
+    expected_output: str | None = None
+    input: Mapping[str, Any] | None = None
+    tags: list[str] | None = None
+    deadline: str | None = None
+    timeout: str | None = None
+    retry: Mapping[str, Any] | None = None
+    parent: str | None = None
+    is_deliverable: bool | None = None
+    reference_id: str | None = None
+    allow_parallel_execution: bool | None = None
+    requirements: list[str] | None = None
+    success_criterion: str | None = None
+    role: str | None = None
+    blockers: list[str] | None = None
+    summary: str | None = None
+    memory: list[str] | None = None
+    cost: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "writes", canonical_paths(self.writes))

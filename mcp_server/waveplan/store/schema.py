@@ -263,6 +263,49 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         ),
     ),
+    Migration(
+        5,
+        "the seeds' task model: deadlines, timeouts and retries per task, sub-tasks, tags, "
+        "deliverables, references, run-alone tasks, feedback, task types and resource pools",
+        (
+            # What execution reads: a deadline (dispatch order), the lease a run gets
+            # (timeout), retries over the plan's (JSON: only the fields set), the parent
+            # (sub-tasks), and whether the task runs alone (allow_parallel_execution false).
+            "ALTER TABLE tasks ADD COLUMN deadline VARCHAR(32)",
+            "ALTER TABLE tasks ADD COLUMN timeout_seconds INTEGER",
+            "ALTER TABLE tasks ADD COLUMN retry_json TEXT",
+            "ALTER TABLE tasks ADD COLUMN parent_id VARCHAR(400)",
+            "ALTER TABLE tasks ADD COLUMN run_alone INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE tasks ADD COLUMN deliverable INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE tasks ADD COLUMN reference_id VARCHAR(200)",
+            # What only records read (JSON object): input, expected_output, requirements,
+            # success_criterion, role, timeout as written, blockers, summary, memory, cost.
+            "ALTER TABLE tasks ADD COLUMN details_json TEXT",
+            "CREATE INDEX IF NOT EXISTS tasks_parent ON tasks (parent_id)",
+            # NULL plan_ids (standalone tasks) never collide: the store checks those.
+            "CREATE UNIQUE INDEX IF NOT EXISTS tasks_reference ON tasks (plan_id, reference_id)",
+            """CREATE TABLE IF NOT EXISTS task_tags (
+                task_id VARCHAR(400) NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+                tag VARCHAR(100) NOT NULL,
+                position INTEGER NOT NULL,
+                PRIMARY KEY (task_id, tag)
+            )""",
+            "CREATE INDEX IF NOT EXISTS task_tags_tag ON task_tags (tag)",
+            # Review feedback: PENDING until the task is submitted again, then PROCESSED.
+            """CREATE TABLE IF NOT EXISTS feedback (
+                id {autoid},
+                task_id VARCHAR(400) NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+                at VARCHAR(32) NOT NULL,
+                actor TEXT NOT NULL,
+                content TEXT NOT NULL,
+                status VARCHAR(10) NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS feedback_task ON feedback (task_id, id)",
+            # Per task type defaults and resource pools (JSON objects, as planned).
+            "ALTER TABLE plans ADD COLUMN types_json TEXT",
+            "ALTER TABLE plans ADD COLUMN pools_json TEXT",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -280,7 +323,7 @@ def pending_migrations(
     Traceback (most recent call last):
     ...
     waveplan.errors.StoreError: the database has schema version 99, newer than this \
-waveplan knows (4); upgrade waveplan or point $WAVEPLAN_DB at another database
+waveplan knows (5); upgrade waveplan or point $WAVEPLAN_DB at another database
     """
     versions = [m.version for m in migrations]
     if versions != sorted(set(versions)):

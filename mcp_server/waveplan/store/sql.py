@@ -190,10 +190,11 @@ class SQLStore:
         """Create one task (``ready``, or ``pending`` while a ``blockedBy`` is unfinished)."""
         return self._write(lambda u: tasks.create_task(u, new, actor))
 
-    def get_task(self, task_id: str) -> TaskRecord:
+    def get_task(self, task_id: str, *, context: bool = False) -> TaskRecord:
         """One task with ``blockedBy``/``blocks``, its history and rendered description
-        (``None`` while a result it names does not exist yet)."""
-        return self._read(lambda u: tasks.get_task(u, task_id))
+        (``None`` while a result it names does not exist yet); by id or reference_id
+        (``<plan_id>:<reference_id>``); ``context``: with what its run needs."""
+        return self._read(lambda u: tasks.get_task(u, task_id, context=context))
 
     def list_tasks(
         self,
@@ -201,10 +202,11 @@ class SQLStore:
         plan_id: str | None = None,
         status: Any = None,
         owner: str | None = None,
+        tag: str | None = None,
     ) -> list[TaskSummary]:
         """A compact, filtered list in plan order (``blockedBy``: unfinished blockers)."""
         return self._read(
-            lambda u: tasks.list_tasks(u, plan_id=plan_id, status=status, owner=owner)
+            lambda u: tasks.list_tasks(u, plan_id=plan_id, status=status, owner=owner, tag=tag)
         )
 
     def task_reasons(self, plan_id: str) -> dict[str, str]:

@@ -10,20 +10,28 @@ the one writer (``store.writer``). ``blocked`` and ``handoff`` need a reason (th
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from waveplan import lifecycle
-from waveplan.errors import ConflictingClaimError, VersionConflictError
+from waveplan.errors import ConflictingClaimError, NotFoundError, VersionConflictError
 from waveplan.execution.dispatch import settle_snapshot
 from waveplan.execution.effects import Move, Note
 from waveplan.execution.ledger import Ledger
 from waveplan.execution.snapshot import Snapshot
 from waveplan.execution.state import ExecTask
 from waveplan.lifecycle import FROZEN, LEASED, Status
+from waveplan.store.fields import (
+    details,
+    details_json,
+    retry_json,
+    timeout_seconds,
+    write_tags,
+)
 from waveplan.store.graph import add_edge
 from waveplan.store.records import summaries, task_record
-from waveplan.store.repository import placeholders_of
+from waveplan.store.repository import placeholders_of, spec_of
 from waveplan.store.requests import Changed, Changes
 from waveplan.store.tx import Row, chunks, one, placeholders_for
 from waveplan.store.unit import Unit
@@ -60,24 +68,48 @@ _COLUMNS = (
 
 
 def create_task(u: Unit, new: TaskNew, actor: str) -> TaskRecord:
-    """One task: ``ready``, or ``pending`` while a ``blockedBy`` is unfinished (as the
+    """One task: ``ready``, or ``pending`` while a dependency is unfinished (as the
     core settles it). Standalone ids ``1, 2, ...``; a task added to a plan
-    ``<plan_id>.<n>``."""
+    ``<plan_id>.<n>``, or ``<plan_id>.<id>`` when it names its ``id``. Dependencies and
+    the parent may be named (``resolve_refs``); the plan's task type defaults apply."""
+    from waveplan.errors import DuplicateTaskIdError, WaveplanError
+
     tx, repo = u.tx, u.repo
     plan: Row | None = None
     wave: int | None = None
     if new.plan_id is not None:
         plan = repo.plan_row(tx, new.plan_id)
         repo.lock_scope(tx, new.plan_id)
-        while True:
-            tid = f"{new.plan_id}.{tx.next_counter('plan:' + new.plan_id)}"
-            if not one(tx, "SELECT id FROM tasks WHERE id = ?", (tid,)):
-                break
+        if new.id is not None:
+            tid = f"{new.plan_id}.{new.id}"
+            if one(tx, "SELECT id FROM tasks WHERE id = ?", (tid,)):
+                raise DuplicateTaskIdError(
+                    f"plan {new.plan_id!r} already has a task {new.id!r} ({tid}); pick another id",
+                    task_id=tid,
+                )
+        else:
+            while True:
+                tid = f"{new.plan_id}.{tx.next_counter('plan:' + new.plan_id)}"
+                if not one(tx, "SELECT id FROM tasks WHERE id = ?", (tid,)):
+                    break
     else:
+        if new.id is not None:
+            raise WaveplanError(
+                "id names a task within a plan: give plan_id, or leave id out (standalone "
+                "tasks are numbered; reference_id names them)",
+                id=new.id,
+            )
         repo.lock_scope(tx, None)
         tid = str(tx.next_counter("task"))
-    deps = list(dict.fromkeys(new.blockedBy))
-    repo.require_tasks(tx, deps, referenced_by=f"blockedBy of the new task {tid!r}")
+    named = [*new.blockedBy, *new.depends_on]
+    resolved = resolve_refs(u, new.plan_id, named, referenced_by=f"the new task {tid!r}")
+    by_name = dict(zip(named, resolved, strict=True))
+    deps = list(dict.fromkeys(resolved))
+    parent = None
+    if new.parent is not None:
+        parent = resolve_refs(u, new.plan_id, [new.parent], referenced_by=f"parent of {tid!r}")[0]
+        _same_scope(u, tid, new.plan_id, parent)
+    _unique_reference(u, new.plan_id, new.reference_id, tid)
     if new.plan_id is not None:
         waves = [
             r["wave"]
@@ -89,9 +121,33 @@ def create_task(u: Unit, new: TaskNew, actor: str) -> TaskRecord:
             if r["wave"] is not None
         ]
         wave = max(waves, default=0) + 1
+        if parent is not None:
+            # A sub-task runs while its parent is open: never behind it (the barrier).
+            wave = max(wave, repo.task_row(tx, parent)["wave"] or 1)
+        if new.wave is not None:
+            if new.wave < wave:
+                raise WaveplanError(
+                    f"wave {new.wave} is before its dependencies allow (wave {wave} at the "
+                    "earliest); leave wave out or pick a later one",
+                    wave=new.wave,
+                )
+            wave = new.wave
+    agent, timeout, retry = new.agent, new.timeout, new.retry
+    if plan is not None and plan["types_json"]:
+        from waveplan.models import PlanSettings, TaskSpec
+        from waveplan.planning.plan import type_defaults
+
+        typed = type_defaults(
+            TaskSpec(id="new", subject=new.subject, type=new.type, timeout=timeout,
+                     retry=retry),
+            PlanSettings(task_types=json.loads(plan["types_json"])),
+        )  # fmt: skip
+        agent, timeout, retry = agent or typed.agent, typed.timeout, typed.retry
     metadata = {k: v for k, v in new.metadata.items() if v is not None}
     review = lifecycle.needs_review("task", metadata)
-    status, reason = _birth(u, new.plan_id, plan, tid, deps, review)
+    needs = {by_name[d] for d in new.requires_success}
+    when = {by_name[d]: expr for d, expr in new.when.items()}
+    status, reason = _birth(u, new.plan_id, plan, tid, deps, review, needs, when)
     insert_task(
         tx,
         {
@@ -106,11 +162,11 @@ def create_task(u: Unit, new: TaskNew, actor: str) -> TaskRecord:
             "owner": new.owner,
             "metadata_json": json.dumps(metadata),
             "files_known": 0 if new.writes is None else 1,
-            "agent": new.agent,
+            "agent": agent,
             "wave": wave,
             "priority": new.priority,
             "priority_rank": PRIORITY_RANK[new.priority],
-            "task_type": "task",
+            "task_type": new.type,
             "version": 1,
             "attempts": 0,
             "created_at": u.at,
@@ -118,13 +174,32 @@ def create_task(u: Unit, new: TaskNew, actor: str) -> TaskRecord:
             "ready_since": u.at if status == Status.READY else None,
             "review_required": 1 if review else 0,
             "placeholders_json": json.dumps(list(placeholders_of(new.description))),
+            "deadline": new.deadline,
+            "timeout_seconds": timeout_seconds(timeout),
+            "retry_json": retry_json(retry.model_dump() if retry else None),
+            "parent_id": parent,
+            "run_alone": 0 if new.allow_parallel_execution else 1,
+            "deliverable": 1 if new.is_deliverable else 0,
+            "reference_id": new.reference_id,
+            "details_json": details_json(
+                {
+                    "input": new.input,
+                    "expected_output": new.expected_output,
+                    "requirements": new.requirements,
+                    "success_criterion": new.success_criterion,
+                    "role": new.role,
+                    "timeout": timeout,
+                }
+            ),
         },
     )
     write_paths(tx, tid, "write", new.writes or [])
     write_paths(tx, tid, "read", new.reads)
+    write_tags(tx, tid, new.tags)
     tx.many(
-        "INSERT INTO dependencies (task_id, depends_on, requires_success) VALUES (?, ?, 0)",
-        [(tid, d) for d in deps],
+        "INSERT INTO dependencies (task_id, depends_on, requires_success, when_expr) "
+        "VALUES (?, ?, ?, ?)",
+        [(tid, d, 1 if d in needs else 0, when.get(d)) for d in deps],
     )
     event(tx, tid, u.at, actor, "created", None, status.value, reason)
     if new.plan_id is not None:
@@ -133,14 +208,127 @@ def create_task(u: Unit, new: TaskNew, actor: str) -> TaskRecord:
     return task_record(tx, repo, repo.task_row(tx, tid))
 
 
+def resolve_refs(
+    u: Unit, plan_id: str | None, refs: Sequence[str], *, referenced_by: str
+) -> list[str]:
+    """Stored ids of tasks named by id, by plan-file id within ``plan_id``
+    (``research`` for ``p1.research``) or by ``reference_id`` (within the plan, or among
+    standalone tasks), in the order given."""
+    out: list[str] = []
+    missing: list[str] = []
+    for ref in refs:
+        found = _resolve(u, plan_id, ref)
+        if found is None:
+            missing.append(ref)
+        else:
+            out.append(found)
+    if missing:
+        scope = f" in plan {plan_id!r}" if plan_id else ""
+        known = ""
+        if plan_id is not None:
+            names = [
+                spec_of(plan_id, r["id"])
+                for r in u.tx.rows(
+                    "SELECT id FROM tasks WHERE plan_id = ? ORDER BY seq", (plan_id,)
+                )[:12]
+            ]
+            known = f"; its tasks: {', '.join(names)}" if names else ""
+        raise NotFoundError(
+            f"{referenced_by} refers to unknown task(s) {', '.join(map(repr, missing))}"
+            f"{scope} (give an id, a task's id within the plan or its reference_id){known}",
+            missing=missing,
+        )
+    return out
+
+
+def _resolve(u: Unit, plan_id: str | None, ref: str) -> str | None:
+    tx = u.tx
+    if one(tx, "SELECT id FROM tasks WHERE id = ?", (ref,)):
+        return ref
+    if plan_id is not None:
+        if one(tx, "SELECT id FROM tasks WHERE id = ?", (f"{plan_id}.{ref}",)):
+            return f"{plan_id}.{ref}"
+        row = one(tx, "SELECT id FROM tasks WHERE plan_id = ? AND reference_id = ?", (plan_id, ref))
+    else:
+        row = one(tx, "SELECT id FROM tasks WHERE plan_id IS NULL AND reference_id = ?", (ref,))
+    return row["id"] if row else None
+
+
+def _same_scope(u: Unit, task_id: str, plan_id: str | None, parent: str) -> None:
+    from waveplan.errors import WaveplanError
+
+    row = u.repo.task_row(u.tx, parent)
+    if row["plan_id"] != plan_id:
+        raise WaveplanError(
+            f"the parent of {task_id!r} must be in the same plan ({plan_id or 'no plan'}); "
+            f"{parent!r} is in {row['plan_id'] or 'no plan'}",
+            task_id=task_id,
+            parent=parent,
+        )
+    seen = {task_id}
+    current: str | None = parent
+    while current is not None:
+        if current in seen:
+            raise WaveplanError(
+                f"{parent!r} cannot be the parent of {task_id!r}: {task_id!r} is its ancestor",
+                task_id=task_id,
+                parent=parent,
+            )
+        seen.add(current)
+        found = one(u.tx, "SELECT parent_id FROM tasks WHERE id = ?", (current,))
+        current = found["parent_id"] if found else None
+
+
+def _unique_reference(u: Unit, plan_id: str | None, ref: str | None, task_id: str) -> None:
+    from waveplan.errors import WaveplanError
+
+    if ref is None:
+        return
+    if plan_id is None:
+        row = one(u.tx, "SELECT id FROM tasks WHERE plan_id IS NULL AND reference_id = ?", (ref,))
+    else:
+        row = one(
+            u.tx, "SELECT id FROM tasks WHERE plan_id = ? AND reference_id = ?", (plan_id, ref)
+        )
+    if row is not None and row["id"] != task_id:
+        raise WaveplanError(
+            f"reference_id {ref!r} already names task {row['id']!r}"
+            f"{f' in plan {plan_id!r}' if plan_id else ''}; it names one task",
+            reference_id=ref,
+            task_id=row["id"],
+        )
+
+
 def _birth(
-    u: Unit, plan_id: str | None, plan: Row | None, tid: str, deps: list[str], review: bool
+    u: Unit,
+    plan_id: str | None,
+    plan: Row | None,
+    tid: str,
+    deps: list[str],
+    review: bool,
+    needs: set[str] | frozenset[str] = frozenset(),
+    when: dict[str, str] | None = None,
 ) -> tuple[Status, str | None]:
     """The status a new task is born in: the core settles it from its dependencies."""
     from waveplan.execution.state import Dependency
+    from waveplan.store.repository import condition
 
+    when = when or {}
     stand_ins = u.repo._stand_ins(u.tx, deps)
-    me = ExecTask(id=tid, depends_on=tuple(Dependency(d) for d in deps), needs_review=review)
+    if when:  # its conditions read those dependencies' outputs
+        outputs = {
+            r["id"]: r["output"]
+            for chunk in chunks(list(when))
+            for r in u.tx.rows(
+                f"SELECT id, output FROM tasks WHERE id IN ({placeholders_for(chunk)})", chunk
+            )
+        }
+        stand_ins = [replace(t, output=outputs.get(t.id)) for t in stand_ins]
+    edges = tuple(
+        Dependency(d, requires_success=d in needs, when=condition(when[d]) if d in when else None)
+        for d in deps
+    )
+    me = ExecTask(id=tid, depends_on=edges, needs_review=review)
     rules = u.repo.snapshot(u.tx, plan_id, plan=plan).rules if plan_id is not None else None
     snap = Snapshot(plan_id, rules, (*stand_ins, me))
     _, moves = settle_snapshot(snap)
@@ -151,12 +339,42 @@ def _birth(
 # --------------------------------------------------------------------------- read
 
 
-def get_task(u: Unit, task_id: str) -> TaskRecord:
-    return task_record(u.tx, u.repo, u.repo.task_row(u.tx, task_id))
+def get_task(u: Unit, task_id: str, *, context: bool = False) -> TaskRecord:
+    """One task; ``context``: with what its run needs (``records.task_context``). The
+    task may be named by ``reference_id`` too (within its plan, ``<plan_id>:<ref>``,
+    or among standalone tasks)."""
+    from waveplan.store.records import task_context
+
+    row = _row_by_name(u, task_id)
+    record = task_record(u.tx, u.repo, row, now=u.at)
+    if context:
+        record.context = task_context(u.tx, u.repo, row)
+    return record
+
+
+def _row_by_name(u: Unit, name: str) -> Row:
+    found = one(u.tx, "SELECT id FROM tasks WHERE id = ?", (name,))
+    if found is None:
+        plan_id, _, ref = name.partition(":")
+        if ref:
+            found = one(
+                u.tx,
+                "SELECT id FROM tasks WHERE plan_id = ? AND reference_id = ?",
+                (plan_id, ref),
+            )
+        else:
+            hits = u.tx.rows("SELECT id FROM tasks WHERE reference_id = ?", (name,))
+            found = hits[0] if len(hits) == 1 else None
+    return u.repo.task_row(u.tx, found["id"] if found else name)
 
 
 def list_tasks(
-    u: Unit, *, plan_id: str | None, status: str | None, owner: str | None
+    u: Unit,
+    *,
+    plan_id: str | None,
+    status: str | None,
+    owner: str | None,
+    tag: str | None = None,
 ) -> list[TaskSummary]:
     where: list[str] = []
     params: list[Any] = []
@@ -164,6 +382,9 @@ def list_tasks(
         if value is not None:
             where.append(f"s.{column} = ?")
             params.append(str(value))
+    if tag is not None:
+        where.append("EXISTS (SELECT 1 FROM task_tags g WHERE g.task_id = s.id AND g.tag = ?)")
+        params.append(tag)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     return summaries(u.tx, clause, params)
 
@@ -238,10 +459,16 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
         updated.append("writes")
     if changes.reads is not None:
         updated.append("reads")
-    if changes.addBlockedBy:
+    named = [*changes.addBlockedBy, *changes.depends_on]
+    if named:
         updated.append("blockedBy")
+    work, kept = _model_changes(u, row, changes)
+    updated += list(work)
     if current in FROZEN and updated:
         raise lifecycle.FrozenTaskError(task_id, updated)
+    updated += [f for f in kept if f not in updated]
+    own.update(work.columns)
+    own.update(kept.columns)
     if new_metadata != metadata:
         own["metadata_json"] = json.dumps(new_metadata)
         updated.append("metadata")
@@ -249,16 +476,16 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
         own["review_required"] = 1 if review else 0
 
     # links and files: the plan's shape changes, so they are written before the core asks
-    repo.require_tasks(
-        tx, [*changes.addBlockedBy, *changes.addBlocks], referenced_by=f"task {task_id!r}"
+    new_blockers = list(
+        dict.fromkeys(resolve_refs(u, plan_id, named, referenced_by=f"task {task_id!r}"))
     )
-    new_blockers = list(dict.fromkeys(changes.addBlockedBy))
+    blocks = resolve_refs(u, plan_id, changes.addBlocks, referenced_by=f"task {task_id!r}")
     _refuse_open_blockers_of_started(u, row, new_blockers)
     gained = [d for d in new_blockers if add_edge(tx, task_id, d)]
-    if changes.addBlockedBy and not gained:
+    if named and not gained:
         updated.remove("blockedBy")
     blocked_now: list[str] = []
-    for other in dict.fromkeys(changes.addBlocks):
+    for other in dict.fromkeys(blocks):
         other_row = repo.task_row(tx, other)
         if other_row["status"] in FROZEN:
             raise lifecycle.FrozenTaskError(other, ["blockedBy"])
@@ -309,19 +536,26 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
         if ledger.snap.has(other):
             ledger.gained_dependencies(other)
     moved = any(isinstance(e, Move) and e.task_id == task_id for e in ledger.effects)
-    if changes.note is not None:
+    progress = changes.note
+    if changes.blockers:  # structured progress: the blockers go into the history too
+        listed = "blockers: " + "; ".join(changes.blockers)
+        progress = f"{progress} [{listed}]" if progress else listed
+    if progress is not None:
         recorded = any(
             isinstance(e, Move) and e.task_id == task_id and e.reason == changes.note
             for e in ledger.effects
         )
-        if not recorded:
-            ledger.note(task_id, "progress", changes.note)
-        updated.append("note")
+        if not recorded or progress != changes.note:
+            ledger.note(task_id, "progress", progress)
+        if changes.note is not None:
+            updated.append("note")
         after = ledger.task(task_id)
         if after.status in LEASED and after.lease_seconds is not None:
             own["lease_expires_at"] = u.now + after.lease_seconds
     if "output" in own:
         ledger.note(task_id, "output", own["output"])
+    if "tags" in updated:
+        write_tags(tx, task_id, changes.tags or [])
     other_fields = [f for f in updated if f not in ("status", "note", "output", "blocks")]
     if other_fields:
         ledger.note(task_id, "update", "changed " + ", ".join(other_fields))
@@ -346,12 +580,127 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
 
 def _with_own(snap: Snapshot, task_id: str, review: bool, own: dict[str, Any]) -> Snapshot:
     """The snapshot as the request's own field changes leave the task: the core decides
-    on them (a condition reads the output the same request records)."""
+    on them (a condition reads the output the same request records; a start sees the
+    parent, type, deadline, timeout and run-alone flag the same request sets)."""
+    from waveplan.times import epoch
+
     t = snap.task(task_id)
     changed = replace(t, needs_review=review)
     if "output" in own:
         changed = replace(changed, output=own["output"], has_output=own["output"] is not None)
+    for column, attr in _EXEC_COLUMNS.items():
+        if column in own:
+            value = own[column]
+            if column == "deadline":
+                value = epoch(value)
+            elif column == "run_alone":
+                value = bool(value)
+            changed = replace(changed, **{attr: value})
     return snap if changed == t else snap.with_tasks({task_id: changed})
+
+
+#: Task columns the execution core reads (``ExecTask`` attributes).
+_EXEC_COLUMNS = {
+    "priority": "priority",
+    "agent": "agent",
+    "task_type": "type",
+    "deadline": "deadline",
+    "timeout_seconds": "timeout_seconds",
+    "parent_id": "parent",
+    "run_alone": "run_alone",
+}
+
+
+class _Fields(list[str]):
+    """Changed field names, with the columns they set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.columns: dict[str, Any] = {}
+
+
+def _model_changes(u: Unit, row: Row, changes: Changes) -> tuple[_Fields, _Fields]:
+    """The task model's fields a ``task_update`` changes: ``(work, kept)``. Work fields
+    are refused on a done task; kept ones (tags, deliverable, reference, what the run
+    reported: blockers, summary, memory, cost) still change."""
+    from waveplan.errors import WaveplanError
+
+    work, kept = _Fields(), _Fields()
+    task_id, plan_id = row["id"], row["plan_id"]
+    if changes.priority is not None and changes.priority != row["priority"]:
+        work.append("priority")
+        work.columns.update(
+            priority=changes.priority, priority_rank=PRIORITY_RANK[changes.priority]
+        )
+    if changes.agent is not None and changes.agent != row["agent"]:
+        work.append("agent")
+        work.columns["agent"] = changes.agent
+    if changes.type is not None and changes.type != row["task_type"]:
+        if "checkpoint" in (changes.type, row["task_type"]):
+            raise WaveplanError(
+                f"task {task_id!r}: a checkpoint gate stays one and a task cannot become one; "
+                "declare gates in the plan",
+                task_id=task_id,
+            )
+        work.append("type")
+        work.columns["task_type"] = changes.type
+    if changes.deadline is not None and changes.deadline != row["deadline"]:
+        work.append("deadline")
+        work.columns["deadline"] = changes.deadline
+    if changes.parent is not None:
+        parent = resolve_refs(u, plan_id, [changes.parent], referenced_by=f"task {task_id!r}")[0]
+        if parent != row["parent_id"]:
+            _same_scope(u, task_id, plan_id, parent)
+            work.append("parent")
+            work.columns["parent_id"] = parent
+    if changes.allow_parallel_execution is not None:
+        alone = 0 if changes.allow_parallel_execution else 1
+        if alone != row["run_alone"]:
+            work.append("allow_parallel_execution")
+            work.columns["run_alone"] = alone
+    if changes.retry is not None:
+        stored = retry_json(changes.retry)
+        if stored != row["retry_json"]:
+            work.append("retry")
+            work.columns["retry_json"] = stored
+    if changes.timeout is not None:
+        seconds = timeout_seconds(changes.timeout)
+        if seconds != row["timeout_seconds"]:
+            work.append("timeout")
+            work.columns["timeout_seconds"] = seconds
+    if changes.is_deliverable is not None and int(changes.is_deliverable) != row["deliverable"]:
+        kept.append("is_deliverable")
+        kept.columns["deliverable"] = int(changes.is_deliverable)
+    if changes.reference_id is not None and changes.reference_id != row["reference_id"]:
+        _unique_reference(u, plan_id, changes.reference_id, task_id)
+        kept.append("reference_id")
+        kept.columns["reference_id"] = changes.reference_id
+    if changes.tags is not None:
+        from waveplan.store.fields import tags_of
+
+        if list(dict.fromkeys(changes.tags)) != tags_of(u.tx, task_id):
+            kept.append("tags")
+    stored = details(row["details_json"])
+    new = dict(stored)
+    for name in ("input", "expected_output", "requirements", "success_criterion", "role"):
+        value = getattr(changes, name)
+        if value is not None and value != stored.get(name):
+            new[name] = dict(value) if name == "input" else value
+            work.append(name)
+    if "timeout" in work:
+        new["timeout"] = changes.timeout
+    for name in ("blockers", "summary", "memory", "cost"):
+        value = getattr(changes, name)
+        if value is None:
+            continue
+        if name == "cost":
+            value = {k: v for k, v in dict(value).items() if v is not None}
+        if value != stored.get(name, [] if name in ("blockers", "memory") else None):
+            new[name] = value
+            kept.append(name)
+    if new != stored:
+        kept.columns["details_json"] = details_json(new)
+    return work, kept
 
 
 def _has_checkpoint(u: Unit, task_id: str) -> bool:
@@ -421,6 +770,9 @@ def _delete(u: Unit, row: Row, actor: str) -> None:
     for statement in (
         "DELETE FROM events WHERE task_id = ?",
         "DELETE FROM task_paths WHERE task_id = ?",
+        "DELETE FROM task_tags WHERE task_id = ?",
+        "DELETE FROM feedback WHERE task_id = ?",
+        "UPDATE tasks SET parent_id = NULL WHERE parent_id = ?",
         "DELETE FROM checkpoints WHERE task_id = ?",
         "DELETE FROM dependencies WHERE task_id = ? OR depends_on = ?",
         "DELETE FROM tasks WHERE id = ?",

@@ -17,7 +17,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from waveplan.errors import StoreError
-from waveplan.execution.effects import TIME_FIELDS, CheckpointSet, Effect, Move, Note, PlanSet
+from waveplan.execution.effects import (
+    TIME_FIELDS,
+    CheckpointSet,
+    Effect,
+    FeedbackSet,
+    Move,
+    Note,
+    PlanSet,
+)
 from waveplan.lifecycle import Status, check_transition
 from waveplan.store.tx import Tx
 from waveplan.times import from_epoch
@@ -58,6 +66,15 @@ WRITABLE = frozenset(
         "priority",
         "priority_rank",
         "agent",
+        "deadline",
+        "timeout_seconds",
+        "retry_json",
+        "parent_id",
+        "run_alone",
+        "deliverable",
+        "reference_id",
+        "details_json",
+        "task_type",
     }
 )
 
@@ -156,6 +173,19 @@ def apply(
                 tx.run(
                     "UPDATE checkpoints SET escalated_at = ? WHERE task_id = ?",
                     (from_epoch(e.escalated_at), e.task_id),
+                )
+        elif isinstance(e, FeedbackSet):
+            if e.processed:
+                tx.run(
+                    "UPDATE feedback SET status = 'PROCESSED' WHERE task_id = ? "
+                    "AND status = 'PENDING'",
+                    (e.task_id,),
+                )
+            if e.add is not None:
+                tx.run(
+                    "INSERT INTO feedback (task_id, at, actor, content, status) "
+                    "VALUES (?, ?, ?, ?, 'PENDING')",
+                    (e.task_id, at, e.actor, e.add),
                 )
         elif isinstance(e, PlanSet):
             tx.run(
