@@ -94,6 +94,12 @@ def add_commands(sub: Any) -> None:
         "--watch", action="store_true", help="redraw on every change until the plan finishes"
     )
 
+    report = sub.add_parser(
+        "report", help="a plan's run analytics: durations by agent and type, success, retries"
+    )
+    _common(report)
+    report.add_argument("plan", help="plan id, e.g. p1")
+
     show = sub.add_parser("show", help="one task: fields, description, output, history")
     _common(show)
     show.add_argument("task", help="task id, e.g. p1.schema")
@@ -456,6 +462,25 @@ def _watch(store: Any, args: argparse.Namespace, snap: dict[str, Any], on: bool)
 # --------------------------------------------------------------------------- show
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from waveplan.report import plan_report, render_report
+
+    store = _open(args)
+    try:
+        plan = store.get_plan(args.plan)
+        now = store.plan_now(args.plan)
+        figures = plan_report(
+            store, args.plan, kinds=now.kinds, now=now.now, finished=plan.status != "open"
+        )
+    finally:
+        store.close()
+    if args.format == "json":
+        _dump(figures.model_dump(mode="json"))
+    else:
+        sys.stdout.write(render_report(plan.id, plan.name, figures))
+    return 0
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     store = _open(args)
     try:
@@ -624,6 +649,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "where": _cmd_where,
     "list": _cmd_list,
     "status": _cmd_status,
+    "report": _cmd_report,
     "show": _cmd_show,
     "log": _cmd_log,
     "approve": _review("approve"),

@@ -50,6 +50,7 @@ from waveplan.models import (
     WaveSchedule,
 )
 from waveplan.status import (
+    Deliverable,
     PlanStatusView,
     apply_since,
     plan_status_view,
@@ -857,6 +858,19 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         view = plan_status_view(plan, tasks, reasons=store.task_reasons(plan_id))
         view.due = now.due
         view.cursor = status_cursor(tasks)
+        view.overdue = now.overdue
+        view.deliverables = [
+            Deliverable(id=i, status=st, output=o) for i, st, o in now.deliverables
+        ]
+        from waveplan.report import plan_report
+
+        figures = plan_report(
+            store, plan_id, kinds=now.kinds, now=now.now, finished=plan.status != "open"
+        )
+        # Per-task durations only in full detail: the summary stays small on big plans.
+        view.analytics = (
+            figures if detail == "full" else figures.model_copy(update={"durations": {}})
+        )
         stale = since is not None and not apply_since(view, tasks, since)
         current = stored_result(store, plan, tasks)  # with tasks added after plan_create
         if detail == "summary":

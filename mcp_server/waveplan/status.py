@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
+from waveplan.analytics import Analytics
 from waveplan.lifecycle import NEEDS_PERSON, TERMINAL, WORKING, Status
 from waveplan.models import PlanRecord
 from waveplan.store.base import TaskSummary
@@ -28,6 +29,7 @@ from waveplan.store.base import TaskSummary
 __all__ = [
     "ACTIVE",
     "FINISHED",
+    "Deliverable",
     "PlanStatusView",
     "StatusChange",
     "Waiting",
@@ -64,6 +66,15 @@ class Waiting(BaseModel):
     reason: str | None = Field(default=None, description="Why, where recorded")
 
 
+class Deliverable(BaseModel):
+    """A task whose result is a result of the plan (``is_deliverable``; none marked:
+    the tasks nothing depends on)."""
+
+    id: str
+    status: str
+    output: str | None = None
+
+
 class StatusChange(BaseModel):
     id: str
     before: str | None = Field(description="Status at the cursor; null: a new task")
@@ -97,6 +108,9 @@ class PlanStatusView(BaseModel):
     )
     critical_path: list[str]
     remaining_critical_path: list[str] = Field(description="Unfinished tasks of critical_path")
+    overdue: list[str] = Field(default_factory=list, description="Past their deadline")
+    deliverables: list[Deliverable] = Field(default_factory=list)
+    analytics: Analytics | None = None
     cursor: str = Field(default="", description="Pass as `since` to get only what changed")
     changes: list[StatusChange] | None = Field(
         default=None, description="With `since`: status changes since that cursor"
@@ -262,6 +276,8 @@ def status_notes(view: PlanStatusView, format: str) -> str:
         lines.append(f"**Halted**: {view.halted}")
     if view.escalated:
         lines.append(f"**Escalated** (approval overdue): {', '.join(view.escalated)}")
+    if view.overdue:
+        lines.append(f"**Overdue** (past their deadline): {', '.join(view.overdue)}")
     for line in view.due:
         lines.append(f"**Due** (applied by the next plan_next): {line}")
     for w in view.blocked:

@@ -1,10 +1,8 @@
-"""Run results from the change feed: per-task timings, a plan's figures, and its ETA.
+"""Run results from the change feed for the board: a plan's figures, and its ETA.
 
-Pure: events in, numbers out (no I/O). ``Timings`` folds feed events (in feed order)
-into one ``TaskTiming`` per task: when it was first claimed or started, how long it
-was worked on (time in ``claimed`` or ``running``, summed over attempts), attempts,
-when it finished. ``run_results`` turns a plan's timings into what the board shows:
-wall-clock against summed agent time, the parallelism factor, retries, durations.
+Pure: events in, numbers out (no I/O). The timings themselves (``Timings``,
+``TaskTiming``, ``run_results``) live in ``waveplan.analytics``, which ``plan_status``
+and ``waveplan report`` read too; they are re-exported here for the board.
 
 ``estimate_plan`` is the ETA: every unfinished task gets a duration from this store's
 history (the median of finished tasks with the same agent and complexity tier, else
@@ -34,7 +32,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-from waveplan.lifecycle import LEASED, TERMINAL, Status
+from waveplan.analytics import RunResults, TaskTiming, Timings, run_results
+from waveplan.lifecycle import LEASED, TERMINAL
 
 __all__ = [
     "DEFAULT_SECONDS",
@@ -53,118 +52,6 @@ __all__ = [
 DEFAULT_SECONDS = 600.0
 _ACTIVE = LEASED
 _CLOSED = TERMINAL
-
-
-@dataclass
-class TaskTiming:
-    """What the feed says about one task's run (times in epoch seconds)."""
-
-    status: str | None = None
-    created_at: float | None = None
-    first_start: float | None = None
-    started_at: float | None = None  # the current stint in claimed/running began
-    claimed_at: float | None = None
-    running_since: float | None = None
-    last_progress_at: float | None = None
-    last_note: str | None = None
-    active_seconds: float = 0.0
-    attempts: int = 0
-    failures: int = 0
-    finished_at: float | None = None
-    last_event_at: float | None = None
-
-    def worked(self, now: float) -> float:
-        """Time worked so far, the current stint included."""
-        extra = now - self.started_at if self.started_at is not None else 0.0
-        return self.active_seconds + max(0.0, extra)
-
-
-@dataclass
-class Timings:
-    """``TaskTiming`` per task id, folded from feed events in feed order."""
-
-    tasks: dict[str, TaskTiming] = field(default_factory=dict)
-
-    def apply(
-        self,
-        task_id: str,
-        at: float,
-        kind: str,
-        from_status: str | None = None,
-        to_status: str | None = None,
-        note: str | None = None,
-    ) -> TaskTiming:
-        t = self.tasks.setdefault(task_id, TaskTiming())
-        t.last_event_at = at
-        if kind == "created":
-            t.created_at = at
-        if kind == "progress":
-            t.last_progress_at = at
-            t.last_note = note
-        if to_status is None or to_status == from_status:
-            return t
-        was_active = t.status in _ACTIVE
-        if was_active and to_status not in _ACTIVE and t.started_at is not None:
-            t.active_seconds += max(0.0, at - t.started_at)
-            t.started_at = None
-        if to_status in _ACTIVE and not was_active:
-            t.started_at = at
-            if t.first_start is None:
-                t.first_start = at
-        if to_status == Status.CLAIMED:
-            t.claimed_at = at
-        if to_status == Status.RUNNING:
-            t.running_since = at
-            if from_status != Status.REVISE:  # as the store counts: work sent back resumes
-                t.attempts += 1
-        if to_status == Status.FAILED:
-            t.failures += 1
-        if to_status in _CLOSED:
-            t.finished_at = at
-        elif t.status in _CLOSED:
-            t.finished_at = None
-        t.status = to_status
-        return t
-
-
-class RunResults(BaseModel):
-    started_at: float | None = Field(description="First claim or start (epoch seconds)")
-    finished_at: float | None = Field(description="Last finish, when the plan is finished")
-    wall_seconds: float = Field(description="First start to last finish (or to now)")
-    agent_seconds: float = Field(description="Time worked, summed over tasks")
-    parallelism: float | None = Field(description="agent_seconds / wall_seconds")
-    retries: int
-    durations: dict[str, float] = Field(description="Worked seconds per task that started")
-    critical_path_seconds: float = Field(description="Worked seconds along the critical path")
-
-
-def run_results(
-    timings: Mapping[str, TaskTiming],
-    *,
-    now: float,
-    finished: bool,
-    critical_path: Sequence[str] = (),
-) -> RunResults:
-    """A plan's figures from its tasks' timings (ids as in ``timings``)."""
-    starts = [t.first_start for t in timings.values() if t.first_start is not None]
-    ends = [t.finished_at for t in timings.values() if t.finished_at is not None]
-    started = min(starts) if starts else None
-    ended = max(ends) if finished and ends else None
-    wall = ((ended if ended is not None else now) - started) if started is not None else 0.0
-    durations = {
-        tid: round(t.worked(now), 3) for tid, t in timings.items() if t.first_start is not None
-    }
-    agent = sum(durations.values())
-    return RunResults(
-        started_at=started,
-        finished_at=ended,
-        wall_seconds=round(max(0.0, wall), 3),
-        agent_seconds=round(agent, 3),
-        parallelism=round(agent / wall, 2) if wall > 0 else None,
-        retries=sum(max(0, t.attempts - 1) for t in timings.values()),
-        durations=durations,
-        critical_path_seconds=round(sum(durations.get(t, 0.0) for t in critical_path), 3),
-    )
 
 
 # --------------------------------------------------------------------------- estimates

@@ -27,8 +27,8 @@ A task may start when, in this order:
    sub-task writes inside its parent's paths while the parent waits for it.
 
 A busy parent with an open sub-task waits for it: it counts against neither
-``max_concurrent``, ``sequential``, the pools nor running alone (else its sub-tasks could
-never start). Tasks outside any plan (``Snapshot.rules is None``) only need 1 and 2.
+``max_concurrent``, ``sequential``, the pools, running alone nor the wave barrier (else
+its sub-tasks could never start). Tasks outside any plan (``Snapshot.rules is None``) only need 1 and 2.
 
 >>> from waveplan.execution.snapshot import Snapshot
 >>> from waveplan.execution.state import ExecTask, PlanRules
@@ -147,7 +147,9 @@ class StartRules:
         if self.rules.strategy == "parallel":
             waves = self.waves
             open_waves = [
-                waves[i] for i, t in enumerate(tasks) if st[i] not in FINISHED and not t.external
+                waves[i]
+                for i, t in enumerate(tasks)
+                if st[i] not in FINISHED and not t.external and i not in self.parked
             ]
             if open_waves:
                 self.barrier = min(open_waves)

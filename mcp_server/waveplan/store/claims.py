@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from waveplan.errors import WaveplanError
@@ -170,6 +170,13 @@ class PlanNow:
     tasks: list[TaskSummary]
     due: list[str]
     escalated: list[str]
+    #: When it was read (epoch seconds); tasks past their deadline and not finished;
+    #: the deliverables (marked ``is_deliverable``, else the tasks nothing depends on)
+    #: as ``(id, status, output)``; each task's ``(agent, type)``.
+    now: float = 0.0
+    overdue: list[str] = field(default_factory=list)
+    deliverables: list[tuple[str, str, str | None]] = field(default_factory=list)
+    kinds: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def plan_now(u: Unit, plan_id: str) -> PlanNow:
@@ -191,15 +198,43 @@ def plan_now(u: Unit, plan_id: str) -> PlanNow:
         elif isinstance(e, CheckpointSet) and e.escalated_at is not None:
             escalated.append(e.task_id)
     stored = summaries(u.tx, " WHERE s.plan_id = ?", [plan_id])
-    if not ledger.effects:
-        return PlanNow(stored, due, escalated)
     snap = ledger.snap
     tasks = []
     for t in stored:
-        if snap.has(t.id):
+        if ledger.effects and snap.has(t.id):
             now_t = snap.task(t.id)
             t = t.model_copy(
                 update={"status": now_t.status.value, "blockedBy": waiting_on(snap, now_t)}
             )
         tasks.append(t)
-    return PlanNow(tasks, due, escalated)
+    status = {t.id: t.status for t in tasks}
+    rows = u.tx.rows(
+        "SELECT id, agent, task_type, deadline, deliverable, output FROM tasks "
+        "WHERE plan_id = ? ORDER BY seq",
+        (plan_id,),
+    )
+    overdue = [
+        r["id"]
+        for r in rows
+        if r["deadline"] and r["deadline"] < u.at and status.get(r["id"]) not in FINISHED
+    ]
+    marked = [r for r in rows if r["deliverable"]]
+    if not marked:
+        depended = {
+            r["depends_on"]
+            for r in u.tx.rows(
+                "SELECT d.depends_on FROM dependencies d JOIN tasks t ON t.id = d.task_id "
+                "WHERE t.plan_id = ?",
+                (plan_id,),
+            )
+        }
+        marked = [r for r in rows if r["id"] not in depended and r["task_type"] != "checkpoint"]
+    return PlanNow(
+        tasks,
+        due,
+        escalated,
+        now=u.now,
+        overdue=overdue,
+        deliverables=[(r["id"], status.get(r["id"], "?"), r["output"]) for r in marked],
+        kinds={r["id"]: (r["agent"] or "general-purpose", r["task_type"]) for r in rows},
+    )

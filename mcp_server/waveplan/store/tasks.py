@@ -556,7 +556,9 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
         ledger.note(task_id, "output", own["output"])
     if "tags" in updated:
         write_tags(tx, task_id, changes.tags or [])
-    other_fields = [f for f in updated if f not in ("status", "note", "output", "blocks")]
+    other_fields = [
+        f for f in updated if f not in ("status", "note", "output", "blocks", "blockers")
+    ]
     if other_fields:
         ledger.note(task_id, "update", "changed " + ", ".join(other_fields))
     effects = ledger.close()
