@@ -28,7 +28,8 @@ A task may start when, in this order:
 
 A busy parent with an open sub-task waits for it: it counts against neither
 ``max_concurrent``, ``sequential``, the pools, running alone nor the wave barrier (else
-its sub-tasks could never start). Tasks outside any plan (``Snapshot.rules is None``) only need 1 and 2.
+its sub-tasks could never start). Tasks outside any plan (``Snapshot.rules is None``)
+only need 1 and 2.
 
 >>> from waveplan.execution.snapshot import Snapshot
 >>> from waveplan.execution.state import ExecTask, PlanRules
