@@ -24,11 +24,9 @@ def test_content_creation_pipeline_is_read_wrapped_as_a_chain_with_its_settings(
     assert tasks["publication"].depends_on == ["review_editing"]
     assert tasks["research_phase"].subject == "Research topic and gather information"
     kept = tasks["research_phase"].metadata["claude-flow"]
-    assert kept == {
-        "type": "research",
-        "timeout": 1800000,
-        "assignmentCriteria": {"capabilities": ["research", "web_search"]},
-    }
+    assert kept == {"assignmentCriteria": {"capabilities": ["research", "web_search"]}}
+    # type and timeout are native (issue 12): the timeout's milliseconds become seconds.
+    assert (tasks["research_phase"].type, tasks["research_phase"].timeout) == ("research", "1800")
     plan_kept = doc.spec.plan.metadata["claude-flow"]
     assert plan_kept["version"] == "1.0"
     assert plan_kept["completion"]["notifications"] == ["content_team", "marketing_team"]
@@ -39,8 +37,9 @@ def test_content_creation_pipeline_is_read_wrapped_as_a_chain_with_its_settings(
         {"publication"},
     ]
     named = " ".join(doc.warnings)
-    for field in ("`type`", "`timeout`", "`assignmentCriteria`", "`version`", "`completion`"):
+    for field in ("`assignmentCriteria`", "`version`", "`completion`"):
         assert field in named
+    assert "`type`" not in named and "`timeout`" not in named
 
 
 def test_product_launch_runs_its_two_streams_side_by_side() -> None:
@@ -61,10 +60,10 @@ def test_product_launch_runs_its_two_streams_side_by_side() -> None:
         {"launch_execution"},
     ]
     assert tasks["feature_spec"].metadata["claude-flow"] == {
-        "type": "design",
         "phase": "development",
         "stream": "product_development",
     }
+    assert tasks["feature_spec"].type == "design"  # native since issue 12
 
 
 def test_a_parallel_phase_declares_its_tasks_files_empty_and_says_why() -> None:
@@ -345,3 +344,27 @@ def test_a_native_field_added_later_is_one_entry_in_the_field_table(monkeypatch)
     assert after["expected_output"] == "a report" and "metadata" not in after
     written = export_plan(import_data(data).plan, to="claude-flow").document
     assert written["workflow"]["tasks"][0]["expectedOutput"] == "a report"
+
+
+def test_the_task_model_fields_are_native_both_ways() -> None:
+    from waveplan.formats import export_plan
+    from waveplan.planfile import parse_plan_data
+
+    data = {"name": "x", "tasks": [
+        {"id": "a", "type": "research", "description": "Research it", "timeout": 1800000,
+         "priority": "high", "tags": "quantum,security", "deadline": "2024-02-15T17:00:00Z",
+         "retryCount": 2, "inputData": {"scope": "comprehensive"}},
+    ]}  # fmt: skip
+    imported = import_data(data, format="claude-flow")
+    task = imported.plan["tasks"][0]
+    assert imported.warnings == ()
+    assert (task["type"], task["timeout"], task["priority"]) == ("research", "1800", "high")
+    assert task["tags"] == ["quantum", "security"] and task["input"] == {"scope": "comprehensive"}
+    assert task["retry"] == {"max_attempts": 3} and task["deadline"] == "2024-02-15T17:00:00Z"
+    spec = parse_plan_data(imported.plan, source="x").tasks[0]
+    assert spec.timeout == "1800" and spec.deadline == "2024-02-15T17:00:00.000000Z"
+    back = export_plan(imported.plan, to="claude-flow").document["workflow"]["tasks"][0]
+    assert (back["timeout"], back["retryCount"], back["type"]) == (1800000, 2, "research")
+    assert back["tags"] == ["quantum", "security"] and back["inputData"] == {
+        "scope": "comprehensive"
+    }

@@ -29,7 +29,7 @@ def test_external_validation_sends_the_task_to_review_and_the_rest_is_kept() -> 
     doc = load("kaibanjs_content_team.json")
     edit = by_id(doc)["task3"]
     assert edit.metadata["needs_review"] is True
-    assert edit.metadata["kaibanjs"] == {"isDeliverable": True}
+    assert "kaibanjs" not in edit.metadata and edit.is_deliverable is True  # native (issue 12)
     kept = doc.spec.plan.metadata["kaibanjs"]
     assert kept["memory"] is True and [a["name"] for a in kept["agents"]] == [
         "Researcher",
@@ -37,7 +37,7 @@ def test_external_validation_sends_the_task_to_review_and_the_rest_is_kept() -> 
         "Editor",
     ]
     named = " ".join(doc.warnings)
-    assert "`isDeliverable` (task task3)" in named and "`memory` (the plan)" in named
+    assert "`isDeliverable`" not in named and "`memory` (the plan)" in named
 
 
 def test_parallel_tasks_share_a_wave_reference_ids_name_them_inputs_fill_placeholders() -> None:
@@ -93,3 +93,24 @@ def test_reference_ids_that_read_as_positions_fall_back_to_positions() -> None:
     imported = import_data(data, format="kaibanjs")
     assert [t["id"] for t in imported.plan["tasks"]] == ["task1", "task2"]
     assert any("reads as another task's position" in w for w in imported.warnings)
+
+
+def test_deliverables_reference_ids_and_sequential_tasks_are_native() -> None:
+    from waveplan.formats import export_plan
+
+    data = {"tasks": [
+        {"description": "Collect data", "referenceId": "PRJ-1", "allowParallelExecution": False},
+        {"description": "Write the report", "referenceId": "PRJ-2", "isDeliverable": True},
+    ]}  # fmt: skip
+    imported = import_data(data, format="kaibanjs")
+    first, second = imported.plan["tasks"]
+    assert imported.warnings == ()
+    assert (first["id"], first["reference_id"], first["allow_parallel_execution"]) == (
+        "PRJ-1",
+        "PRJ-1",
+        False,
+    )
+    assert second["is_deliverable"] is True and second["depends_on"] == ["PRJ-1"]
+    back = export_plan(imported.plan, to="kaibanjs").document["tasks"]
+    assert back[0]["allowParallelExecution"] is False and back[0]["referenceId"] == "PRJ-1"
+    assert back[1]["isDeliverable"] is True

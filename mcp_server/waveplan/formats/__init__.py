@@ -31,9 +31,8 @@ files or the store (``waveplan.transfer`` does).
 >>> imported = import_data(doc)
 >>> imported.format, [t["id"] for t in imported.plan["tasks"]]
 ('claude-flow', ['research', 'write'])
->>> imported.warnings[0]
-"claude-flow `type` (task research): kept in metadata['claude-flow'], no native task type \
-yet (its default timeout and capabilities are not applied)"
+>>> imported.warnings, imported.plan["tasks"][0]["type"]
+((), 'research')
 >>> back = export_plan(imported.plan, to="claude-flow").document
 >>> back["workflow"]["tasks"][0]
 {'id': 'research', 'description': 'Research the topic', 'type': 'research'}

@@ -23,8 +23,10 @@ Read, as the Claude-Flow task-orchestration guide writes them:
 - workflow ``parameters`` -> plan inputs, ``settings`` (``maxConcurrency``,
   ``failurePolicy``, ``strategy``).
 
-``type``, ``timeout``, ``deadline``, ``tags``, ``completion`` and the rest have no native
-field yet: they are kept in metadata and named in warnings.
+``type``, ``deadline``, ``tags`` and ``inputData`` (-> ``input``) are native; ``timeout``
+(milliseconds) becomes seconds, ``retryCount`` the task's ``retry.max_attempts`` (one
+more). ``completion``, ``assignmentCriteria`` and the rest have no native field yet:
+they are kept in metadata and named in warnings.
 
 >>> from waveplan.formats._base import Reader
 >>> plan = read({"name": "Adaptive", "tasks": [
@@ -64,20 +66,21 @@ SYNTAX = "json"
 
 #: A task's keys.
 TASK_FIELDS = FieldMap(
-    native={"description": "description"},
+    native={
+        "description": "description",
+        "type": "type",
+        "deadline": "deadline",
+        "tags": "tags",
+        "inputData": "input",
+    },
     special=frozenset(
         {"id", "title", "name", "dependencies", "depends", "depends_on", "conditions"}
-        | {"assignTo", "agent", "priority", "parallel", "metadata", "status"}
+        | {"assignTo", "agent", "priority", "parallel", "metadata", "status", "timeout"}
+        | {"retryCount"}
     ),
     kept={
-        "type": "no native task type yet (its default timeout and capabilities are not applied)",
-        "timeout": "timeouts are not enforced yet",
-        "deadline": "deadlines are not tracked yet",
-        "tags": "no native tags yet",
-        "retryCount": "retries are per plan (plan.retry), not per task, so far",
         "assignmentCriteria": "agents are chosen by keywords; preferredAgent becomes the agent",
         "parameters": "task parameters are not passed to the agent yet",
-        "inputData": "no native task input yet",
         "qualityGates": "quality gates are not enforced",
         "phase": "the phase's tasks became dependencies",
         "stream": "the stream's order became dependencies",
@@ -225,6 +228,18 @@ def _task(
         task["agent"] = agents.get(name, name)
     elif criteria.get("preferredAgent"):
         task["agent"] = reader.text(criteria["preferredAgent"], f"{where}.preferredAgent")
+    if "timeout" in item:  # milliseconds in Claude-Flow, seconds in waveplan
+        timeout = item["timeout"]
+        if isinstance(timeout, int | float) and not isinstance(timeout, bool):
+            task["timeout"] = _seconds(timeout / 1000)
+        else:
+            task["timeout"] = reader.text(timeout, f"{where}.timeout")
+    if isinstance(item.get("retryCount"), int) and not isinstance(item["retryCount"], bool):
+        task["retry"] = {"max_attempts": item["retryCount"] + 1}  # retries after the first
+    elif "retryCount" in item:
+        kept["retryCount"] = item["retryCount"]
+    if isinstance(task.get("tags"), str):  # the CLI's comma list
+        task["tags"] = [t.strip() for t in task["tags"].split(",") if t.strip()]
     if "priority" in item:
         word = reader.text(item["priority"], f"{where}.priority")
         if word.lower() in _PRIORITY:
@@ -239,6 +254,10 @@ def _task(
         reader.parallel(task)
     reader.extension(item, tid, where)
     return task
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
 
 
 def js_condition(text: str) -> str:
@@ -527,6 +546,13 @@ def _write_task(task: Mapping[str, Any], statuses: Mapping[str, Status]) -> dict
         obj["description"] = description
     if task.get("priority", "normal") != "normal":
         obj["priority"] = task["priority"]
+    if task.get("timeout") is not None:
+        from waveplan.execution.durations import parse_duration
+
+        obj["timeout"] = round(parse_duration(task["timeout"]) * 1000)
+    retry = task.get("retry") or {}
+    if retry.get("max_attempts"):
+        obj["retryCount"] = retry["max_attempts"] - 1
     when = task.get("when") or {}
     deps = list(task.get("depends_on", []))
     # A condition names its dependency: list only the others, unless that would

@@ -46,18 +46,19 @@ NAME = "kaibanjs"
 SYNTAX = "json"
 
 TASK_FIELDS = FieldMap(
-    native={"description": "description", "expectedOutput": "expected_output"},
+    native={
+        "description": "description",
+        "expectedOutput": "expected_output",
+        "isDeliverable": "is_deliverable",
+        "referenceId": "reference_id",
+    },
     special=frozenset(
-        {"title", "agent", "externalValidationRequired", "allowParallelExecution"}
-        | {"referenceId", "status"}
+        {"title", "agent", "externalValidationRequired", "allowParallelExecution"} | {"status"}
     ),
     kept={
-        "isDeliverable": "no native deliverable flag yet (the last task's result is the "
-        "plan's result)",
-        "feedbackHistory": "feedback is recorded per review in the task's history",
+        "feedbackHistory": "feedback is recorded per review in the task's feedback",
         "id": "KaibanJS's generated id; waveplan uses referenceId or the position",
         "dependencies": "KaibanJS orders by position; explicit dependencies are not read",
-        "referenceId": "it could not be the task's id (see the warning above)",
     },
 )
 TEAM_FIELDS = FieldMap(
@@ -133,9 +134,9 @@ def read(data: Any, reader: Reader) -> dict[str, Any]:
             previous_step, step = (step or previous_step), []
         run_open = parallel
         native, kept = TASK_FIELDS.split(item)
-        if "referenceId" in item and item["referenceId"] != tid:
-            kept["referenceId"] = item["referenceId"]  # not usable as the id: kept
         task: dict[str, Any] = {"id": tid, **native}
+        if item.get("allowParallelExecution") is False:
+            task["allow_parallel_execution"] = False  # said outright: it runs alone
         description = reader.text(task.get("description", ""), f"{where}.description")
         title = reader.text(item.get("title", ""), f"{where}.title")
         task["subject"] = first_line(title) or first_line(description) or tid
@@ -372,7 +373,9 @@ def _write_task(
         obj["allowParallelExecution"] = True
         if meta.get(FILES_NOTE_KEY) == FILES_NOTE:
             del meta[FILES_NOTE_KEY]
-    if task["id"] != f"task{n}":
+    if task.get("allow_parallel_execution") is False and not parallel:
+        obj["allowParallelExecution"] = False
+    if task["id"] != f"task{n}" and task.get("reference_id") is None:
         obj["referenceId"] = task["id"]
     if statuses.get(task["id"]) in _WORDS:
         obj["status"] = _WORDS[statuses[task["id"]]]

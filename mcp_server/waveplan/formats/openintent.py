@@ -61,12 +61,11 @@ SYNTAX = "yaml"
 
 #: A workflow phase's keys.
 PHASE_FIELDS = FieldMap(
-    native={"description": "description"},
+    native={"description": "description", "input": "input"},
     special=frozenset(
         {"title", "assign", "depends_on", "priority", "type", "plan", "state", "constraints"}
     ),
     kept={
-        "input": "no native task input yet",
         "inputs": "no native task inputs yet",
         "outputs": "named outputs are not tracked; results pass by {taskResult:<id>}",
         "skip_when": "it reads outputs by name, which `when` conditions on a dependency cannot",
