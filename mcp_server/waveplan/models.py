@@ -601,7 +601,7 @@ class TaskRecord(_Record):
     blockers: list[str] = Field(default_factory=list)
     summary: str | None = None
     memory: list[str] = Field(default_factory=list)
-    cost: Cost | None = None
+    cost: dict[str, Any] | None = Field(default=None, description="tokens, usd, note")
     is_deliverable: bool = False
     reference_id: str | None = None
     allow_parallel_execution: bool = True

@@ -210,7 +210,7 @@ def _model_columns(plan_id: str, t: ScheduledTask, src: TaskSpec | None) -> dict
                 "expected_output": src.expected_output,
                 "requirements": t.requirements,
                 "success_criterion": t.success_criterion,
-                "role": t.role,
+                "role": t.role or src.role,
                 "timeout": t.timeout,
             }
         ),

@@ -109,6 +109,7 @@ def create_task(u: Unit, new: TaskNew, actor: str) -> TaskRecord:
     if new.parent is not None:
         parent = resolve_refs(u, new.plan_id, [new.parent], referenced_by=f"parent of {tid!r}")[0]
         _same_scope(u, tid, new.plan_id, parent)
+        _refuse_waiting_for_ancestors(u, tid, parent, deps)
     _unique_reference(u, new.plan_id, new.reference_id, tid)
     if new.plan_id is not None:
         waves = [
@@ -277,6 +278,32 @@ def _same_scope(u: Unit, task_id: str, plan_id: str | None, parent: str) -> None
         seen.add(current)
         found = one(u.tx, "SELECT parent_id FROM tasks WHERE id = ?", (current,))
         current = found["parent_id"] if found else None
+
+
+def _ancestors(u: Unit, task_id: str | None) -> list[str]:
+    out: list[str] = []
+    while task_id is not None and task_id not in out:
+        out.append(task_id)
+        found = one(u.tx, "SELECT parent_id FROM tasks WHERE id = ?", (task_id,))
+        task_id = found["parent_id"] if found else None
+    return out
+
+
+def _refuse_waiting_for_ancestors(
+    u: Unit, task_id: str, parent: str | None, deps: Sequence[str]
+) -> None:
+    """A sub-task cannot depend on its parent (or the parent's parents): they finish
+    after it, so it would wait forever."""
+    from waveplan.errors import InvalidPlanError
+
+    clash = [d for d in deps if d in _ancestors(u, parent)]
+    if clash:
+        raise InvalidPlanError(
+            f"task {task_id!r} cannot depend on {', '.join(map(repr, clash))}: a sub-task's "
+            "ancestors finish after it; drop the dependency or the parent",
+            task_id=task_id,
+            dependencies=clash,
+        )
 
 
 def _unique_reference(u: Unit, plan_id: str | None, ref: str | None, task_id: str) -> None:
@@ -479,6 +506,13 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
     new_blockers = list(
         dict.fromkeys(resolve_refs(u, plan_id, named, referenced_by=f"task {task_id!r}"))
     )
+    parent_now = own.get("parent_id", row["parent_id"])
+    if new_blockers or "parent_id" in own:
+        deps_now = [
+            r["depends_on"]
+            for r in tx.rows("SELECT depends_on FROM dependencies WHERE task_id = ?", (task_id,))
+        ]
+        _refuse_waiting_for_ancestors(u, task_id, parent_now, [*deps_now, *new_blockers])
     blocks = resolve_refs(u, plan_id, changes.addBlocks, referenced_by=f"task {task_id!r}")
     _refuse_open_blockers_of_started(u, row, new_blockers)
     gained = [d for d in new_blockers if add_edge(tx, task_id, d)]
