@@ -164,7 +164,7 @@ async def test_plan_create_keeps_every_task_field_and_plan_setting(
     planned = {t.id: t for t in plan.result.tasks}["a"]
     assert planned.when == {"b": "result.ok == true"} and planned.requires_success == ["b"]
     kept = spec.plan.model_dump(mode="json", exclude_defaults=True)
-    for name, value in PLAN.items():
+    for name in PLAN:
         if name in ("status", "team_requested", "agent_teams_enabled"):
             continue  # their defaults
         assert name in kept, name
@@ -185,8 +185,8 @@ async def test_plan_create_keeps_every_task_field_and_plan_setting(
 
 async def test_task_create_keeps_every_field(client: Client) -> None:
     tools = await schemas(client)
-    pid = (await call(client, "plan_create", tasks=[{"id": "b", "subject": "B"},
-                                                   {"id": "c", "subject": "C"}]))["plan_id"]  # fmt: skip
+    two = [{"id": "b", "subject": "B"}, {"id": "c", "subject": "C"}]
+    pid = (await call(client, "plan_create", tasks=two))["plan_id"]
     fields: dict[str, tuple[Any, Check]] = {
         **{k: v for k, v in TASK.items() if k not in ("batch",)},
         "id": ("new", lambda r: r["id"] == f"{pid}.new"),
@@ -237,7 +237,7 @@ async def test_task_update_keeps_every_field(client: Client) -> None:
         "note": (
             "halfway",
             lambda r: any(e["note"] and "halfway" in e["note"] for e in r["history"]),
-        ),  # fmt: skip
+        ),
         "expected_version": (1, lambda r: r["version"] > 1),
         "depends_on": (["c"], lambda r: f"{pid}.c" in r["blockedBy"]),
         "priority": ("urgent", lambda r: r["priority"] == "urgent"),
