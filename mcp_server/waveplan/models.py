@@ -11,7 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
 
 from waveplan.lifecycle import PlanStatus, Status
 from waveplan.terms import ExecutionStrategy, FailurePolicy, Priority, ReadWriteRule
@@ -120,10 +120,22 @@ _Tag = Annotated[str, Field(min_length=1, max_length=100)]
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+def _Published(description: str) -> WithJsonSchema:  # noqa: N802 (reads as a type)
+    # A nested setting published as an object with its keys in a description: its own
+    # schema would cost every client bytes on every turn (it is validated all the same).
+    return WithJsonSchema(
+        {"type": "object", "additionalProperties": {"type": "object"}, "description": description}
+        if not description.startswith("{")
+        else {"type": "object", "description": description}
+    )
+
+
 class TaskRetry(_Strict):
-    # A task's (or a task type's) retry, over the plan's: unset fields inherit.
+    # Retries of a plan (unset: 3 attempts, 30 s backoff base, every error code), a task
+    # type or a task: a task's unset fields inherit its type's, then the plan's.
     # alternative_agents: failover, the n-th retry goes to the n-th (the last stays).
-    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    # No docstring or field descriptions: plan_create's schema publishes them each turn.
+    max_attempts: int | None = Field(default=None, ge=1)
     backoff_base_seconds: float | None = Field(default=None, ge=0)
     retryable_error_codes: list[str] | None = None
     alternative_agents: list[_Name] = Field(default_factory=list, max_length=20)
@@ -134,7 +146,7 @@ class BatchSpec(_Strict):
     items: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
         min_length=1, max_length=MAX_PLAN_TASKS_ITEMS
     )
-    agents: int | None = Field(default=None, ge=1, le=1000)
+    agents: int | None = Field(default=None, ge=1)
 
 
 class TaskSpec(_Strict):
@@ -151,21 +163,21 @@ class TaskSpec(_Strict):
     reads: list[str] = Field(default_factory=list, description="Paths it only reads")
     agent: str | None = Field(default=None, description="Agent name; else chosen by keywords")
     priority: Priority = "normal"
-    type: TaskTypeName = Field(default="task", description="checkpoint, or a work type")
+    type: TaskTypeName = "task"
     wave: int | None = Field(default=None, ge=1, description="Declared wave (for `check`)")
     active_form: str | None = Field(default=None, alias="activeForm")
     expected_output: str | None = Field(default=None, max_length=20_000)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    input: dict[str, Any] = Field(default_factory=dict, description="Given to its agent")
+    input: dict[str, Any] = Field(default_factory=dict)
     tags: list[_Tag] = Field(default_factory=list, max_length=50)
     deadline: Moment | None = None
-    timeout: Duration | None = Field(default=None, description="Lease: fails without progress")
+    timeout: Duration | None = None
     retry: TaskRetry | None = None
-    parent: TaskId | None = Field(default=None, description="Parent task (sub-task)")
+    parent: TaskId | None = None
     is_deliverable: bool = False
     reference_id: str | None = Field(default=None, min_length=1, max_length=200)
-    allow_parallel_execution: bool = Field(default=True, description="false: runs alone")
-    batch: BatchSpec | None = None
+    allow_parallel_execution: bool = True
+    batch: Annotated[BatchSpec | None, _Published("{items, agents}: a task per group")] = None
     when: dict[TaskId, str] = Field(
         default_factory=dict,
         description="Per dependency, a condition on its output; false skips",
@@ -237,13 +249,14 @@ class CheckpointSpec(_Strict):
 
 
 class RetrySettings(_Strict):
-    # Retries of the retry and retry_then_skip failure policies. max_attempts counts the
-    # first try; the n-th retry waits backoff_base_seconds * 2**(n-1); only the listed
-    # error codes are retried (omitted: every code). No docstring or field descriptions:
-    # they would be published in plan_create's schema on every tools/list.
+    # A plan's retries as stored (plan.retry, a TaskRetry, with the defaults filled in):
+    # the retry and retry_then_skip failure policies. max_attempts counts the first try;
+    # the n-th retry waits backoff_base_seconds * 2**(n-1); only the listed error codes
+    # are retried (omitted: every code); alternative_agents: failover for every task.
     max_attempts: int = Field(default=3, ge=1)
     backoff_base_seconds: float = Field(default=30.0, ge=0)
     retryable_error_codes: list[str] | None = None
+    alternative_agents: list[str] = Field(default_factory=list)
 
 
 class TaskTypeSettings(_Strict):
@@ -257,7 +270,7 @@ class TaskTypeSettings(_Strict):
 
 class ResourcePool(_Strict):
     # At most max_concurrent busy tasks of these types at once (beside max_concurrent).
-    max_concurrent: int = Field(ge=1, le=1000)
+    max_concurrent: int = Field(ge=1)
     types: list[TaskTypeName] = Field(min_length=1, max_length=100)
 
 
@@ -299,11 +312,14 @@ class PlanSettings(_Strict):
     inputs: dict[str, str] = Field(
         default_factory=dict, description="Values for {input_name} placeholders"
     )
-    retry: RetrySettings = Field(default_factory=RetrySettings)
-    task_types: dict[TaskTypeName, TaskTypeSettings] = Field(
-        default_factory=dict, description="Defaults per task type"
-    )
-    resource_pools: dict[_Name, ResourcePool] = Field(default_factory=dict)
+    retry: TaskRetry = Field(default_factory=lambda: TaskRetry())
+    task_types: Annotated[
+        dict[TaskTypeName, TaskTypeSettings],
+        _Published("type: {timeout, capabilities, agent, retry}"),
+    ] = Field(default_factory=dict)
+    resource_pools: Annotated[
+        dict[_Name, ResourcePool], _Published("name: {max_concurrent, types}")
+    ] = Field(default_factory=dict)
     team_requested: bool = Field(default=False, description="The user asked for a team")
     agent_teams_enabled: bool | None = Field(
         default=None, description="Default: from the environment"
@@ -586,27 +602,29 @@ class TaskRecord(_Record):
     updated_at: str
     history: list[TaskEvent] = Field(default_factory=list)
     # The task model of the seeds (issue 12): what the task's run is given and leaves.
+    # The first four are in task_get's output schema; the rest are returned all the same
+    # and named in its description (tools/list is paid for on every turn).
     input: dict[str, Any] = Field(default_factory=dict)
     expected_output: str | None = None
-    requirements: list[str] = Field(default_factory=list)
-    success_criterion: str | None = None
-    role: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    deadline: str | None = None
-    overdue: bool = False
-    timeout: str | None = None
-    retry: TaskRetry | None = None
     parent: TaskId | None = None
-    children: list[TaskId] = Field(default_factory=list)
-    blockers: list[str] = Field(default_factory=list)
-    summary: str | None = None
-    memory: list[str] = Field(default_factory=list)
-    cost: dict[str, Any] | None = Field(default=None, description="tokens, usd, note")
-    is_deliverable: bool = False
-    reference_id: str | None = None
-    allow_parallel_execution: bool = True
-    feedback: list[Feedback] = Field(default_factory=list)
     context: TaskContext | None = None
+    requirements: SkipJsonSchema[list[str]] = Field(default_factory=list)
+    success_criterion: SkipJsonSchema[str | None] = None
+    role: SkipJsonSchema[str | None] = None
+    tags: SkipJsonSchema[list[str]] = Field(default_factory=list)
+    deadline: SkipJsonSchema[str | None] = None
+    overdue: SkipJsonSchema[bool] = False
+    timeout: SkipJsonSchema[str | None] = None
+    retry: SkipJsonSchema[TaskRetry | None] = None
+    children: SkipJsonSchema[list[TaskId]] = Field(default_factory=list)
+    blockers: SkipJsonSchema[list[str]] = Field(default_factory=list)
+    summary: SkipJsonSchema[str | None] = None
+    memory: SkipJsonSchema[list[str]] = Field(default_factory=list)
+    cost: SkipJsonSchema[dict[str, Any] | None] = None
+    is_deliverable: SkipJsonSchema[bool] = False
+    reference_id: SkipJsonSchema[str | None] = None
+    allow_parallel_execution: SkipJsonSchema[bool] = True
+    feedback: SkipJsonSchema[list[Feedback]] = Field(default_factory=list)
 
 
 class PlanRecord(_Record):

@@ -28,6 +28,7 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from waveplan import __version__
 from waveplan.current import stored_result
@@ -309,6 +310,8 @@ _INPUT_ONLY_KEYS = frozenset(
 # Length and count caps are enforced on every call (with a message naming the field);
 # published, they cost every client bytes on every turn for a limit nobody reaches.
 _CAP_KEYS = frozenset({"maxLength", "minLength", "maxItems"})
+#: A ``maximum`` this large is such a cap too (1000 concurrent tasks, a day's lease).
+_CAP_MAXIMUM = 1000
 
 
 def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> bool:
@@ -317,6 +320,7 @@ def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> b
     return (
         (key == "title" and isinstance(value, str))
         or key in _CAP_KEYS
+        or (key == "maximum" and isinstance(value, int | float) and value >= _CAP_MAXIMUM)
         # A model's docstring, published as its object's description: code documentation.
         or (key == "description" and "properties" in schema)
         or (key == "default" and value is None)
@@ -457,15 +461,122 @@ def inline_scalar_refs(schema: Any) -> Any:
     return {"$defs": kept, **out} if kept else out
 
 
+def share_nullables(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each "X or null" that occurs more than once written once, in
+    ``$defs``, and referred to (``{"$ref": "#/$defs/S"}``): the same contract in fewer
+    bytes (results list many optional fields). Unchanged when it would not be smaller.
+
+    >>> n = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    >>> share_nullables({"type": "object", "properties": {"a": n, "b": n, "c": n}})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'type': 'object', 'properties': {'a': {'$ref': '#/$defs/S'}, 'b': {'$ref': '#/$defs/S'},
+     'c': {'$ref': '#/$defs/S'}}, '$defs': {'S': {'anyOf': [{'type': 'string'},
+     {'type': 'null'}]}}}
+    """
+    import json
+
+    def key(node: Any) -> str | None:
+        if isinstance(node, dict) and set(node) == {"anyOf"} and len(node["anyOf"]) == 2:
+            if {"type": "null"} in node["anyOf"]:
+                return json.dumps(node, sort_keys=True)
+        return None
+
+    counts: dict[str, int] = {}
+
+    def count(node: Any) -> None:
+        if isinstance(node, list):
+            for n in node:
+                count(n)
+        elif isinstance(node, dict):
+            k = key(node)
+            if k is not None:
+                counts[k] = counts.get(k, 0) + 1
+                return
+            for n in node.values():
+                count(n)
+
+    count(schema)
+    taken = set(schema.get("$defs", {}))
+    names: dict[str, str] = {}
+    for k, n in counts.items():
+        if n < 2:
+            continue
+        inner = next(o for o in json.loads(k)["anyOf"] if o != {"type": "null"})
+        base = str(inner.get("type", "x"))[:1].upper() or "X"
+        name, i = base, 1
+        while name in taken:
+            name, i = f"{base}{i}", i + 1
+        taken.add(name)
+        names[k] = name
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        k = key(node)
+        if k in names:
+            return {"$ref": f"#/$defs/{names[k]}"}
+        return {name: walk(v) for name, v in node.items()}
+
+    if not names:
+        return schema
+    out = walk(schema)
+    defs = dict(out.get("$defs", {}))
+    defs.update({name: json.loads(k) for k, name in names.items()})
+    out["$defs"] = defs
+    small = json.dumps(out, separators=(",", ":"))
+    return out if len(small) < len(json.dumps(schema, separators=(",", ":"))) else schema
+
+
+_STRINGS = {"items": {"type": "string"}, "type": "array"}
+
+
+def share_string_lists(schema: dict[str, Any]) -> dict[str, Any]:
+    """An input schema that has ``$defs`` already, with its lists of strings written once
+    (``$defs/L``) and referred to: ``plan_create`` spells a dozen of them. Schemas
+    without ``$defs`` are left as they are (a client that reads them need not resolve
+    references).
+
+    >>> three = {k: dict(_STRINGS) for k in "xyz"}
+    >>> out = share_string_lists({"properties": {"a": {"$ref": "#/$defs/A"}},
+    ...                           "$defs": {"A": {"properties": three}}})
+    >>> out["$defs"]["A"]["properties"]["x"], out["$defs"]["L"]
+    ({'$ref': '#/$defs/L'}, {'items': {'type': 'string'}, 'type': 'array'})
+    """
+    if "$defs" not in schema or "L" in schema["$defs"]:
+        return schema
+    found = 0
+
+    def walk(node: Any) -> Any:
+        nonlocal found
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if node == _STRINGS:
+            found += 1
+            return {"$ref": "#/$defs/L"}
+        return {k: walk(v) for k, v in node.items()}
+
+    out = walk(schema)
+    if found < 3:
+        return schema
+    out["$defs"] = {**out["$defs"], "L": dict(_STRINGS)}
+    return out
+
+
 def _compact_tool(tool: Tool) -> Tool:
     # Scalar definitions (the status enums) are inlined first: compaction then spells the
     # remaining nested objects as plain objects.
-    tool.parameters = compact_schema(inline_scalar_refs(tool.parameters))
+    tool.parameters = share_string_lists(compact_schema(inline_scalar_refs(tool.parameters)))
+    # One line: a docstring's line breaks and indentation cost every client bytes.
+    tool.description = " ".join((tool.description or "").split())
     meta = tool.fn_metadata
     # Documented as read live: reassigning the published schema is supported.
     if meta.output_schema is not None:
         schema = inline_scalar_refs(meta.output_schema)
-        meta.output_schema = prune_defs(compact_schema(schema, output=True))
+        meta.output_schema = share_nullables(prune_defs(compact_schema(schema, output=True)))
     return tool
 
 
@@ -628,8 +739,10 @@ IdStr = Annotated[str, BeforeValidator(_id_text)]
 Detail = Annotated[Literal["summary", "full"], Field(description="full: per-task detail")]
 Id = Annotated[IdStr, Field(description="Task id")]
 PlanId = Annotated[IdStr, Field(description="Plan id, e.g. p1")]
-Paths = Annotated[list[str] | None, Field(description="Files/dirs/globs")]
+Paths = list[str] | None
 Timeout = Annotated[str | None, BeforeValidator(_duration_text)]
+#: A parameter accepted but left out of the published schema (documented elsewhere).
+Hidden = SkipJsonSchema
 TaskObjects = Annotated[
     list[dict[str, Any]],
     Field(description="Task objects as in plan_create", min_length=1, max_length=MAX_PLAN_TASKS),
@@ -677,28 +790,30 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         agent: str | None = None,
         priority: Literal["urgent", "high", "normal", "low"] = "normal",
         owner: str | None = None,
-        id: str | None = None,
-        depends_on: list[IdStr] | None = None,
-        type: str | None = None,
-        wave: int | None = None,
-        expected_output: str | None = None,
-        input: dict[str, Any] | None = None,
-        tags: list[str] | None = None,
-        deadline: str | None = None,
-        timeout: Timeout = None,
-        retry: dict[str, Any] | None = None,
-        parent: IdStr | None = None,
-        is_deliverable: bool = False,
-        reference_id: str | None = None,
-        allow_parallel_execution: bool = True,
-        when: dict[str, str] | None = None,
-        requires_success: list[IdStr] | None = None,
-        requirements: list[str] | None = None,
-        success_criterion: str | None = None,
-        role: str | None = None,
+        # plan_create's other task fields, accepted here and documented there (tools/list
+        # is paid for on every turn): the description says so.
+        id: Hidden[str | None] = None,
+        depends_on: Hidden[list[IdStr] | None] = None,
+        type: Hidden[str | None] = None,
+        expected_output: Hidden[str | None] = None,
+        input: Hidden[dict[str, Any] | None] = None,
+        tags: Hidden[list[str] | None] = None,
+        deadline: Hidden[str | None] = None,
+        timeout: Hidden[Timeout] = None,
+        parent: Hidden[IdStr | None] = None,
+        wave: Hidden[int | None] = None,
+        retry: Hidden[dict[str, Any] | None] = None,
+        is_deliverable: Hidden[bool | None] = None,
+        reference_id: Hidden[str | None] = None,
+        allow_parallel_execution: Hidden[bool | None] = None,
+        when: Hidden[dict[str, str] | None] = None,
+        requires_success: Hidden[list[IdStr] | None] = None,
+        requirements: Hidden[list[str] | None] = None,
+        success_criterion: Hidden[str | None] = None,
+        role: Hidden[str | None] = None,
     ) -> TaskSummary:
-        """Create one task, optionally in a plan; task fields as in plan_create (deps by
-        id or name)."""
+        """Create one task, optionally in a plan; also takes any field of plan_create's
+        tasks (input, tags, deadline, timeout, parent ...); links by id or name."""
         from waveplan.store.base import TaskNew
 
         given = {k: v for k, v in locals().items() if k in TaskNew.model_fields and v is not None}
@@ -736,30 +851,32 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         expected_version: Annotated[
             int | None, Field(description="Refuse if the task changed since")
         ] = None,
-        depends_on: list[IdStr] | None = None,
-        priority: Literal["urgent", "high", "normal", "low"] | None = None,
-        agent: str | None = None,
-        type: str | None = None,
-        expected_output: str | None = None,
-        input: dict[str, Any] | None = None,
-        tags: list[str] | None = None,
-        deadline: str | None = None,
-        timeout: Timeout = None,
-        retry: dict[str, Any] | None = None,
-        parent: IdStr | None = None,
-        is_deliverable: bool | None = None,
-        reference_id: str | None = None,
-        allow_parallel_execution: bool | None = None,
-        requirements: list[str] | None = None,
-        success_criterion: str | None = None,
-        role: str | None = None,
         blockers: list[str] | None = None,
         summary: str | None = None,
         memory: list[str] | None = None,
         cost: dict[str, Any] | None = None,
+        # plan_create's other task fields, documented there (see task_create).
+        depends_on: Hidden[list[IdStr] | None] = None,
+        priority: Hidden[Literal["urgent", "high", "normal", "low"] | None] = None,
+        agent: Hidden[str | None] = None,
+        input: Hidden[dict[str, Any] | None] = None,
+        tags: Hidden[list[str] | None] = None,
+        deadline: Hidden[str | None] = None,
+        timeout: Hidden[Timeout] = None,
+        parent: Hidden[IdStr | None] = None,
+        type: Hidden[str | None] = None,
+        expected_output: Hidden[str | None] = None,
+        retry: Hidden[dict[str, Any] | None] = None,
+        is_deliverable: Hidden[bool | None] = None,
+        reference_id: Hidden[str | None] = None,
+        allow_parallel_execution: Hidden[bool | None] = None,
+        requirements: Hidden[list[str] | None] = None,
+        success_criterion: Hidden[str | None] = None,
+        role: Hidden[str | None] = None,
     ) -> TaskUpdated:
-        """Update a task's status, fields, links or metadata; record output, error, a note
-        and blockers; finishing, its summary, memory and cost."""
+        """Update status, fields (also any of plan_create's task fields: priority, agent,
+        deadline, tags ...), links, metadata; output, error, note, blockers; summary, memory,
+        cost."""
         from waveplan.store.base import TaskChanges
 
         given = {
@@ -771,8 +888,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     @tool(_READ)
     def task_get(taskId: Id) -> TaskRecord:
-        """One task with blocks/blockedBy, history, reason, rendered_description and the
-        context its run needs; by id or reference_id."""
+        """One task (id or reference_id): links, history, reason, context its run needs, and
+        plan_create's task fields, children, blockers, summary, memory, cost, feedback."""
         return holder.get().get_task(taskId, context=True)
 
     @tool(_READ)
@@ -794,7 +911,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         taskId: Id,
         decision: Literal["approve", "revise", "reject"],
         feedback: str | None = None,
-        reviewer: Annotated[str | None, Field(description="Who decides (approvers)")] = None,
+        reviewer: str | None = None,
     ) -> TaskSummary:
         """Approve a task in review (or a checkpoint), send it back to revise, or reject it."""
         record = holder.get().review_task(

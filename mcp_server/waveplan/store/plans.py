@@ -66,6 +66,8 @@ def create_plan(
     Task ids become ``<plan_id>.<spec id>``; tasks without dependencies are born
     ``ready`` (checkpoint tasks in ``review``), the others ``pending``.
     """
+    from waveplan.models import RetrySettings
+
     checkpoints = _checkpoints(spec, result)
     spec_by_id = {t.id: t for t in spec.tasks}
     position = {tid: i for i, wave in enumerate(result.waves) for tid in wave}
@@ -93,7 +95,7 @@ def create_plan(
             at,
             at,
             json.dumps(spec.plan.inputs),
-            spec.plan.retry.model_dump_json(),
+            RetrySettings(**spec.plan.retry.model_dump(exclude_none=True)).model_dump_json(),
             json.dumps(
                 {k: v.model_dump(mode="json", exclude_none=True)
                  for k, v in spec.plan.task_types.items()}

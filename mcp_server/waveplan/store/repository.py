@@ -480,4 +480,5 @@ def _retry(plan: Row) -> RetryPolicy:
         max_attempts=raw.get("max_attempts", 3),
         backoff_base_seconds=raw.get("backoff_base_seconds", 30.0),
         retryable_error_codes=None if codes is None else frozenset(codes),
+        alternative_agents=tuple(raw.get("alternative_agents") or ()),
     )
