@@ -120,7 +120,7 @@ _Tag = Annotated[str, Field(min_length=1, max_length=100)]
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def _Published(description: str) -> WithJsonSchema:  # noqa: N802 (reads as a type)
+def _Published(description: str) -> WithJsonSchema:
     # A nested setting published as an object with its keys in a description: its own
     # schema would cost every client bytes on every turn (it is validated all the same).
     return WithJsonSchema(

@@ -476,9 +476,13 @@ def share_nullables(schema: dict[str, Any]) -> dict[str, Any]:
     import json
 
     def key(node: Any) -> str | None:
-        if isinstance(node, dict) and set(node) == {"anyOf"} and len(node["anyOf"]) == 2:
-            if {"type": "null"} in node["anyOf"]:
-                return json.dumps(node, sort_keys=True)
+        if (
+            isinstance(node, dict)
+            and set(node) == {"anyOf"}
+            and len(node["anyOf"]) == 2
+            and {"type": "null"} in node["anyOf"]
+        ):
+            return json.dumps(node, sort_keys=True)
         return None
 
     counts: dict[str, int] = {}
@@ -984,9 +988,11 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         figures = plan_report(
             store, plan_id, kinds=now.kinds, now=now.now, finished=plan.status != "open"
         )
-        # Per-task durations only in full detail: the summary stays small on big plans.
+        # Per-task and per-group figures only in full detail: the summary stays small.
         view.analytics = (
-            figures if detail == "full" else figures.model_copy(update={"durations": {}})
+            figures
+            if detail == "full"
+            else figures.model_copy(update={"durations": {}, "by_agent": {}, "by_type": {}})
         )
         stale = since is not None and not apply_since(view, tasks, since)
         current = stored_result(store, plan, tasks)  # with tasks added after plan_create

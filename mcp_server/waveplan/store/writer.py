@@ -202,7 +202,14 @@ def apply(
 BIRTH = frozenset({Status.PENDING, Status.READY, Status.REVIEW, Status.SKIPPED, Status.CANCELLED})
 
 
-_DEFAULTS = {"review_required": 0, "reported_attempt": 0, "attempts": 0, "version": 1}
+_DEFAULTS = {
+    "review_required": 0,
+    "reported_attempt": 0,
+    "attempts": 0,
+    "version": 1,
+    "run_alone": 0,
+    "deliverable": 0,
+}
 
 
 def insert_task(tx: Tx, values: Mapping[str, Any]) -> None:
