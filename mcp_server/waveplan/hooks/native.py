@@ -1,0 +1,144 @@
+"""Claude Code's own task list as a mirror of a waveplan plan, kept in step.
+
+The task-planner skill mirrors a plan into the native list when the note this module
+adds to ``plan_create``'s result asks for it (``skills/task-planner/references/
+native-tasks.md``): one ``TaskCreate`` per task with ``metadata.waveplan_id``, then
+``TaskUpdate addBlockedBy`` for the dependencies. The hooks keep the two in step:
+
+- PostToolUse on ``TaskCreate`` links the native id to the waveplan id (the native
+  task files are Claude Code's internals: the link is made from the tool call);
+- TaskCompleted refuses (exit 2, the reason reaches the model) completing a native
+  task whose waveplan task is not finished: waveplan's record comes first, from the
+  subagent's ``DONE|<path>``, and the hooks' "recorded as done" note names the native
+  task to complete then.
+
+The mirror is on by default and off with ``WAVEPLAN_NATIVE_TASKS=0`` (or the plugin
+option ``native_tasks``): then ``plan_create`` gets no note and nothing is mirrored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from waveplan.hooks.context import (
+    HookExit,
+    open_reader,
+    session_state,
+    state_root,
+    task_list_id,
+    tool_result_json,
+)
+
+__all__ = [
+    "FINISHED",
+    "mirror_enabled",
+    "native_created",
+    "native_id_of",
+    "plan_created",
+    "task_completed",
+]
+
+#: waveplan statuses after which the native mirror may be completed.
+FINISHED = frozenset({"done", "skipped", "cancelled"})
+_OFF = frozenset({"0", "off", "false", "no", "disabled"})
+
+
+def mirror_enabled(env: Mapping[str, str]) -> bool:
+    """Whether plans are mirrored into the native task list.
+
+    >>> mirror_enabled({}), mirror_enabled({"WAVEPLAN_NATIVE_TASKS": "off"})
+    (True, False)
+    """
+    for name in ("WAVEPLAN_NATIVE_TASKS", "CLAUDE_PLUGIN_OPTION_NATIVE_TASKS"):
+        value = env.get(name, "").strip().lower()
+        if value:
+            return value not in _OFF
+    return True
+
+
+def plan_created(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any] | None:
+    """PostToolUse on ``plan_create``: ask for the native mirror (when it is on)."""
+    if not mirror_enabled(env):
+        return None
+    result = tool_result_json(payload.get("tool_response"))
+    plan_id = result.get("plan_id") if result else None
+    if not plan_id:
+        return None
+    count = len(result.get("tasks") or [])
+    text = (
+        f"waveplan: mirror plan {plan_id} ({count} tasks) in Claude Code's task list if it "
+        "has TaskCreate (load it with ToolSearch select:TaskCreate,TaskUpdate): one TaskCreate "
+        "per task, all in one message, metadata {waveplan_id, wave, agent, output_file}; "
+        "then TaskUpdate addBlockedBy for the dependencies, all in one message. Complete a "
+        "native task only after waveplan recorded its task as done."
+    )
+    return {"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": text}}
+
+
+def native_created(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any] | None:
+    """PostToolUse on ``TaskCreate``: link the native id to ``metadata.waveplan_id``."""
+    tool_input = payload.get("tool_input") or {}
+    metadata = tool_input.get("metadata") if isinstance(tool_input, Mapping) else None
+    waveplan_id = metadata.get("waveplan_id") if isinstance(metadata, Mapping) else None
+    response = payload.get("tool_response")
+    task = response.get("task") if isinstance(response, Mapping) else None
+    native_id = task.get("id") if isinstance(task, Mapping) else None
+    root = state_root(env)
+    if not waveplan_id or native_id is None or root is None:
+        return None
+    from waveplan.hooks.session import NativeMap
+
+    NativeMap(root, task_list_id(payload, env)).link(str(native_id), str(waveplan_id))
+    return None
+
+
+def native_id_of(
+    env: Mapping[str, str], payload: Mapping[str, Any], waveplan_id: str
+) -> str | None:
+    """The native task that mirrors ``waveplan_id`` in this session's list, if any."""
+    root = state_root(env)
+    if root is None:
+        return None
+    from waveplan.hooks.session import NativeMap
+
+    return NativeMap(root, task_list_id(payload, env)).native_id(waveplan_id)
+
+
+def task_completed(payload: Mapping[str, Any], env: Mapping[str, str]) -> HookExit | None:
+    """TaskCompleted: a mirrored task completes only after its waveplan task finished."""
+    root = state_root(env)
+    native_id = payload.get("task_id")
+    if root is None or native_id is None or session_state(env, payload) is None:
+        return None
+    from waveplan.errors import NotFoundError
+    from waveplan.hooks.session import NativeMap
+
+    waveplan_id = NativeMap(root, task_list_id(payload, env)).waveplan_id(str(native_id))
+    if not waveplan_id:
+        return None  # not a mirror of a waveplan task
+    reader = open_reader(env)
+    if reader is None:
+        return None
+    try:
+        status = reader.get_task(waveplan_id).status
+    except NotFoundError:
+        return None
+    finally:
+        reader.close()
+    if status in FINISHED:
+        return None
+    if status == "review":
+        why = "it waits for review: approve it with task_review first"
+    elif status == "failed":
+        why = "it failed: apply the plan's failure policy (retry or skip) first"
+    else:
+        why = (
+            "its subagent has not handed back DONE|<path> yet (the waveplan hooks record it), "
+            "or record it with task_update(status='completed', output=<path>)"
+        )
+    return HookExit(
+        2,
+        f"waveplan: native task #{native_id} mirrors waveplan task {waveplan_id}, which is "
+        f"{status}; {why}. Complete the native task after that.",
+    )
