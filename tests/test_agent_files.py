@@ -95,11 +95,10 @@ def test_tools_are_real_claude_code_or_waveplan_tools(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", AGENT_FILES, ids=lambda p: p.stem)
-def test_body_states_the_one_contract_and_preloads_the_task_run_skill(path: Path) -> None:
+def test_body_states_the_one_contract(path: Path) -> None:
     from waveplan.hooks.contract import CONTRACT_LINES
 
-    meta, body = split(path)
-    assert meta.get("skills") == "waveplan:task-run"
+    _, body = split(path)
     bullets = re.findall(r"^- (.*)$", body.split("## Task and hand-back", 1)[1], re.M)
     assert bullets[: len(CONTRACT_LINES)] == list(CONTRACT_LINES)
     assert "Task ID:" in body and "Output File" in body

@@ -359,3 +359,26 @@ def test_bad_hand_backs_are_caught_in_both_modes_ten_runs_out_of_ten(tmp_path):
         if statuses == {"p1.a": "done", "p1.b": "done"} and refused == {"p1.a", "p1.b"}:
             caught += 1
     assert caught == 10
+
+
+# ---------------------------------------------------------------------------- stop, start
+
+
+def test_an_open_plan_keeps_the_session_going_once_and_is_announced_next_time(tmp_path):
+    main = [
+        (
+            f"{TOOL}plan_create",
+            {"tasks": PAIR, "plan": {"name": "pair"}, "project": str(tmp_path / "project")},
+        ),
+        (f"{TOOL}plan_next", {"plan_id": "p1", "owner": "lead", "limit": 1}),
+        "Part A is claimed; stopping here.",
+    ]
+    first = run_session(tmp_path, main, lambda t, b: [], prompt="Start the parts", name="one")
+    assert first.proc.returncode == 0, first.proc.stderr[-2000:]
+    stopped = [r for r in first.conversation() if "Stop hook feedback:" in sent(r)]
+    assert len(stopped) == 1
+    assert "waveplan: plan pair (p1) is executing and 1 task(s) are ready: p1.b" in sent(stopped[0])
+    second = run_session(tmp_path, [], lambda t, b: [], prompt="Hello", name="two")
+    assert second.proc.returncode == 0, second.proc.stderr[-2000:]
+    opening = second.conversation()[0]
+    assert "pair (p1): 0/2 finished, 1 ready, 1 running" in sent(opening)

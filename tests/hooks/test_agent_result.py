@@ -388,3 +388,15 @@ def test_a_tie_by_elimination_is_corrected_by_the_transcript(env, store, run_hoo
     run = run_hook("subagent-stop", stop)
     assert (run.code, run.stdout) == (0, "")  # not the task's subagent after all
     assert store.get_task(task_id).status == "claimed"
+
+
+def test_a_hook_past_its_deadline_exits_0_before_claude_codes_timeout(env, run_hook, launched):
+    """Waiting for a transcript that never comes (a FIFO) would take the whole wait; with
+    a 1 s deadline the hook gives up, exit 0 and no decision: it fails safe."""
+    fifo = str(env.project / "agent.fifo")
+    os.mkfifo(fifo)
+    run = run_hook(
+        "subagent-stop", stop_payload(env, "x", transcript=fifo), WAVEPLAN_HOOK_DEADLINE="1"
+    )
+    assert (run.code, run.stdout) == (0, "")
+    assert "gave up after 1 s (failing open)" in run.stderr

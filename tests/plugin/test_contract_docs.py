@@ -57,7 +57,7 @@ def test_no_skill_or_agent_names_a_retired_tool_or_reason_code():
 
 
 def test_the_task_run_skill_loads_without_a_permission_prompt():
-    # A skill with allowed-tools needs Skill(...) permission in 2.1.330; agents preload
-    # task-run (skills: in their front matter), general-purpose subagents load it.
+    # A skill with allowed-tools needs Skill(...) permission in 2.1.330; a
+    # general-purpose subagent may load task-run with its Skill tool.
     front = TASK_RUN.read_text().split("---", 2)[1]
     assert "allowed-tools" not in front

@@ -19,9 +19,7 @@ async def _output_files(client: Client) -> list[str]:
     return [t["output_file"] for t in result.structured_content["tasks"]]
 
 
-async def test_two_stored_plans_of_the_same_spec_never_share_an_output_file(
-    tmp_path, monkeypatch
-):
+async def test_two_stored_plans_of_the_same_spec_never_share_an_output_file(tmp_path, monkeypatch):
     monkeypatch.setenv("WAVEPLAN_OUTPUT_DIR", str(tmp_path / "outputs"))
     async with Client(server_for(tmp_path / "w.db")) as client:
         [first] = await _output_files(client)

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from waveplan.hooks.context import ACTOR, open_reader, open_store, plan_progress, session_state
-from waveplan.hooks.contract import CONTRACT, Headers, check_result, parse_headers
+from waveplan.hooks.contract import CONTRACT, Headers, check_result, parse_done, parse_headers
 
 if TYPE_CHECKING:
     from waveplan.hooks.session import SessionState
@@ -148,7 +148,8 @@ def _native_note(env: Mapping[str, str], payload: Mapping[str, Any], task_id: st
 
 
 def _started_at(task: Any, launch: Mapping[str, Any] | None) -> float | None:
-    """When the task's current attempt started: its launch, else its last claim/start."""
+    """When the task's current attempt started: its launch, else its last claim/start
+    (``task`` a full record with history, or ``None``)."""
     if launch and isinstance(launch.get("started_at"), int | float):
         return float(launch["started_at"])
     from datetime import datetime
@@ -178,30 +179,40 @@ def _judge(
     env: Mapping[str, str],
     launch: Mapping[str, Any] | None,
 ) -> Verdict:
-    """Judge a reply for ``task_id`` and record it when it is acceptable."""
+    """Judge a reply for ``task_id`` and record it when it is acceptable.
+
+    The check reads through ``Peek`` (no pydantic); only recording, or a task launched
+    without the gate (its start time is in the store's history), opens the store.
+    """
     from waveplan.errors import NotFoundError, WaveplanError
     from waveplan.hooks.ownership import hold_problem
 
-    store = open_store(env)
-    if store is None:
+    reader = open_reader(env)
+    if reader is None:
         return Verdict("ignored", "")
     try:
-        try:
-            task = store.get_task(task_id)
-        except NotFoundError:
-            return Verdict("ignored", "")
-        held = hold_problem(env, str(payload.get("session_id") or ""), task)
-        if held:
-            return Verdict("ignored", held + " The reply was not recorded.")
+        task = reader.get_task(task_id)
+    except NotFoundError:
+        return Verdict("ignored", "")
+    finally:
+        reader.close()
+    held = hold_problem(env, str(payload.get("session_id") or ""), task)
+    if held:
+        return Verdict("ignored", held + " The reply was not recorded.")
+    store: Store | None = None
+    try:
+        started = _started_at(None, launch)
+        if started is None and parse_done(text) is not None:  # only DONE needs the start
+            store = open_store(env)
+            started = _started_at(store.get_task(task_id), None) if store else None
         check = check_result(
-            text,
-            headers,
-            payload.get("cwd"),
-            expected=task.output_file,
-            started_at=_started_at(task, launch),
+            text, headers, payload.get("cwd"), expected=task.output_file, started_at=started
         )
         if not check.ok:
             return Verdict("refused", f"waveplan: task {task_id} is not done: {check.problem}.")
+        store = store or open_store(env)
+        if store is None:
+            return Verdict("ignored", "")
         try:
             if check.failure is not None:
                 summary = record_failure(store, task_id, *check.failure)
@@ -213,7 +224,8 @@ def _judge(
                 "accepted", f"waveplan: could not record the result of task {task_id}: {exc}"
             )
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     return Verdict("accepted", f"waveplan: {summary}")
 
 
