@@ -82,8 +82,40 @@ def baseline_install(root: Path, target: Path, home: Path, offline: bool) -> tup
         [*prefix, "sh", "-c", command], env=clean_env(home), capture_output=True, text=True
     )
     took = time.monotonic() - started
-    last = (run.stderr.strip().splitlines() or ["ok"])[-1]
-    return took, "ok" if run.returncode == 0 else last[:140]
+    lines = run.stderr.strip().splitlines()
+    errors = [ln.strip() for ln in lines if "error" in ln.lower() and "note:" not in ln.lower()]
+    return took, "ok" if run.returncode == 0 else (errors or lines or ["failed"])[0][:160]
+
+
+def first_session(plugin: Path, root: Path) -> tuple[float, str]:
+    """A fresh ``claude -p`` session of a fresh install: seconds from its first model
+    request until a waveplan tool answered. The scripted model waits (``sleep 1`` through
+    Bash) until Claude Code lists the waveplan tools, then calls one: a real model's
+    first turns take about that long anyway."""
+    from tests.e2e.session import TOOL, run_session, user_texts
+
+    def step(body: dict) -> tuple[str, dict] | str:
+        text = user_texts(body)
+        if '"min_depth"' in text or "min_depth" in text:
+            return "done"
+        if f"{TOOL}score_complexity" in text:
+            return f"{TOOL}score_complexity", {"text": "Build REST API with auth"}
+        return "Bash", {"command": "sleep 1", "description": "wait"}
+
+    session = run_session(
+        root,
+        [step] * 90,
+        lambda t, b: [],
+        env={"PIP_CONFIG_FILE": os.devnull},
+        plugin=plugin,
+        prompt="How complex is this?",
+        allowed=["Bash(sleep:*)", f"{TOOL}*"],
+    )
+    main = session.conversation()
+    answered = next((r for r in main if "min_depth" in str(r["last_message"])), None)
+    if answered is None:
+        return 0.0, "the tools never appeared"
+    return answered["at"] - main[0]["at"], "tools listed, tool answered"
 
 
 def one_run(tmp: Path, n: int) -> dict[str, tuple[float, str]]:
@@ -93,6 +125,9 @@ def one_run(tmp: Path, n: int) -> dict[str, tuple[float, str]]:
     home = tmp / f"home{n}"
     plugin = copy_plugin(tmp / f"plugin{n}")
     rows["first start, network (pip)"] = mcp_list(plugin, home, project)
+    rows["first session: until a waveplan tool answered, network"] = first_session(
+        copy_plugin(tmp / f"plugin{n}-session"), tmp / f"session{n}"
+    )
     log = home / ".claude/plugins/data/waveplan-inline/setup.log"
     ready = [ln for ln in log.read_text().splitlines() if "ready in" in ln] if log.exists() else []
     if ready:

@@ -8,9 +8,11 @@ it was built from; ``waveplan-launch`` reuses it across plugin updates while the
 the same.
 
 Installers, in order: ``uv`` when it is on PATH (online, then ``--offline`` from its
-cache), else ``venv`` + pip; with ``$WAVEPLAN_WHEELHOUSE`` set, pip installs from that
-directory only (``--no-index --find-links``: an offline install). pip gets short
-network timeouts so an offline first start fails within seconds, not minutes.
+cache), else ``venv`` + pip (the base interpreter's pip with ``--python`` when it is
+new enough, which skips installing pip into the venv); with ``$WAVEPLAN_WHEELHOUSE``
+set, pip installs from that directory only (``--no-index --find-links``: an offline
+install). pip gets short network timeouts so an offline first start fails within
+seconds, not minutes.
 
 The build happens in a temporary directory renamed into place only when the install
 succeeded, under a lock, so an interrupted start or two windows starting at once never
@@ -33,7 +35,15 @@ __all__ = ["ERROR_FILE", "STAMP", "SetupError", "bootstrap", "main"]
 MIN_PYTHON = (3, 11)
 STAMP = ".waveplan-requirements"
 ERROR_FILE = "setup-error.txt"
-PIP_FLAGS = ["--disable-pip-version-check", "--no-input", "--retries", "1", "--timeout", "10"]
+PIP_FLAGS = [
+    "--disable-pip-version-check",
+    "--no-input",
+    "--no-compile",  # .pyc files are written on first import instead
+    "--retries",
+    "1",
+    "--timeout",
+    "10",
+]
 
 
 class SetupError(Exception):
@@ -65,6 +75,17 @@ def _run(cmd: list[str]) -> None:
         raise SetupError(last[:300])
 
 
+def _pip_version(python: str) -> tuple[int, ...]:
+    """The version of ``python``'s pip, ``()`` when it has none."""
+    try:
+        out = subprocess.run(
+            [python, "-m", "pip", "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+        return tuple(int(p) for p in out.split()[1].split(".")[:2])
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return ()
+
+
 def _venv_python(venv: Path) -> Path:
     windows = venv / "Scripts" / "python.exe"
     return windows if windows.exists() else venv / "bin" / "python"
@@ -88,8 +109,15 @@ def _build(root: Path, target: Path) -> None:
             "waveplan needs Python >= 3.11 (python3.11 or newer on PATH), or `uv` "
             "(https://docs.astral.sh/uv/) which can fetch one"
         )
-    _run([base, "-m", "venv", str(target)])
-    pip = [str(_venv_python(target)), "-m", "pip", "install", "--quiet", *PIP_FLAGS]
+    if _pip_version(base) >= (22, 3):
+        # The base interpreter's pip installs into a venv made without its own pip:
+        # saves the ~5 s of ensurepip on a first start.
+        _run([base, "-m", "venv", "--without-pip", str(target)])
+        pip = [base, "-m", "pip", "--python", str(_venv_python(target)), "install"]
+    else:
+        _run([base, "-m", "venv", str(target)])
+        pip = [str(_venv_python(target)), "-m", "pip", "install"]
+    pip += ["--quiet", *PIP_FLAGS]
     if wheelhouse:
         pip += ["--no-index", "--find-links", wheelhouse]
     _run([*pip, "-r", requirements])

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -155,6 +156,7 @@ class FakeAnthropic:
         tools = {t.get("name") for t in body.get("tools") or []}
         conversation = agent_id or "main"
         entry: dict[str, Any] = {
+            "at": time.time(),
             "conversation": conversation,
             "model": body.get("model"),
             "stream": bool(body.get("stream")),

@@ -157,7 +157,10 @@ def run_session(
         return subagents(task_of[conversation], body)
 
     with FakeAnthropic(choose, log) as fake:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "WAVEPLAN_"))}
+        # No machine pip settings either (a local wheel mirror): a fresh install's first
+        # start must look like a user's.
+        skip = ("CLAUDE", "WAVEPLAN_", "PIP_", "UV_")
+        base = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
         base.update(
             ANTHROPIC_BASE_URL=fake.base_url,
             ANTHROPIC_API_KEY="sk-ant-dummy-key",

@@ -270,6 +270,9 @@ def test_a_bad_reply_is_refused_twice_then_the_task_is_recorded_failed(
     task = store.get_task(task_id)  # ... but never leave the task claimed
     assert (task.status, task.error_code) == ("failed", "handback_refused")
     assert "refused 3 times" in task.error
+    # Foreground: the main loop learns it from the Agent result.
+    result = run_hook("post-agent", _result(env, prompt(task_id), "Here you go"))
+    assert "recorded as failed (handback_refused)" in _context(result)
 
 
 def test_a_refused_reply_fixed_by_the_subagent_is_recorded(env, store, run_hook, launched):

@@ -403,6 +403,15 @@ def post_tool_use(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
         task_id = str(headers.task_id)
     else:
         return None
+    if launch and launch.get("gave_up"):
+        message = (
+            f"waveplan: task {task_id}'s subagent replied out of contract {MAX_REFUSALS + 1} "
+            f"times; the task is recorded as failed ({BAD_HANDBACK}). Apply the plan's "
+            "failure policy: retry it with a clearer prompt, skip it, or ask the user."
+        )
+        return {
+            "hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": message}
+        }
     verdict = _judge(final_text(response), task_id, headers, payload, env, launch)
     if state is not None and launch and verdict.kind != "refused":
         state.launches.update(key, finished=True)
@@ -441,6 +450,8 @@ def subagent_stop(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
     if refusals > MAX_REFUSALS:
         _give_up(found.task_id, verdict.message, payload, env)
         _finish(state, found)
+        if state is not None and found.launch_key:
+            state.launches.update(found.launch_key, gave_up=True)
         return None
     return {
         "decision": "block",

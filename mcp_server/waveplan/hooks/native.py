@@ -12,8 +12,8 @@ native-tasks.md``): one ``TaskCreate`` per task with ``metadata.waveplan_id``, t
   subagent's ``DONE|<path>``, and the hooks' "recorded as done" note names the native
   task to complete then.
 
-The mirror is on by default and off with ``WAVEPLAN_NATIVE_TASKS=0`` (or the plugin
-option ``native_tasks``): then ``plan_create`` gets no note and nothing is mirrored.
+The mirror is on by default and off with ``WAVEPLAN_NATIVE_TASKS=0`` in the environment
+Claude Code runs in: then ``plan_create`` gets no note and nothing is mirrored.
 """
 
 from __future__ import annotations
@@ -50,11 +50,8 @@ def mirror_enabled(env: Mapping[str, str]) -> bool:
     >>> mirror_enabled({}), mirror_enabled({"WAVEPLAN_NATIVE_TASKS": "off"})
     (True, False)
     """
-    for name in ("WAVEPLAN_NATIVE_TASKS", "CLAUDE_PLUGIN_OPTION_NATIVE_TASKS"):
-        value = env.get(name, "").strip().lower()
-        if value:
-            return value not in _OFF
-    return True
+    value = env.get("WAVEPLAN_NATIVE_TASKS", "").strip().lower()
+    return value not in _OFF if value else True
 
 
 def plan_created(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any] | None:
