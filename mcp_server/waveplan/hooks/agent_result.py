@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from waveplan.hooks.context import ACTOR, open_reader, open_store, plan_progress, session_state
 from waveplan.hooks.contract import CONTRACT, Headers, check_result, parse_done, parse_headers
+from waveplan.lifecycle import Status
 
 if TYPE_CHECKING:
     from waveplan.hooks.session import SessionState
@@ -55,7 +56,6 @@ TRANSCRIPT_WAIT = 3.0
 CONFIRM_WAIT = 1.0
 #: ``error_code`` of a task whose subagent never handed back by contract.
 BAD_HANDBACK = "handback_refused"
-_STARTABLE = frozenset({"claimed", "ready", "revise"})
 
 
 def final_text(tool_response: Any) -> str | None:
@@ -77,56 +77,57 @@ def final_text(tool_response: Any) -> str | None:
 # --------------------------------------------------------------------------- recording
 
 
-def record_output(store: Store, task_id: str, path: str) -> str:
+def record_output(store: Any, reader: Any, task_id: str, path: str) -> str:
     """Record ``path`` as the output of ``task_id``; return a one-line summary.
 
     ``claimed``/``ready``/``revise`` tasks are moved to ``running`` first (the lifecycle
-    finishes only running tasks). A task that already holds this output is left alone.
+    finishes only running tasks; starting asks the store's rules). A task that already
+    holds this output is left alone. Writes go through ``Store.change_task`` (no
+    pydantic), reads through ``reader`` (the fast ``Peek`` on SQLite).
     """
-    from waveplan.store.base import TaskChanges
+    from waveplan.store.requests import Changes
 
-    task = store.get_task(task_id)
-    if task.output == path and task.status in {"done", "review"}:
+    task = reader.get_task(task_id)
+    if task.output == path and task.status in (Status.DONE, Status.REVIEW):
         return f"task {task_id} recorded as {task.status} with output {path}"
-    if task.status in _STARTABLE:
-        store.update_task(
-            task_id,
-            TaskChanges(status="running", note="subagent finished; recording its output"),
-            actor=ACTOR,
-        )
-    result = store.update_task(
+    if task.status in (Status.CLAIMED, Status.READY, Status.REVISE):
+        note = "subagent finished; recording its output"
+        store.change_task(task_id, Changes(status=Status.RUNNING, note=note), actor=ACTOR)
+    done = store.change_task(
         task_id,
-        TaskChanges(status="completed", output=path, note=f"subagent returned DONE|{path}"),
+        Changes(status="completed", output=path, note=f"subagent returned DONE|{path}"),
         actor=ACTOR,
     )
-    status = result.task.status if result.task else store.get_task(task_id).status
-    return f"task {task_id} recorded as {status} with output {path}"
+    return f"task {task_id} recorded as {done.status} with output {path}"
 
 
-def record_failure(store: Store, task_id: str, code: str, details: str) -> str:
-    """Record a failed attempt (``error_code`` = ``code``); a task already failed is
-    left alone."""
-    from waveplan.store.base import TaskChanges
+def record_failure(store: Any, task_id: str, code: str, details: str) -> str:
+    """Record a ``FAILED|<code>|<details>`` hand-back: ``code`` becomes the task's
+    ``error_code`` (what ``retryable_error_codes`` match). If the subagent already
+    reported this attempt's failure itself (``task_update``), the store counts it once
+    and says so."""
+    from waveplan.store.requests import Changes
 
-    task = store.get_task(task_id)
-    if task.status == "failed":
-        return f"task {task_id} is already recorded as failed"
-    if task.status in _STARTABLE:
-        store.update_task(task_id, TaskChanges(status="running"), actor=ACTOR)
-    store.update_task(
+    done = store.change_task(
         task_id,
-        TaskChanges(
-            status="failed", error=details, error_code=code, note=f"subagent failed: {code}"
+        Changes(
+            status=Status.FAILED, error=details, error_code=code, note=f"subagent failed: {code}"
         ),
         actor=ACTOR,
     )
+    if done.status_change is None:
+        return (
+            f"task {task_id}: this failure was already recorded (the task is {done.status}); "
+            "nothing more to do for it now"
+        )
     return (
-        f"task {task_id} recorded as failed ({code}). Apply the plan's failure policy: "
-        "retry it with plan_next once the blocker is dealt with, skip it, or ask the user"
+        f"task {task_id} recorded as failed ({code}); the plan's failure policy made it "
+        f"{done.status}. Retry it with plan_next once the blocker is dealt with, skip it, "
+        "or ask the user"
     )
 
 
-def _progress(store: Store, task_id: str) -> str:
+def _progress(store: Any, task_id: str) -> str:
     """A short "what next" for the plan of ``task_id`` (empty outside a plan)."""
     plan_id = store.get_task(task_id).plan_id
     if not plan_id:
@@ -213,16 +214,20 @@ def _judge(
         store = store or open_store(env)
         if store is None:
             return Verdict("ignored", "")
+        reader = open_reader(env) or store
         try:
             if check.failure is not None:
                 summary = record_failure(store, task_id, *check.failure)
             else:
-                summary = record_output(store, task_id, check.path or "") + "."
-                summary += _progress(store, task_id) + _native_note(env, payload, task_id)
+                summary = record_output(store, reader, task_id, check.path or "") + "."
+                summary += _progress(reader, task_id) + _native_note(env, payload, task_id)
         except WaveplanError as exc:
             return Verdict(
                 "accepted", f"waveplan: could not record the result of task {task_id}: {exc}"
             )
+        finally:
+            if reader is not store:
+                reader.close()
     finally:
         if store is not None:
             store.close()
@@ -241,7 +246,7 @@ def _give_up(
         return
     try:
         task = store.get_task(task_id)
-        if task.status in {"done", "review", "failed"} or hold_problem(
+        if task.status in (Status.DONE, Status.REVIEW, Status.FAILED) or hold_problem(
             env, str(payload.get("session_id") or ""), task
         ):
             return

@@ -29,6 +29,7 @@ from waveplan.hooks.context import (
     task_list_id,
     tool_result_json,
 )
+from waveplan.lifecycle import TERMINAL, Status
 
 __all__ = [
     "FINISHED",
@@ -39,8 +40,8 @@ __all__ = [
     "task_completed",
 ]
 
-#: waveplan statuses after which the native mirror may be completed.
-FINISHED = frozenset({"done", "skipped", "cancelled"})
+#: waveplan statuses after which the native mirror may be completed (``lifecycle``).
+FINISHED = TERMINAL
 _OFF = frozenset({"0", "off", "false", "no", "disabled"})
 
 
@@ -125,9 +126,9 @@ def task_completed(payload: Mapping[str, Any], env: Mapping[str, str]) -> HookEx
         reader.close()
     if status in FINISHED:
         return None
-    if status == "review":
+    if status == Status.REVIEW:
         why = "it waits for review: approve it with task_review first"
-    elif status == "failed":
+    elif status == Status.FAILED:
         why = "it failed: apply the plan's failure policy (retry or skip) first"
     else:
         why = (

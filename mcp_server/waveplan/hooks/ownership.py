@@ -24,11 +24,12 @@ from typing import Any
 from waveplan.hooks.context import state_root
 from waveplan.hooks.contract import is_waveplan_id
 from waveplan.hooks.session import ClaimIndex
+from waveplan.lifecycle import WORKING
 
 __all__ = ["HOLDING", "hold_problem", "lookup", "record_claim"]
 
-#: Statuses in which somebody holds a task (its files, its lease).
-HOLDING = frozenset({"claimed", "running", "revise"})
+#: Statuses in which somebody holds a task (its files, its lease): ``lifecycle.WORKING``.
+HOLDING = WORKING
 
 
 def lookup(reader: Any, task_id: str | None) -> Any | str | None:

@@ -15,6 +15,7 @@ from waveplan.planning.agents import AgentProfile, select_agent
 from waveplan.planning.conflicts import find_conflicts
 from waveplan.planning.outputs import output_file_names
 from waveplan.planning.paths import is_escaping, normalize_path
+from waveplan.planning.references import check_placeholders
 from waveplan.planning.scoring import score_complexity
 from waveplan.planning.team import plan_team_inputs, team_mode_score
 from waveplan.planning.waves import assign_waves
@@ -93,7 +94,8 @@ def build_plan(
     Raises
     ------
     waveplan.errors.InvalidPlanError
-        Duplicate ids, unknown or self dependencies, cycles.
+        Duplicate ids, unknown or self dependencies, cycles, a checkpoint after an
+        unknown task, a placeholder that could never be filled (``planning.references``).
     """
     rule: ReadWriteRule = read_write or spec.plan.read_write
     tasks = spec.tasks
@@ -105,6 +107,7 @@ def build_plan(
                 "`after` must name a task id of this plan"
             )
     schedule = assign_waves(tasks, max_concurrent=max_concurrent, read_write=rule)
+    check_placeholders(tasks, spec.plan.inputs)
     wave_of = {tid: n for n, wave in enumerate(schedule.waves, start=1) for tid in wave}
     outputs = output_file_names([(t.id, t.subject) for t in tasks], output_dir)
 
