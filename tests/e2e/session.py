@@ -183,8 +183,11 @@ def run_session(
                 "--output-format",
                 "stream-json",
                 "--verbose",
-                "--allowedTools",
-                *(ALLOWED if allowed is None else allowed),
+                *(
+                    ["--allowedTools", *rules]
+                    if (rules := ALLOWED if allowed is None else allowed)
+                    else []
+                ),
             ],
             cwd=project,
             env=base,
