@@ -104,7 +104,8 @@ def _native(body: dict[str, Any]) -> dict[str, str]:
 
 def plan_script(mirror: bool) -> list:
     tasks = ten_tasks()
-    script: list = [(f"{TOOL}plan_create", {"tasks": tasks, "plan": {"name": "ten"}})]
+    create = {"tasks": tasks, "plan": {"name": "ten"}, "detail": "full" if mirror else "summary"}
+    script: list = [(f"{TOOL}plan_create", create)]
     if mirror:
         created = lambda b: json_of(results_of(b, f"{TOOL}plan_create")[-1])["tasks"]  # noqa: E731
         script += [

@@ -1,4 +1,4 @@
-"""PostToolUse(plan_create): ask for the native task-list mirror (when it is on).
+"""PostToolUse(plan_create): say when the native task-list mirror is off.
 
 Thin entry point: the logic is waveplan.hooks (HOOKS["plan-created"]). scripts/waveplan-launch
 runs it isolated (python -I): waveplan comes from this plugin, never from the cwd.

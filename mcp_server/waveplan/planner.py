@@ -2,14 +2,16 @@
 
 Settings come from, in order: explicit arguments (CLI flags, tool arguments), the plan
 file, the environment (``$CLAUDE_MAX_CONCURRENT``; ``$WAVEPLAN_OUTPUT_DIR``,
-``$CLAUDE_SCRATCHPAD_DIR``), and defaults (8 concurrent tasks; outputs in a directory
-of their own per plan, outside the project: ``planning.outputs.output_base``).
+``$CLAUDE_SCRATCHPAD_DIR``; ``$CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS``), and defaults (8
+concurrent tasks; outputs in a directory of their own per plan, outside the project:
+``planning.outputs.output_base``; agent teams off).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from waveplan.errors import PlanFileError
 from waveplan.models import PlanResult, PlanSpec, ReadWriteRule
@@ -59,6 +61,7 @@ def make_plan(
     """
     from waveplan.planning.agents import load_agent_table
     from waveplan.planning.plan import build_plan
+    from waveplan.planning.team import agent_teams_enabled
 
     if output_dir:
         directory = output_dir
@@ -79,4 +82,7 @@ def make_plan(
         max_concurrent=resolve_max_concurrent(max_concurrent, spec, env),
         output_dir=directory.rstrip("/") or "/",
         read_write=read_write,
+        # The server inherits Claude Code's environment: teams are on there too.
+        agent_teams_enabled=agent_teams_enabled(env),
+        now=datetime.now(UTC),
     )

@@ -143,7 +143,12 @@ def main_script(project: Path) -> list:
         ("ToolSearch", {"query": f"select:{select}", "max_results": 3}),
         (
             f"{TOOL}plan_create",
-            {"tasks": TASKS, "plan": {"name": "release"}, "project": str(project)},
+            {
+                "tasks": TASKS,
+                "plan": {"name": "release"},
+                "project": str(project),
+                "detail": "full",
+            },
         ),
         ("ToolSearch", {"query": "select:TaskCreate,TaskUpdate,TaskList", "max_results": 3}),
         Calls(3, _mirror),

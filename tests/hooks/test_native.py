@@ -36,15 +36,15 @@ def _completed(env, native_id: str) -> dict:
     return payload(env, "TaskCompleted", task_id=native_id, task_subject="S", task_description="d")
 
 
-def test_plan_create_result_asks_for_the_mirror(env, run_hook):
+def test_the_mirror_costs_plan_create_no_note_by_default(env, run_hook):
     run = run_hook("plan-created", _plan_created(env, "p1"))
-    context = run.json["hookSpecificOutput"]["additionalContext"]
-    assert "mirror plan p1 (2 tasks)" in context and "addBlockedBy" in context
+    assert (run.code, run.stdout) == (0, "")
 
 
 def test_the_mirror_can_be_switched_off(env, run_hook):
     run = run_hook("plan-created", _plan_created(env, "p1"), WAVEPLAN_NATIVE_TASKS="0")
-    assert (run.code, run.stdout) == (0, "")
+    context = run.json["hookSpecificOutput"]["additionalContext"]
+    assert context == "waveplan: the native task mirror is off; do not mirror plan p1."
 
 
 def test_completing_a_mirror_of_an_unfinished_task_is_refused(env, store, run_hook):

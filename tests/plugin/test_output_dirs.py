@@ -11,7 +11,11 @@ from waveplan.server import server_for
 
 pytestmark = pytest.mark.anyio
 
-PLAN = {"plan": {"name": "tests"}, "tasks": [{"id": "t", "subject": "Write the tests"}]}
+PLAN = {
+    "plan": {"name": "tests"},
+    "tasks": [{"id": "t", "subject": "Write the tests"}],
+    "detail": "full",  # the task list with output files
+}
 
 
 async def _output_files(client: Client) -> list[str]:

@@ -1,9 +1,8 @@
 """Claude Code's own task list as a mirror of a waveplan plan, kept in step.
 
-The task-planner skill mirrors a plan into the native list when the note this module
-adds to ``plan_create``'s result asks for it (``skills/task-planner/references/
-native-tasks.md``): one ``TaskCreate`` per task with ``metadata.waveplan_id``, then
-``TaskUpdate addBlockedBy`` for the dependencies. The hooks keep the two in step:
+The task-planner skill mirrors every plan into the native list (``skills/task-planner/
+references/native-tasks.md``): one ``TaskCreate`` per task with ``metadata.waveplan_id``,
+then ``TaskUpdate addBlockedBy`` for the dependencies. The hooks keep the two in step:
 
 - PostToolUse on ``TaskCreate`` links the native id to the waveplan id (the native
   task files are Claude Code's internals: the link is made from the tool call);
@@ -13,7 +12,7 @@ native-tasks.md``): one ``TaskCreate`` per task with ``metadata.waveplan_id``, t
   task to complete then.
 
 The mirror is on by default and off with ``WAVEPLAN_NATIVE_TASKS=0`` in the environment
-Claude Code runs in: then ``plan_create`` gets no note and nothing is mirrored.
+Claude Code runs in: then ``plan_create``'s result carries a one-line note saying so.
 """
 
 from __future__ import annotations
@@ -56,21 +55,19 @@ def mirror_enabled(env: Mapping[str, str]) -> bool:
 
 
 def plan_created(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any] | None:
-    """PostToolUse on ``plan_create``: ask for the native mirror (when it is on)."""
-    if not mirror_enabled(env):
+    """PostToolUse on ``plan_create``: say so when the native mirror is off.
+
+    The task-planner skill mirrors every plan by default; only the switch costs a note
+    (``plan_create``'s result is read by the model on every later turn, so the default
+    adds nothing to it).
+    """
+    if mirror_enabled(env):
         return None
     result = tool_result_json(payload.get("tool_response"))
     plan_id = result.get("plan_id") if result else None
     if not plan_id:
         return None
-    count = len(result.get("tasks") or [])
-    text = (
-        f"waveplan: mirror plan {plan_id} ({count} tasks) in Claude Code's task list if it "
-        "has TaskCreate (load it with ToolSearch select:TaskCreate,TaskUpdate): one TaskCreate "
-        "per task, all in one message, metadata {waveplan_id, wave, agent, output_file}; "
-        "then TaskUpdate addBlockedBy for the dependencies, all in one message. Complete a "
-        "native task only after waveplan recorded its task as done."
-    )
+    text = f"waveplan: the native task mirror is off; do not mirror plan {plan_id}."
     return {"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": text}}
 
 

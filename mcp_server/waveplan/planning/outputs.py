@@ -1,10 +1,10 @@
-"""Output file names for agents, where they go, and breadth grouping.
+"""Output file names for agents, and where they go.
 
 Every task's agent writes its full result to ``<directory>/<sanitized_subject>.md`` and
 returns ``DONE|<path>``. Names are unique within a plan, and each plan has its own
 directory, so plans never share a file:
 
-    <base>/<plan name>-<random suffix>/<sanitized subject>.md
+    <base>/<plan name>-<suffix>/<sanitized subject>.md
 
 ``base`` (``output_base``) is outside the user's project by default, so task results do
 not land in the user's git tree: ``$WAVEPLAN_OUTPUT_DIR``, else
@@ -21,26 +21,22 @@ permission prompt, and put a ``.gitignore`` in the plan's directory.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import TypeVar
 
-from waveplan.errors import DuplicateTaskIdError, WaveplanError
+from waveplan.errors import DuplicateTaskIdError
 
 __all__ = [
     "FALLBACK_NAME",
     "MAX_NAME_LENGTH",
-    "breadth_groups",
     "output_base",
     "output_file_names",
     "plan_output_dir",
     "sanitize_subject",
 ]
 
-T = TypeVar("T")
 
 MAX_NAME_LENGTH = 80
 FALLBACK_NAME = "task"
@@ -162,38 +158,3 @@ def plan_output_dir(base: str, plan_name: str, suffix: str) -> str:
     '/o/auth_feature-3f2a9c1d'
     """
     return f"{base.rstrip('/') or ''}/{sanitize_subject(plan_name or 'plan')[:40]}-{suffix}"
-
-
-def breadth_groups(items: Sequence[T], agents: int) -> list[list[T]]:
-    """Split items over agents: consecutive groups of ``ceil(len(items) / agents)``.
-
-    Parameters
-    ----------
-    items
-        The items of a breadth task (files, modules ...), in order.
-    agents
-        How many agents may work at once (at least 1).
-
-    Returns
-    -------
-    list[list]
-        At most ``agents`` groups; the last may be smaller; ``[]`` for no items.
-
-    Raises
-    ------
-    WaveplanError
-        When ``agents`` is less than 1.
-
-    Examples
-    --------
-    >>> [len(g) for g in breadth_groups(range(16), 8)]
-    [2, 2, 2, 2, 2, 2, 2, 2]
-    >>> [len(g) for g in breadth_groups(range(17), 8)]
-    [3, 3, 3, 3, 3, 2]
-    """
-    if agents < 1:
-        raise WaveplanError(f"agents must be at least 1, not {agents}; pass max_concurrent")
-    if not items:
-        return []
-    size = math.ceil(len(items) / agents)
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]

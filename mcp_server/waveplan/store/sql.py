@@ -73,6 +73,7 @@ Decisions documented here because the store enforces them:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -114,7 +115,9 @@ class SQLStore:
         clock: Callable[[], datetime] | None = None,
         default_lease_seconds: int = DEFAULT_LEASE_SECONDS,
     ) -> None:
-        self._clock = clock or (lambda: datetime.now(UTC))
+        # The wall clock read through time.time(): the hooks' fast reader reads the same
+        # clock, so both ask the rules at the same moment.
+        self._clock = clock or (lambda: datetime.fromtimestamp(time.time(), tz=UTC))
         self.default_lease_seconds = default_lease_seconds
         self._repo = Repository()
 
