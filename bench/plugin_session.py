@@ -104,10 +104,19 @@ def _native(body: dict[str, Any]) -> dict[str, str]:
 
 def plan_script(mirror: bool) -> list:
     tasks = ten_tasks()
-    create = {"tasks": tasks, "plan": {"name": "ten"}, "detail": "full" if mirror else "summary"}
-    script: list = [(f"{TOOL}plan_create", create)]
+    script: list = [(f"{TOOL}plan_create", {"tasks": tasks, "plan": {"name": "ten"}})]
+    subjects = {t["id"]: t["subject"] for t in tasks}
+
+    def created(body: dict[str, Any]) -> list[dict[str, Any]]:
+        # The default (summary) reply: stored ids by wave; the subjects the model sent.
+        waves = json_of(results_of(body, f"{TOOL}plan_create")[-1])["waves"]
+        return [
+            {"id": i, "subject": subjects[i.split(".", 1)[1]], "wave": n}
+            for n, wave in enumerate(waves, start=1)
+            for i in wave
+        ]
+
     if mirror:
-        created = lambda b: json_of(results_of(b, f"{TOOL}plan_create")[-1])["tasks"]  # noqa: E731
         script += [
             ("ToolSearch", {"query": "select:TaskCreate,TaskUpdate", "max_results": 2}),
             Calls(
@@ -118,12 +127,7 @@ def plan_script(mirror: bool) -> list:
                         {
                             "subject": t["subject"],
                             "description": f"waveplan task {t['id']}",
-                            "metadata": {
-                                "waveplan_id": t["id"],
-                                "wave": t["wave"],
-                                "agent": t["agent"],
-                                "output_file": t["output_file"],
-                            },
+                            "metadata": {"waveplan_id": t["id"], "wave": t["wave"]},
                         },
                     )
                     for t in created(b)
