@@ -297,7 +297,7 @@ async def test_a_retry_fails_over_to_the_next_agent(client: Client) -> None:
         agents.append(handed["claimed"][0]["agent"])
         await call(client, "task_update", taskId=f"{pid}.fix", status="in_progress")
         await call(client, "task_update", taskId=f"{pid}.fix", status="failed", error_code="x")
-    assert agents == ["waveplan:tech-lead-architect", "waveplan:code-reviewer", "general-purpose"]
+    assert agents == ["tech-lead-architect", "code-reviewer", "general-purpose"]  # standalone
     reason = (await call(client, "task_get", taskId=f"{pid}.fix"))["history"]
     assert any("failover to code-reviewer" in (e["note"] or "") for e in reason)
 

@@ -401,7 +401,7 @@ class Ledger:
             )
             self.settle_after([task_id], actor=actor)
             return Status.FAILED
-        retry = t.retry or rules.retry
+        retry = rules.retry.over(t.retry)
         decision = on_failure(t, code, policy=rules.failure_policy, retry=retry, now=self.now)
         if decision.action in ("fail", "halt"):
             extra["status_reason"] = decision.reason

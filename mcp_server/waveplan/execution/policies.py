@@ -219,7 +219,9 @@ def expired_leases(
             )
         elif t.status == Status.RUNNING:
             code = TIMEOUT if t.timeout_seconds is not None else LEASE_EXPIRED
-            d = on_failure(t, code, policy=policy, retry=t.retry or retry, now=now)
+            d = on_failure(
+                t, code, policy=policy, retry=(retry or RetryPolicy()).over(t.retry), now=now
+            )
             what = f"timeout {t.timeout_seconds} s" if code == TIMEOUT else "lease"
             out.append(
                 LeaseExpiry(

@@ -133,10 +133,11 @@ class StartRules:
         if self.rules is None:
             return
         st = self.status
-        self.halted = halted_by(
-            (t if t.status == st[i] else _with_status(t, st[i]) for i, t in enumerate(tasks)),
-            self.rules.failure_policy,
-        )
+        if self.rules.failure_policy == "fail_fast":
+            self.halted = next(
+                (t.id for i, t in enumerate(tasks) if st[i] == Status.FAILED and not t.external),
+                None,
+            )
         self.parked = _parked(snap, st)
         counted = [
             i for i, t in enumerate(tasks) if st[i] in BUSY and t.is_work and i not in self.parked
@@ -179,8 +180,12 @@ class StartRules:
                     self._holding.add(i)
         return self._holding
 
-    def check(self, i: int) -> Verdict:
-        """May task ``i`` start now (see the module docstring for the order)."""
+    def check(self, i: int, *, files: bool = True) -> Verdict:
+        """May task ``i`` start now (see the module docstring for the order).
+
+        ``files=False`` skips the last rule (file holders): for reasons about tasks no
+        one asked for yet.
+        """
         t = self.snap.tasks[i]
         s = self.status[i]
         if t.type == "checkpoint" or t.external:
@@ -220,16 +225,9 @@ class StartRules:
                 f"finished ({n} open task{'s' if n != 1 else ''})",
                 "wave_barrier",
             )
-        if rules.strategy == "sequential" and self.busy >= 1:
-            return Verdict(
-                False, f"sequential: one task at a time ({self.busy} busy)", "sequential"
-            )
-        if self.busy >= rules.max_concurrent:
-            return Verdict(
-                False,
-                f"max_concurrent {rules.max_concurrent} reached ({self.busy} busy)",
-                "max_concurrent",
-            )
+        full, code = self._full()
+        if full:
+            return Verdict(False, full, code)
         for n, pool in enumerate(self.pools):
             if t.type in pool.types and self.pool_busy[n] >= pool.max_concurrent:
                 return Verdict(
@@ -238,10 +236,6 @@ class StartRules:
                     f"{pool.max_concurrent} busy",
                     "resource_pool",
                 )
-        if self.alone is not None:
-            other = self.snap.tasks[self.alone].id
-            return Verdict(False, f"{other!r} runs alone (allow_parallel_execution false)",
-                           "run_alone")  # fmt: skip
         if t.run_alone and self.busy:
             return Verdict(
                 False,
@@ -249,7 +243,7 @@ class StartRules:
                 f"task{'s' if self.busy != 1 else ''}",
                 "run_alone",
             )
-        cause = self.holding.check(i)
+        cause = self.holding.check(i) if files else None
         if cause is not None and self._related(i, cause[1]):
             others = self.holding.all_conflicts(i).items()
             cause = next((c for o, c in others if not self._related(i, o)), None)
@@ -261,6 +255,27 @@ class StartRules:
             other = f"{self.snap.tasks[o].id!r} ({label})"
             return Verdict(False, "file conflict: " + cause_text(cause, other), "file_conflict")
         return OK
+
+    def full(self) -> str:
+        """The plan-wide reason nothing more may start now (sequential's one busy task,
+        ``max_concurrent`` reached, a busy task that runs alone), or ``""``."""
+        return self._full()[0]
+
+    def _full(self) -> tuple[str, str]:
+        rules = self.rules
+        if rules is None:
+            return "", ""
+        if rules.strategy == "sequential" and self.busy >= 1:
+            return f"sequential: one task at a time ({self.busy} busy)", "sequential"
+        if self.busy >= rules.max_concurrent:
+            return (
+                f"max_concurrent {rules.max_concurrent} reached ({self.busy} busy)",
+                "max_concurrent",
+            )
+        if self.alone is not None:
+            other = self.snap.tasks[self.alone].id
+            return f"{other!r} runs alone (allow_parallel_execution false)", "run_alone"
+        return "", ""
 
     def admit(self, i: int) -> None:
         """Count task ``i`` as started in this pass (busy, holding its files)."""
@@ -298,12 +313,6 @@ def _parked(snap: Snapshot, status: Sequence[Status]) -> set[int]:
             if j is not None and status[j] in BUSY:
                 out.add(j)
     return out
-
-
-def _with_status(t: ExecTask, status: Status) -> ExecTask:
-    from dataclasses import replace
-
-    return replace(t, status=status)
 
 
 def _not_startable(task_id: str, status: Status) -> str:

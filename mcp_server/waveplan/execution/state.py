@@ -8,6 +8,7 @@ ask the same core without importing pydantic. Status sets are ``lifecycle``'s.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from waveplan.execution.conditions import Condition
@@ -92,9 +93,9 @@ class ExecTask:
     timeout_seconds : int | None
         The lease of each of its runs (claimed or started by hand): a run without a
         sign of life for this long fails with ``timeout``.
-    retry : RetryPolicy | None
-        Its own retries (the plan's merged with its type's and its own); ``None``: the
-        plan's.
+    retry : Mapping[str, object] | None
+        Its own retry fields (its type's and its own, ``RetryPolicy.over``), over the
+        plan's; ``None``: the plan's.
     parent : str | None
         The task it is a sub-task of: the parent cannot finish while a sub-task is
         open, and the two never conflict on files.
@@ -126,7 +127,7 @@ class ExecTask:
     agent: str | None = None
     deadline: float | None = None
     timeout_seconds: int | None = None
-    retry: RetryPolicy | None = None
+    retry: Mapping[str, object] | None = None
     parent: str | None = None
     run_alone: bool = False
 
@@ -153,7 +154,7 @@ class RetryPolicy:
     retryable_error_codes: frozenset[str] | None = None
     alternative_agents: tuple[str, ...] = ()
 
-    def over(self, overrides: dict[str, object] | None) -> RetryPolicy:
+    def over(self, overrides: Mapping[str, object] | None) -> RetryPolicy:
         """This policy with a task's (or task type's) set fields over it.
 
         >>> RetryPolicy().over({"max_attempts": 5, "alternative_agents": ["b"]})

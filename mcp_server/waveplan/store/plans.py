@@ -90,21 +90,29 @@ def create_plan(
             result.strategy,
             result.failure_policy,
             result.read_write,
-            spec.model_dump_json(by_alias=True),
-            result.model_dump_json(),
+            "",  # the documents live in plan_documents (schema 5)
+            "",
             at,
             at,
             json.dumps(spec.plan.inputs),
             RetrySettings(**spec.plan.retry.model_dump(exclude_none=True)).model_dump_json(),
             json.dumps(
-                {k: v.model_dump(mode="json", exclude_none=True)
-                 for k, v in spec.plan.task_types.items()}
-            ) if spec.plan.task_types else None,
-            json.dumps(
-                {k: v.model_dump(mode="json") for k, v in spec.plan.resource_pools.items()}
-            ) if spec.plan.resource_pools else None,
+                {
+                    k: v.model_dump(mode="json", exclude_none=True)
+                    for k, v in spec.plan.task_types.items()
+                }
+            )
+            if spec.plan.task_types
+            else None,
+            json.dumps({k: v.model_dump(mode="json") for k, v in spec.plan.resource_pools.items()})
+            if spec.plan.resource_pools
+            else None,
         ),
-    )  # fmt: skip
+    )
+    tx.run(
+        "INSERT INTO plan_documents (plan_id, spec_json, result_json) VALUES (?, ?, ?)",
+        (plan_id, spec.model_dump_json(by_alias=True), result.model_dump_json()),
+    )
     first_seq = tx.next_counter("seq", len(ordered))
     ids = {t.id: f"{plan_id}.{t.id}" for t in ordered}
     rows: list[dict[str, Any]] = []
@@ -221,11 +229,11 @@ def _model_columns(plan_id: str, t: ScheduledTask, src: TaskSpec | None) -> dict
 
 
 def plan_spec(u: Unit, plan_id: str) -> PlanSpec:
-    """The ``PlanSpec`` the plan was created from (``plans.spec_json``)."""
+    """The ``PlanSpec`` the plan was created from (``plan_documents.spec_json``)."""
     from waveplan.models import PlanSpec
 
     u.repo.plan_row(u.tx, plan_id)  # NotFoundError for an unknown plan
-    row = u.tx.rows("SELECT spec_json FROM plans WHERE id = ?", (plan_id,))
+    row = u.tx.rows("SELECT spec_json FROM plan_documents WHERE plan_id = ?", (plan_id,))
     return PlanSpec.model_validate_json(row[0]["spec_json"])
 
 
