@@ -325,6 +325,8 @@ def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> b
         or (key == "description" and "properties" in schema)
         or (key == "default" and value is None)
         or (key == "additionalProperties" and value is True)  # JSON Schema's own default
+        # Strict inputs refuse unknown fields by name (tool_inputs); not published.
+        or (not output and key == "additionalProperties" and value is False)
         or (output and key in _INPUT_ONLY_KEYS)
         # "items" already says it is a list, "properties" an object: the type adds nothing
         # for a reader (the root keeps its type: MCP requires it).
@@ -338,11 +340,24 @@ def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> b
     )
 
 
+_SCALARS = frozenset({"string", "integer", "number", "boolean"})
+
+
+def _null_scalar(schema: Any) -> bool:
+    """Whether ``schema`` is ``anyOf: [<one scalar type>, null]`` (and nothing else)."""
+    options = schema.get("anyOf") if isinstance(schema, dict) and len(schema) == 1 else None
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+        return False
+    other = next(o for o in options if o != {"type": "null"})
+    return set(other) == {"type"} and other["type"] in _SCALARS
+
+
 def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> Any:
     """The same contract in fewer bytes: every client pays for ``tools/list`` each turn.
 
-    Drops pydantic's generated ``title`` keys and the length and count caps (checked on
-    every call all the same). In an input schema, an optional field
+    Drops pydantic's generated ``title`` keys, the length and count caps and
+    ``additionalProperties: false`` (each checked on every call all the same, and a
+    refusal names the field). In an input schema, an optional field
     whose default is ``null`` loses its ``null`` branch and the default: leaving it out
     means the same, and single-type properties are what every client dialect maps
     (the Inspector's portability lint flags ``type`` arrays and such unions).
@@ -351,7 +366,9 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     ``$defs`` go) and drops the ``type`` beside ``items``, ``properties`` or
     ``additionalProperties`` (except at the root, which MCP requires): a result is
     read, not filled in, and stays valid against the looser schema, so clients that
-    validate ``structuredContent`` accept it.
+    validate ``structuredContent`` accept it. For the same reason a result's fields that
+    may be a null scalar (``owner``, ``lease_expires_at``) are left out of its schema:
+    a lint-clean nullable spelling costs ~50 bytes a field in every ``tools/list``.
 
     >>> compact_schema({"title": "T", "properties": {"a": {"anyOf": [{"type": "string"},
     ...     {"type": "null"}], "default": None, "title": "A"}}})
@@ -362,6 +379,9 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     >>> compact_schema({"type": "object", "properties": {"a": {"type": "array",
     ...     "items": {"$ref": "#/$defs/A"}}, "n": {"type": "integer"}}}, output=True)
     {'type': 'object', 'properties': {'a': {'items': {'type': 'object'}}, 'n': {'type': 'integer'}}}
+    >>> compact_schema({"type": "object", "properties": {"owner": {"anyOf": [
+    ...     {"type": "string"}, {"type": "null"}]}, "id": {"type": "string"}}}, output=True)
+    {'type': 'object', 'properties': {'id': {'type': 'string'}}}
     """
     if isinstance(schema, list):
         return [compact_schema(s, output=output, _root=False) for s in schema]
@@ -370,10 +390,12 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "properties" and isinstance(value, dict):
-            # Property names are data here, never schema keywords: keep every one.
-            out[key] = {
+            # Property names are data here, never schema keywords (a property named
+            # "title" stays); in a result, those that may be a null scalar go.
+            subs = {
                 name: compact_schema(sub, output=output, _root=False) for name, sub in value.items()
             }
+            out[key] = {n: sub for n, sub in subs.items() if not (output and _null_scalar(sub))}
         elif (_root and key == "type") or not _dropped(key, value, schema, output=output):
             out[key] = compact_schema(value, output=output, _root=False)
     options = out.get("anyOf")
@@ -571,11 +593,10 @@ def share_string_lists(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _compact_tool(tool: Tool) -> Tool:
+    tool.description = " ".join(tool.description.split())  # a docstring's line breaks
     # Scalar definitions (the status enums) are inlined first: compaction then spells the
     # remaining nested objects as plain objects.
     tool.parameters = share_string_lists(compact_schema(inline_scalar_refs(tool.parameters)))
-    # One line: a docstring's line breaks and indentation cost every client bytes.
-    tool.description = " ".join((tool.description or "").split())
     meta = tool.fn_metadata
     # Documented as read live: reassigning the published schema is supported.
     if meta.output_schema is not None:
