@@ -320,7 +320,9 @@ async def test_tasks_are_listed_by_tag(client: Client) -> None:
     assert (await call(client, "task_get", taskId=f"{pid}.b"))["tags"] == ["auth", "docs"]
 
 
-async def test_resource_pools_cap_their_types_beside_max_concurrent(client: Client) -> None:
+async def test_resource_pools_cap_their_types_beside_max_concurrent(
+    client: Client, location: str
+) -> None:
     pid = await create(
         client,
         [t("a1", type="analysis"), t("a2", type="analysis"), t("r1", type="research")],
@@ -332,6 +334,20 @@ async def test_resource_pools_cap_their_types_beside_max_concurrent(client: Clie
     assert "resource pool 'cpu_intensive' full: 1 of 1 busy" in got["reason"]
     text = await fails(client, "task_update", taskId=f"{pid}.a2", status="in_progress")
     assert "resource pool 'cpu_intensive' full" in text
+    # The launch gate asks the same rule (the store's answer; the hooks' fast reader).
+    other = open_store(location)
+    try:
+        verdict = other.may_start(f"{pid}.a2")
+    finally:
+        other.close()
+    assert (verdict.ok, verdict.code) == (False, "resource_pool")
+    if not location.startswith("postgres"):
+        from waveplan.hooks.peek import Peek
+
+        peek = Peek.open(location)
+        assert peek is not None
+        assert peek.may_start(f"{pid}.a2").code == "resource_pool"
+        peek.close()
     await finish(client, f"{pid}.a1")
     assert await claim(client, pid) == [f"{pid}.a2"]
 
@@ -452,3 +468,25 @@ async def test_a_task_that_disallows_parallel_execution_runs_alone(client: Clien
     late = await call(client, "task_create", plan_id=pid, subject="Late")
     text = await fails(client, "task_update", taskId=late["id"], status="in_progress")
     assert f"'{pid}.solo' runs alone" in text
+
+
+# --------------------------------------------------------------------------- the whole model
+
+
+async def test_task_update_keeps_task_creates_size_limits(client: Client) -> None:
+    made = await call(client, "task_create", subject="Short")
+    text = await fails(client, "task_update", taskId=made["id"], subject="x" * 501)
+    assert text.count("invalid_input") == 1 and "subject" in text
+    assert "tags" in await fails(client, "task_update", taskId=made["id"], tags=["t"] * 51)
+    assert (await call(client, "task_get", taskId=made["id"]))["subject"] == "Short"
+
+
+async def test_an_agent_no_definition_has_is_a_plan_warning(client: Client) -> None:
+    created = await call(client, "plan_create", tasks=[t("a", agent="researcher"),
+                                                       t("b", agent="code-reviewer")])  # fmt: skip
+    named = [w for w in created["warnings"] if "researcher" in w]
+    assert (
+        named
+        and "task a" in named[0]
+        and not any("code-reviewer" in w for w in created["warnings"])
+    )

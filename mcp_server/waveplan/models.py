@@ -112,8 +112,21 @@ def _is_type(value: str) -> str:
 
 #: A duration: seconds (90), units (30m, 1h30m) or ISO-8601 (PT30M).
 Duration = Annotated[str, BeforeValidator(_duration_text), AfterValidator(_is_duration)]
+
+
+def _moment_text(value: Any) -> Any:
+    # YAML reads an unquoted timestamp as a datetime: the same moment.
+    from datetime import date, datetime
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return f"{value.isoformat()}T00:00:00Z"
+    return value
+
+
 #: A moment, ISO-8601 (stored in UTC).
-Moment = Annotated[str, AfterValidator(_is_time)]
+Moment = Annotated[str, BeforeValidator(_moment_text), AfterValidator(_is_time)]
 #: ``task``, ``checkpoint`` (a gate, approved not run) or a work type (research ...).
 TaskTypeName = Annotated[str, AfterValidator(_is_type)]
 _Tag = Annotated[str, Field(min_length=1, max_length=100)]
