@@ -246,3 +246,20 @@ def test_agents_a_foreign_document_names_are_checked_against_waveplans(store: St
     )
     planned = imported(store, "task_planner_seed.json")
     assert not any(w.startswith("agent ") for w in planned.warnings)
+
+
+def test_an_export_carries_the_task_model_as_the_tasks_have_it_now(store: Store) -> None:
+    from waveplan.models import PlanSpec
+
+    spec = PlanSpec.model_validate({"tasks": [
+        {"id": "a", "subject": "A", "tags": ["x"], "deadline": "2030-01-01T00:00:00Z",
+         "input": {"q": 1}, "reference_id": "R-1"},
+        {"id": "b", "subject": "B", "parent": "a", "timeout": "5m"},
+    ]})  # fmt: skip
+    pid = store_plan(store, spec, actor="me").record.id  # type: ignore[union-attr]
+    store.update_task(f"{pid}.a", TaskChanges(tags=["x", "y"], is_deliverable=True), actor="me")
+    tasks = {t["id"]: t for t in export_stored(store, pid, to="waveplan").document["tasks"]}
+    assert tasks["a"]["tags"] == ["x", "y"] and tasks["a"]["is_deliverable"] is True
+    assert tasks["a"]["input"] == {"q": 1} and tasks["a"]["reference_id"] == "R-1"
+    assert tasks["b"]["parent"] == "a" and tasks["b"]["timeout"] == "5m"
+    assert tasks["a"]["deadline"].startswith("2030-01-01T00:00:00")

@@ -241,6 +241,7 @@ def native_plan(
         if src is None or canonical_paths(src.reads) != rec.reads:
             task["reads"] = rec.reads
         task["priority"] = rec.priority
+        _live_model_fields(task, rec, plan.id)
         if src is None:
             task["type"] = rec.type
             if rec.agent:
@@ -263,11 +264,38 @@ def native_plan(
         failure_policy=plan.failure_policy,
         read_write=plan.read_write,
         inputs=dict(plan.inputs),
-        retry=plan.retry.model_dump(mode="json"),
     )
+    # The plan's retries where they differ from the defaults (plan.retry leaves the rest).
+    retry = plan.retry.model_dump(mode="json", exclude_defaults=True)
+    if retry:
+        settings["retry"] = retry
+    else:
+        settings.pop("retry", None)
     if plan.goal is not None:
         settings["goal"] = plan.goal
     return {"plan": settings, "tasks": out_tasks}
+
+
+def _live_model_fields(task: dict[str, Any], rec: TaskRecord, plan_id: str) -> None:
+    """The task model's fields as the task has them now (``task_update`` may have changed
+    them since plan_create): set ones written, cleared ones dropped."""
+    live: dict[str, Any] = {
+        "input": rec.input or None,
+        "expected_output": rec.expected_output,
+        "tags": rec.tags or None,
+        "deadline": rec.deadline,
+        "parent": spec_id(plan_id, rec.parent) if rec.parent else None,
+        "reference_id": rec.reference_id,
+        "is_deliverable": rec.is_deliverable or None,
+        "allow_parallel_execution": None if rec.allow_parallel_execution else False,
+    }
+    if rec.timeout is not None:
+        live["timeout"] = rec.timeout
+    for key, value in live.items():
+        if value is None:
+            task.pop(key, None)
+        else:
+            task[key] = value
 
 
 def export_stored(store: Store, plan_id: str, *, to: str) -> Exported:
