@@ -1015,7 +1015,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         detail: Detail = "summary",
         since: Annotated[str | None, Field(description="A cursor: only what changed")] = None,
     ) -> PlanStatusView:
-        """Progress by wave, counts, ready/running/review/blocked; `since`: changes only."""
+        """Progress by wave, counts, ready/running/review/blocked, overdue, deliverables;
+        `since`: changes only; full: analytics."""
         from waveplan.planning.render import render_plan
 
         store = holder.get()
@@ -1032,17 +1033,14 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         view.deliverables = [
             Deliverable(id=i, status=st, output=o) for i, st, o in now.deliverables
         ]
-        from waveplan.report import plan_report
+        if detail == "full":
+            # Read from the whole change feed: only when asked for (plan_status is polled).
+            from waveplan.report import plan_report
 
-        figures = plan_report(
-            store, plan_id, kinds=now.kinds, now=now.now, finished=plan.status != "open"
-        )
-        # Per-task and per-group figures only in full detail: the summary stays small.
-        view.analytics = (
-            figures
-            if detail == "full"
-            else figures.model_copy(update={"durations": {}, "by_agent": {}, "by_type": {}})
-        )
+            finished = plan.status != "open"
+            view.analytics = plan_report(
+                store, plan_id, kinds=now.kinds, now=now.now, finished=finished
+            )
         stale = since is not None and not apply_since(view, tasks, since)
         current = stored_result(store, plan, tasks)  # with tasks added after plan_create
         if detail == "summary":

@@ -110,7 +110,7 @@ class PlanStatusView(BaseModel):
     remaining_critical_path: list[str] = Field(description="Unfinished tasks of critical_path")
     overdue: list[str] = Field(default_factory=list, description="Past their deadline")
     deliverables: list[Deliverable] = Field(default_factory=list)
-    analytics: Analytics | None = None
+    analytics: Analytics | None = Field(default=None, description='With detail="full"')
     cursor: str = Field(default="", description="Pass as `since` to get only what changed")
     changes: list[StatusChange] | None = Field(
         default=None, description="With `since`: status changes since that cursor"
