@@ -102,8 +102,8 @@ def read_plan_text(
 
     >>> doc = read_plan_text('{"workflow": {"name": "P", "tasks": [{"id": "a", '
     ...                      '"description": "Do a", "timeout": 60000}]}}')
-    >>> doc.format, doc.spec.tasks[0].subject, doc.spec.tasks[0].metadata
-    ('claude-flow', 'Do a', {'claude-flow': {'timeout': 60000}})
+    >>> doc.format, doc.spec.tasks[0].subject, doc.spec.tasks[0].timeout
+    ('claude-flow', 'Do a', '60')
     """
     if len(text) > MAX_PLAN_FILE_BYTES:
         raise PlanFileError(
