@@ -225,9 +225,9 @@ class StartRules:
                 f"finished ({n} open task{'s' if n != 1 else ''})",
                 "wave_barrier",
             )
-        full, code = self._full()
-        if full:
-            return Verdict(False, full, code)
+        room = self.full()
+        if not room.ok:
+            return room
         for n, pool in enumerate(self.pools):
             if t.type in pool.types and self.pool_busy[n] >= pool.max_concurrent:
                 return Verdict(
@@ -256,26 +256,29 @@ class StartRules:
             return Verdict(False, "file conflict: " + cause_text(cause, other), "file_conflict")
         return OK
 
-    def full(self) -> str:
-        """The plan-wide reason nothing more may start now (sequential's one busy task,
-        ``max_concurrent`` reached, a busy task that runs alone), or ``""``."""
-        return self._full()[0]
-
-    def _full(self) -> tuple[str, str]:
+    def full(self) -> Verdict:
+        """Whether the plan has room for one more busy task: a refusal naming the rule
+        (``sequential``'s one busy task, ``max_concurrent``, a busy task that runs alone)
+        when it has none."""
         rules = self.rules
         if rules is None:
-            return "", ""
+            return OK
         if rules.strategy == "sequential" and self.busy >= 1:
-            return f"sequential: one task at a time ({self.busy} busy)", "sequential"
+            return Verdict(
+                False, f"sequential: one task at a time ({self.busy} busy)", "sequential"
+            )
         if self.busy >= rules.max_concurrent:
-            return (
+            return Verdict(
+                False,
                 f"max_concurrent {rules.max_concurrent} reached ({self.busy} busy)",
                 "max_concurrent",
             )
         if self.alone is not None:
             other = self.snap.tasks[self.alone].id
-            return f"{other!r} runs alone (allow_parallel_execution false)", "run_alone"
-        return "", ""
+            return Verdict(
+                False, f"{other!r} runs alone (allow_parallel_execution false)", "run_alone"
+            )
+        return OK
 
     def admit(self, i: int) -> None:
         """Count task ``i`` as started in this pass (busy, holding its files)."""

@@ -15,14 +15,22 @@ from typing import TYPE_CHECKING, Any
 from waveplan.errors import WaveplanError
 from waveplan.execution.placeholders import render_description
 from waveplan.lifecycle import Status, dependency_satisfied
-from waveplan.store.repository import PLAN_COLUMNS, Repository, spec_of
+from waveplan.store.repository import PLAN_COLUMNS, TASK_COLUMNS, Repository, spec_of
 from waveplan.store.tx import Row, Tx
 
 if TYPE_CHECKING:
     from waveplan.models import PlanRecord, TaskContext, TaskRecord
     from waveplan.store.base import TaskSummary
 
-__all__ = ["plan_record", "plan_records", "render", "summaries", "task_context", "task_record"]
+__all__ = [
+    "brief_records",
+    "plan_record",
+    "plan_records",
+    "render",
+    "summaries",
+    "task_context",
+    "task_record",
+]
 
 
 def render(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> str:
@@ -108,46 +116,107 @@ def task_record(
         # A result it names does not exist yet: the task cannot start anyway.
         rendered = None
     return TaskRecord(
-        id=task_id,
-        plan_id=row["plan_id"],
-        subject=row["subject"],
-        description=row["description"],
-        activeForm=row["active_form"],
-        status=row["status"],
-        owner=row["owner"],
-        metadata=json.loads(row["metadata_json"]),
+        **_fields(row),
         blockedBy=blocked_by,
         blocks=blocks,
         writes=writes if row["files_known"] else None,
         reads=reads,
-        agent=row["agent"],
-        wave=row["wave"],
-        priority=row["priority"],
-        type=row["task_type"],
-        output_file=row["output_file"],
-        output=row["output"],
-        error=row["error"],
-        error_code=row["error_code"],
-        reason=row["status_reason"],
         rendered_description=rendered,
-        version=row["version"],
-        attempts=row["attempts"],
-        lease_expires_at=row["lease_expires_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
         history=history,
         **_model_fields(tx, row, now or _now_text()),
     )
 
 
-def _model_fields(tx: Tx, row: Row, now: str) -> dict[str, Any]:
-    """The task model's fields of a record (``store.fields``)."""
+def brief_records(
+    tx: Tx, repo: Repository, task_ids: Sequence[str], plan: Row | None = None
+) -> list[TaskRecord]:
+    """Records of ``task_ids`` without history and links, their rows and files read in
+    one query (the delegations ``plan_next`` hands out need no more)."""
+    from waveplan.models import TaskRecord
+
+    if not task_ids:
+        return []
+    cols = ", ".join(f"t.{c.strip()}" for c in TASK_COLUMNS.split(","))
+    rows: dict[str, Row] = {}
+    paths: dict[str, dict[str, list[str]]] = {}
+    for r in tx.rows(
+        f"SELECT {cols}, p.mode AS path_mode, p.path AS path_name FROM tasks t "
+        "LEFT JOIN task_paths p ON p.task_id = t.id "
+        f"WHERE t.id IN ({', '.join('?' * len(task_ids))}) ORDER BY t.seq, p.mode, p.position",
+        list(task_ids),
+    ):
+        rows.setdefault(r["id"], r)
+        if r["path_mode"] is not None:
+            paths.setdefault(r["id"], {}).setdefault(r["path_mode"], []).append(r["path_name"])
+    pending: dict[str, list[str]] = {}
+    marks = ", ".join("?" * len(task_ids))
+    for r in tx.rows(
+        f"SELECT task_id, content FROM feedback WHERE task_id IN ({marks}) "
+        "AND status = 'PENDING' ORDER BY id",
+        list(task_ids),
+    ):
+        pending.setdefault(r["task_id"], []).append(r["content"])
+    now = _now_text()
+    out = []
+    for tid in task_ids:
+        row = rows[tid]
+        try:
+            rendered: str | None = render(tx, repo, row, plan)
+        except WaveplanError:
+            rendered = None
+        files = paths.get(tid, {})
+        out.append(
+            TaskRecord(
+                **_fields(row),
+                writes=files.get("write", []) if row["files_known"] else None,
+                reads=files.get("read", []),
+                rendered_description=rendered,
+                **_model_fields(tx, row, now, pending=pending.get(tid, [])),
+            )
+        )
+    return out
+
+
+def _fields(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "plan_id": row["plan_id"],
+        "subject": row["subject"],
+        "description": row["description"],
+        "activeForm": row["active_form"],
+        "status": row["status"],
+        "owner": row["owner"],
+        "metadata": json.loads(row["metadata_json"]),
+        "agent": row["agent"],
+        "wave": row["wave"],
+        "priority": row["priority"],
+        "type": row["task_type"],
+        "output_file": row["output_file"],
+        "output": row["output"],
+        "error": row["error"],
+        "error_code": row["error_code"],
+        "reason": row["status_reason"],
+        "version": row["version"],
+        "attempts": row["attempts"],
+        "lease_expires_at": row["lease_expires_at"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _model_fields(
+    tx: Tx, row: Row, now: str, *, pending: list[str] | None = None
+) -> dict[str, Any]:
+    """The task model's fields of a record (``store.fields``). ``pending``: a brief
+    record's pending feedback, read for many tasks at once (tags and children are left
+    out of brief records: a delegation needs neither)."""
     from waveplan.lifecycle import FINISHED
     from waveplan.models import Feedback
     from waveplan.store.fields import details, tags_of
 
     task_id = row["id"]
     info = details(row["details_json"])
+    brief = pending is not None
     retry = json.loads(row["retry_json"]) if row["retry_json"] else None
     deadline = row["deadline"]
     return {
@@ -156,13 +225,15 @@ def _model_fields(tx: Tx, row: Row, now: str) -> dict[str, Any]:
         "requirements": info.get("requirements", []),
         "success_criterion": info.get("success_criterion"),
         "role": info.get("role"),
-        "tags": tags_of(tx, task_id),
+        "tags": [] if brief else tags_of(tx, task_id),
         "deadline": deadline,
         "overdue": bool(deadline and row["status"] not in FINISHED and deadline < now),
         "timeout": info.get("timeout"),
         "retry": retry,
         "parent": row["parent_id"],
-        "children": [
+        "children": []
+        if brief
+        else [
             r["id"]
             for r in tx.rows("SELECT id FROM tasks WHERE parent_id = ? ORDER BY seq", (task_id,))
         ],
@@ -173,7 +244,9 @@ def _model_fields(tx: Tx, row: Row, now: str) -> dict[str, Any]:
         "is_deliverable": bool(row["deliverable"]),
         "reference_id": row["reference_id"],
         "allow_parallel_execution": not row["run_alone"],
-        "feedback": [
+        "feedback": [Feedback(content=c, status="PENDING", at="", by="") for c in pending or []]
+        if brief
+        else [
             Feedback(content=r["content"], status=r["status"], at=r["at"], by=r["actor"])
             for r in tx.rows(
                 "SELECT at, actor, content, status FROM feedback WHERE task_id = ? ORDER BY id",
