@@ -865,8 +865,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         success_criterion: Hidden[str | None] = None,
         role: Hidden[str | None] = None,
     ) -> TaskSummary:
-        """Create one task, optionally in a plan; also takes any field of plan_create's
-        tasks (input, tags, deadline, timeout, parent ...); links by id or name."""
+        """Create one task, optionally in a plan; takes plan_create's task fields too (input,
+        tags, deadline, parent ...)."""
         from waveplan.store.base import TaskNew
 
         given = {k: v for k, v in locals().items() if k in TaskNew.model_fields and v is not None}
@@ -927,9 +927,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         success_criterion: Hidden[str | None] = None,
         role: Hidden[str | None] = None,
     ) -> TaskUpdated:
-        """Update status, fields (also any of plan_create's task fields: priority, agent,
-        deadline, tags ...), links, metadata; output, error, note, blockers; summary, memory,
-        cost."""
+        """Update status, fields (plan_create's task fields too), links, metadata; output,
+        error, note, blockers; summary, memory, cost."""
         from waveplan.store.base import TaskChanges
 
         given = {
@@ -952,8 +951,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     @tool(_READ)
     def task_get(taskId: Id) -> TaskRecord:
-        """One task (id or reference_id): links, history, reason, context its run needs, and
-        plan_create's task fields, children, blockers, summary, memory, cost, feedback."""
+        """One task (id or reference_id): links, history, reason, context, its plan_create
+        task fields, children, blockers, summary, memory, cost, feedback."""
         return holder.get().get_task(taskId, context=True)
 
     @tool(_READ)
