@@ -47,6 +47,9 @@ __all__ = [
 TEAM_THRESHOLD = 5
 BREADTH_MIN_TASKS = 4
 REVIEW_AGENTS = frozenset({"code-reviewer", "task-completion-verifier"})
+# Path comparisons the cross-phase data-flow factor makes at most (a heuristic input:
+# past the budget the factor counts only the edges checked so far).
+MAX_OVERLAP_CHECKS = 200_000
 
 
 def team_mode_score(
@@ -173,16 +176,21 @@ def plan_team_inputs(
     wave_of = {tid: n for n, wave in enumerate(waves) for tid in wave}
 
     cross_phase = False
+    checks = 0  # a bound on work: every edge x used path x written path is quadratic
     for b in tasks:
         used = [*b.reads, *_writes(b)]
         for dep in b.depends_on:
             a = by_id.get(dep)
             if a is None or wave_of.get(a.id) == wave_of.get(b.id):
                 continue
-            if any(paths_overlap(u, w) for u in used for w in _writes(a)):
+            written = _writes(a)
+            checks += len(used) * len(written)
+            if checks > MAX_OVERLAP_CHECKS:
+                break
+            if any(paths_overlap(u, w) for u in used for w in written):
                 cross_phase = True
                 break
-        if cross_phase:
+        if cross_phase or checks > MAX_OVERLAP_CHECKS:
             break
 
     review_fix = any(
