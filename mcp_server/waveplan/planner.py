@@ -48,8 +48,12 @@ def make_plan(
     read_write: ReadWriteRule | None = None,
     output_dir: str | None = None,
     env: Mapping[str, str] = os.environ,
+    project: str | None = None,
 ) -> PlanResult:
-    """Plan ``spec`` with settings resolved from arguments, file and environment."""
+    """Plan ``spec`` with settings resolved from arguments, file and environment.
+
+    ``project``: the project directory declared paths are resolved against.
+    """
     from waveplan.planning.agents import load_agent_table
     from waveplan.planning.plan import build_plan
 
@@ -60,4 +64,5 @@ def make_plan(
         max_concurrent=resolve_max_concurrent(max_concurrent, spec, env),
         output_dir=directory.rstrip("/") or "/",
         read_write=read_write,
+        project=project,
     )

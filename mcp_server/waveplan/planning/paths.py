@@ -1,7 +1,7 @@
-"""Path normalisation and overlap: when do two declared paths touch the same files?
+"""Path normalisation, identity and overlap: when do two declared paths touch the same files?
 
-A declared path is a file, a directory or a glob, always relative to the project
-root. Two paths *overlap* when some file could lie under both:
+A declared path is a file, a directory or a glob, relative to the project root. Two
+paths *overlap* when some file could lie under both:
 
 - a directory overlaps everything below it (``src`` overlaps ``src/app.py``);
 - a glob component matches one name (``src/*.py`` overlaps ``src/app.py`` but not
@@ -11,32 +11,100 @@ root. Two paths *overlap* when some file could lie under both:
 - two glob components are assumed to overlap (conservative: a false conflict costs a
   wave, a missed one costs a corrupted file).
 
+**Identity.** Before paths are compared they are resolved against the plan's project
+(``resolve_path``): ``/proj/src/app.py``, ``../proj/src/app.py`` and
+``C:\\proj\\src\\app.py`` (for a project ``C:\\proj``) all become ``src/app.py``. A path
+that still lies outside the project afterwards (absolute, a drive letter, UNC,
+``~``, or leaving the root with ``..``) cannot be related to the project's paths
+(without a project, ``/proj/src/app.py`` may be ``src/app.py``; symlinks and mounts
+are invisible to a server that may run on another machine), so it is *unknown*: it
+overlaps every path, like the project root itself. Components are compared
+Unicode-normalised (NFC), and case-insensitively where the file system is
+(``case_sensitive``; the default follows the platform: insensitive on macOS and
+Windows).
+
+**Budgets.** A declared path holds at most ``MAX_PATH_CHARS`` characters and
+``MAX_PATH_PARTS`` components, a task at most ``MAX_TASK_PATHS`` paths per list
+(``check_path``, used by every model that accepts paths); the walks here are linear in
+the path's length.
+
 >>> paths_overlap("src", "src/app.py")
 True
 >>> paths_overlap("src/*.py", "src/sub/app.py")
 False
 >>> paths_overlap("./a/../b/c.py", "b")
 True
+>>> paths_overlap("/elsewhere/x", "src/app.py")  # outside the project: unknown
+True
 """
 
 from __future__ import annotations
 
 import posixpath
-from fnmatch import fnmatchcase
+import re
+import sys
+import unicodedata
+from collections.abc import Callable
+from fnmatch import fnmatchcase, translate
 from functools import lru_cache
 
 __all__ = [
+    "DEFAULT_CASE_SENSITIVE",
     "GLOB_CHARS",
+    "MAX_PATH_CHARS",
+    "MAX_PATH_PARTS",
+    "MAX_TASK_PATHS",
     "PathIndex",
+    "case_sensitive_for",
+    "check_path",
+    "is_absolute",
     "is_escaping",
     "is_glob",
     "normalize_path",
     "parts_overlap",
+    "path_key",
     "path_parts",
     "paths_overlap",
+    "resolve_path",
 ]
 
 GLOB_CHARS = frozenset("*?[")
+
+MAX_PATH_CHARS = 4096
+"""Characters in one declared path at most (Linux's PATH_MAX)."""
+
+MAX_PATH_PARTS = 256
+"""Components (separators + 1, as written) in one declared path at most."""
+
+MAX_TASK_PATHS = 1000
+"""Paths in one task's ``writes`` (and, separately, its ``reads``) at most."""
+
+DEFAULT_CASE_SENSITIVE = sys.platform not in ("darwin", "win32")
+"""Whether paths compare case-sensitively when a plan does not say (macOS and Windows
+file systems are case-insensitive by default; Linux's are not)."""
+
+_DRIVE = re.compile(r"([A-Za-z]):(/?)(.*)\Z", re.DOTALL)
+
+
+def check_path(path: str) -> str:
+    """``path`` unchanged, or ``ValueError`` when it is over the size limits.
+
+    Cheap (two counts) and run before any normalisation, so a 2 MB path of a million
+    components costs a few milliseconds to refuse.
+
+    >>> check_path("src/app.py")
+    'src/app.py'
+    >>> check_path("a/" * 300)
+    Traceback (most recent call last):
+    ...
+    ValueError: path has 301 components; the limit is 256
+    """
+    if len(path) > MAX_PATH_CHARS:
+        raise ValueError(f"path is {len(path):,} characters; the limit is {MAX_PATH_CHARS:,}")
+    parts = path.count("/") + path.count("\\") + 1
+    if parts > MAX_PATH_PARTS:
+        raise ValueError(f"path has {parts:,} components; the limit is {MAX_PATH_PARTS}")
+    return path
 
 
 def is_glob(component: str) -> bool:
@@ -48,13 +116,14 @@ def is_glob(component: str) -> bool:
     return "*" in component or "?" in component or "[" in component
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def normalize_path(path: str) -> str:
     """The canonical spelling of a declared path.
 
     Backslashes become slashes, ``.`` and ``..`` are resolved, trailing slashes and a
     leading ``./`` are dropped. The project root itself is ``"."``. Absolute paths stay
-    absolute and paths escaping the root keep their leading ``..`` (see ``is_escaping``).
+    absolute (a drive letter is upper-cased, and ``..`` never climbs above it) and
+    paths escaping the root keep their leading ``..`` (see ``is_escaping``).
 
     >>> normalize_path("./a/../b/")
     'b'
@@ -62,11 +131,33 @@ def normalize_path(path: str) -> str:
     'src/app.py'
     >>> normalize_path("")
     '.'
+    >>> normalize_path("c:\\\\proj\\\\..\\\\..\\\\x")
+    'C:/x'
     """
     p = path.strip().replace("\\", "/")
     if not p:
         return "."
+    m = _DRIVE.match(p)
+    if m is not None:
+        drive, rooted, rest = m.group(1).upper() + ":", m.group(2), m.group(3)
+        if rooted:
+            return drive + posixpath.normpath("/" + rest)
+        rest = posixpath.normpath(rest) if rest else "."
+        return drive if rest == "." else drive + rest
     return posixpath.normpath(p)
+
+
+def is_absolute(path: str) -> bool:
+    """Whether a path names a place independently of the project root.
+
+    POSIX (``/x``), UNC (``//host/share``), a drive letter (``C:/x``, ``C:x``) or a
+    home directory (``~/x``, ``~user/x``).
+
+    >>> is_absolute("C:\\\\x"), is_absolute("~/x"), is_absolute("x")
+    (True, True, False)
+    """
+    p = normalize_path(path)
+    return p.startswith(("/", "~")) or _DRIVE.match(p) is not None
 
 
 def is_escaping(path: str) -> bool:
@@ -76,24 +167,126 @@ def is_escaping(path: str) -> bool:
     (True, True, False)
     """
     p = normalize_path(path)
-    return p.startswith("/") or p == ".." or p.startswith("../")
+    return p == ".." or p.startswith("../") or is_absolute(p)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def path_parts(path: str) -> tuple[str, ...]:
-    """Components of the normalised path; the root is ``()``.
+    """The components compared for overlap; the root (and any unknown path) is ``()``.
+
+    A path outside the project root (``is_escaping``) is unknown, so it compares as
+    the root: it overlaps every path.
 
     >>> path_parts("./src//app.py")
     ('src', 'app.py')
-    >>> path_parts(".")
-    ()
+    >>> path_parts("."), path_parts("/etc/hosts"), path_parts("../x")
+    ((), (), ())
     """
     p = normalize_path(path)
-    if p == ".":
+    if p == "." or is_escaping(p):
         return ()
-    if p.startswith("/"):
-        return ("/", *[c for c in p.split("/") if c])
     return tuple(p.split("/"))
+
+
+def _fold(component: str, case_sensitive: bool) -> str:
+    c = component if component.isascii() else unicodedata.normalize("NFC", component)
+    return c if case_sensitive else c.casefold()
+
+
+@lru_cache(maxsize=8192)
+def _key(path: str, case_sensitive: bool) -> tuple[str, ...]:
+    return tuple(_fold(c, case_sensitive) for c in path_parts(path))
+
+
+def path_key(path: str, case_sensitive: bool | None = None) -> tuple[str, ...]:
+    """``path_parts`` as compared: NFC-normalised, case-folded unless ``case_sensitive``.
+
+    ``None`` means ``DEFAULT_CASE_SENSITIVE`` (the platform's file systems).
+
+    >>> path_key("SRC/Café.txt", False) == path_key("src/cafe\\u0301.TXT", False)
+    True
+    >>> path_key("SRC/App.py", True) == path_key("src/app.py", True)
+    False
+    """
+    return _key(path, DEFAULT_CASE_SENSITIVE if case_sensitive is None else case_sensitive)
+
+
+def case_sensitive_for(setting: bool | None, project: str | None = None) -> bool:
+    """Resolve a plan's ``case_sensitive`` setting: whether paths compare case-sensitively.
+
+    ``True`` / ``False`` say it; ``None`` (the default) is insensitive for a Windows
+    project (a drive letter or UNC path) and otherwise the platform's default
+    (``DEFAULT_CASE_SENSITIVE``: insensitive on macOS and Windows).
+
+    >>> case_sensitive_for(None, "C:\\\\Users\\\\me\\\\proj"), case_sensitive_for(True)
+    (False, True)
+    """
+    if setting is not None:
+        return setting
+    if project and (_DRIVE.match(project.strip()) or project.strip().startswith("\\\\")):
+        return False
+    return DEFAULT_CASE_SENSITIVE
+
+
+def _anchored(p: str) -> tuple[str, list[str]]:
+    # (anchor, components) of a normalised absolute path; the anchor is "/", "//",
+    # "C:/" or "C:" (drive-relative), or the "~..." component.
+    if p.startswith("//"):
+        return "//", [c for c in p[2:].split("/") if c]
+    if p.startswith("/"):
+        return "/", [c for c in p[1:].split("/") if c]
+    m = _DRIVE.match(p)
+    if m is not None:
+        anchor = p[:3] if m.group(2) else p[:2]
+        return anchor, [c for c in p[len(anchor) :].split("/") if c]
+    head, _, rest = p.partition("/")
+    return head, [c for c in rest.split("/") if c]
+
+
+def resolve_path(path: str, project: str | None, *, case_sensitive: bool | None = None) -> str:
+    """``path`` as the plan stores and compares it: relative to ``project`` when inside.
+
+    An absolute path under the project, or a relative one that leaves the root and
+    comes back into it, becomes relative; anything else keeps its normalised spelling
+    (and stays unknown to the overlap checks). Without an absolute ``project`` nothing
+    can be resolved.
+
+    >>> resolve_path("/proj/src/app.py", "/proj"), resolve_path("../proj/src", "/proj/")
+    ('src/app.py', 'src')
+    >>> resolve_path("c:/Proj/src/app.py", "C:\\\\proj"), resolve_path("/etc/hosts", "/proj")
+    ('src/app.py', '/etc/hosts')
+    >>> resolve_path("/proj", "/proj"), resolve_path("/proj/x", None)
+    ('.', '/proj/x')
+    """
+    p = normalize_path(path)
+    if project is None or not is_escaping(p):
+        return p
+    root = normalize_path(project)
+    if not is_absolute(root) or root.startswith("~"):
+        return p
+    if not is_absolute(p):
+        if _DRIVE.match(root) and not root.startswith(root[:2] + "/"):
+            return p  # a drive-relative project: nothing to join with
+        p_abs = normalize_path(f"{root}/{p}")
+    else:
+        p_abs = p
+    sensitive = case_sensitive_for(None, project) if case_sensitive is None else case_sensitive
+    r_anchor, r_parts = _anchored(root)
+    a_anchor, a_parts = _anchored(p_abs)
+    if _fold(r_anchor, sensitive) != _fold(a_anchor, sensitive) or len(a_parts) < len(r_parts):
+        return p
+    for a, b in zip(r_parts, a_parts, strict=False):
+        if _fold(a, sensitive) != _fold(b, sensitive):
+            return p
+    rest = a_parts[len(r_parts) :]
+    return "/".join(rest) if rest else "."
+
+
+@lru_cache(maxsize=4096)
+def _matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    # fnmatchcase's own translation, compiled once per pattern: a glob query against a
+    # node with thousands of literal children calls it once per child.
+    return re.compile(translate(pattern)).match
 
 
 def _component_overlap(a: str, b: str) -> bool:
@@ -116,8 +309,8 @@ def parts_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return True
 
 
-def paths_overlap(a: str, b: str) -> bool:
-    """Whether some file could lie under both declared paths.
+def paths_overlap(a: str, b: str, *, case_sensitive: bool | None = None) -> bool:
+    """Whether some file could lie under both declared paths (see the module docstring).
 
     >>> paths_overlap("docs/**", "docs/api/index.md")
     True
@@ -125,8 +318,10 @@ def paths_overlap(a: str, b: str) -> bool:
     False
     >>> paths_overlap(".", "anything")
     True
+    >>> paths_overlap("SRC/App.py", "src/app.py", case_sensitive=False)
+    True
     """
-    return parts_overlap(path_parts(a), path_parts(b))
+    return parts_overlap(path_key(a, case_sensitive), path_key(b, case_sensitive))
 
 
 class PathIndex:
@@ -180,15 +375,19 @@ class PathIndex:
         return _first(self._root, parts, 0, len(parts), has_glob)
 
     def all_overlaps(
-        self, parts: tuple[str, ...], has_glob: bool | None = None
+        self, parts: tuple[str, ...], has_glob: bool | None = None, limit: int | None = None
     ) -> list[tuple[object, str]]:
-        """Every stored ``(owner, path)`` overlapping ``parts``, each once."""
+        """Every stored ``(owner, path)`` overlapping ``parts``, each once.
+
+        With ``limit``, at most that many (the first ones of the full answer): the walk
+        stops there, so a caller that only needs a few pays for a few.
+        """
         out: list[tuple[object, str]] = []
         if self.size:
             if has_glob is None:
                 has_glob = any(is_glob(c) for c in parts)
-            _collect(self._root, parts, 0, len(parts), has_glob, out)
-        return out
+            _collect(self._root, parts, 0, len(parts), has_glob, out, limit)
+        return out if limit is None else out[:limit]
 
 
 def _any(node: list) -> tuple[object, str]:
@@ -220,32 +419,45 @@ def _first(node: list, parts: tuple[str, ...], i: int, n: int, qglob: bool):
             if k == "**":
                 frames.append((True, child, 0))
                 break
-            if cglob or fnmatchcase(c, k):
+            if cglob or _matcher(k)(c) is not None:
                 frames.append((False, child, i + 1))
         else:
             if cglob:
-                frames += [(False, ch, i + 1) for k, ch in lit.items() if fnmatchcase(k, c)]
+                match = _matcher(c)
+                frames += [(False, ch, i + 1) for k, ch in lit.items() if match(k) is not None]
             elif c in lit:
                 frames.append((False, lit[c], i + 1))
         stack.extend(reversed(frames))
     return None
 
 
-def _all(node: list, out: list) -> None:
+def _all(node: list, out: list, limit: int | None) -> None:
     stack = [node]
     while stack:
+        if limit is not None and len(out) >= limit:
+            return
         node = stack.pop()
         out.extend(node[2])
         stack.extend(reversed([*node[0].values(), *node[1].values()]))
 
 
-def _collect(node: list, parts: tuple[str, ...], i: int, n: int, qglob: bool, out: list) -> None:
+def _collect(
+    node: list,
+    parts: tuple[str, ...],
+    i: int,
+    n: int,
+    qglob: bool,
+    out: list,
+    limit: int | None = None,
+) -> None:
     # Explicit stack, in the order of a recursive walk (see ``_first``).
     stack: list[tuple[bool, list, int]] = [(False, node, i)]
     while stack:
+        if limit is not None and len(out) >= limit:
+            return
         whole, node, i = stack.pop()
         if whole or i == n:
-            _all(node, out)
+            _all(node, out, limit)
             continue
         lit, glb, entries = node
         out.extend(entries)
@@ -256,12 +468,13 @@ def _collect(node: list, parts: tuple[str, ...], i: int, n: int, qglob: bool, ou
             frames = [(True, child, 0) for child in [*lit.values(), *glb.values()]]
         else:
             if cglob:
-                frames += [(False, ch, i + 1) for k, ch in lit.items() if fnmatchcase(k, c)]
+                match = _matcher(c)
+                frames += [(False, ch, i + 1) for k, ch in lit.items() if match(k) is not None]
             elif c in lit:
                 frames.append((False, lit[c], i + 1))
             for k, child in glb.items():
                 if k == "**":
                     frames.append((True, child, 0))
-                elif cglob or fnmatchcase(c, k):
+                elif cglob or _matcher(k)(c) is not None:
                     frames.append((False, child, i + 1))
         stack.extend(reversed(frames))

@@ -14,12 +14,21 @@ from waveplan.models import PlanResult, PlanSpec, ReadWriteRule, ScheduledTask, 
 from waveplan.planning.agents import AgentProfile, select_agent
 from waveplan.planning.conflicts import find_conflicts
 from waveplan.planning.outputs import output_file_names
-from waveplan.planning.paths import is_escaping, normalize_path
+from waveplan.planning.paths import (
+    case_sensitive_for,
+    is_absolute,
+    is_escaping,
+    normalize_path,
+    resolve_path,
+)
 from waveplan.planning.scoring import score_complexity
 from waveplan.planning.team import plan_team_inputs, team_mode_score
 from waveplan.planning.waves import assign_waves
 
-__all__ = ["build_plan", "canonical_paths", "path_warnings", "task_text"]
+__all__ = ["MAX_WARNINGS", "build_plan", "canonical_paths", "path_warnings", "task_text"]
+
+MAX_WARNINGS = 100
+"""Path warnings listed at most (one more line counts the rest)."""
 
 
 def task_text(task: TaskSpec) -> str:
@@ -39,25 +48,48 @@ def canonical_paths(paths: Sequence[str]) -> list[str]:
 def path_warnings(tasks: Sequence[TaskSpec]) -> list[str]:
     """One line per declared path that is absolute or leaves the project root.
 
-    Such paths are kept and checked for overlaps like any other (``/x`` overlaps
-    ``/x``; ``../x`` does not overlap ``x``), but they usually mean a mistake.
+    Such paths are kept, but they usually mean a mistake, and they cannot be compared
+    with the project's paths: they count as unknown and overlap every path (see
+    ``paths``). At most ``MAX_WARNINGS`` lines, then one that counts the rest.
 
     >>> path_warnings([TaskSpec(id="a", subject="A", writes=["../x", "src"], reads=["/etc"])])
-    ["task 'a' writes '../x' (outside the project root)", \
-"task 'a' reads '/etc' (an absolute path)"]
+    ["task 'a' writes '../x' (outside the project root; unknown: it overlaps every path)", \
+"task 'a' reads '/etc' (an absolute path; unknown: it overlaps every path)"]
     """
     found = []
+    more = 0
     for task in tasks:
         for mode, paths in (("writes", task.writes or []), ("reads", task.reads)):
             for path in paths:
                 if is_escaping(path):
-                    kind = (
-                        "an absolute path"
-                        if normalize_path(path).startswith("/")
-                        else ("outside the project root")
-                    )
-                    found.append(f"task {task.id!r} {mode} {path!r} ({kind})")
+                    if len(found) >= MAX_WARNINGS:
+                        more += 1
+                        continue
+                    kind = "an absolute path" if is_absolute(path) else "outside the project root"
+                    note = f"{kind}; unknown: it overlaps every path"
+                    found.append(f"task {task.id!r} {mode} {path!r} ({note})")
+    if more:
+        found.append(f"... and {more:,} more paths outside the project root")
     return found
+
+
+def _resolved(
+    tasks: Sequence[TaskSpec], project: str | None, case_sensitive: bool
+) -> list[TaskSpec]:
+    # Paths as compared and stored: relative to the project where they lie inside it.
+    if project is None:
+        return list(tasks)
+    out = []
+    for t in tasks:
+        writes = (
+            None
+            if t.writes is None
+            else [resolve_path(p, project, case_sensitive=case_sensitive) for p in t.writes]
+        )
+        reads = [resolve_path(p, project, case_sensitive=case_sensitive) for p in t.reads]
+        changed = writes != t.writes or reads != t.reads
+        out.append(t.model_copy(update={"writes": writes, "reads": reads}) if changed else t)
+    return out
 
 
 def build_plan(
@@ -67,6 +99,7 @@ def build_plan(
     max_concurrent: int,
     output_dir: str,
     read_write: ReadWriteRule | None = None,
+    project: str | None = None,
 ) -> PlanResult:
     """Compute the full plan for ``spec``.
 
@@ -82,6 +115,9 @@ def build_plan(
         Directory of each task's ``<sanitized_subject>.md`` output file.
     read_write : {"allow", "conflict"}, optional
         Overrides ``spec.plan.read_write``.
+    project : str, optional
+        The project directory: declared paths are resolved against it
+        (``paths.resolve_path``) before they are compared and stored.
 
     Returns
     -------
@@ -96,7 +132,8 @@ def build_plan(
         Duplicate ids, unknown or self dependencies, cycles.
     """
     rule: ReadWriteRule = read_write or spec.plan.read_write
-    tasks = spec.tasks
+    case_sensitive = case_sensitive_for(spec.plan.case_sensitive, project)
+    tasks = _resolved(spec.tasks, project, case_sensitive)
     known = {t.id for t in tasks}
     for checkpoint in spec.plan.checkpoints:
         if checkpoint.after not in known:
@@ -104,7 +141,9 @@ def build_plan(
                 f"checkpoint after unknown task {checkpoint.after!r}; "
                 "`after` must name a task id of this plan"
             )
-    schedule = assign_waves(tasks, max_concurrent=max_concurrent, read_write=rule)
+    schedule = assign_waves(
+        tasks, max_concurrent=max_concurrent, read_write=rule, case_sensitive=case_sensitive
+    )
     wave_of = {tid: n for n, wave in enumerate(schedule.waves, start=1) for tid in wave}
     outputs = output_file_names([(t.id, t.subject) for t in tasks], output_dir)
 
@@ -162,12 +201,15 @@ def build_plan(
         goal=spec.plan.goal,
         max_concurrent=max_concurrent,
         read_write=rule,
+        case_sensitive=case_sensitive,
         strategy=spec.plan.strategy,
         failure_policy=spec.plan.failure_policy,
         execution_mode=execution_mode,
         waves=schedule.waves,
         tasks=scheduled,
-        conflicts=find_conflicts(tasks, schedule.waves, read_write=rule),
+        conflicts=find_conflicts(
+            tasks, schedule.waves, read_write=rule, case_sensitive=case_sensitive
+        ),
         conflicts_avoided=schedule.conflicts_avoided,
         lower_bound=schedule.lower_bound,
         critical_path=schedule.critical_path,
