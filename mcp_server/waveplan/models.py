@@ -7,17 +7,22 @@ are what the planner computes and every front end renders.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from waveplan.planning.paths import MAX_TASK_PATHS, check_path
 
 __all__ = [
+    "MAX_INPUT_CHARS",
     "MAX_PLAN_TASKS",
     "AgentChoice",
     "CheckpointSpec",
     "Complexity",
     "ComplexityMatch",
     "Conflict",
+    "DeclaredPath",
+    "DeclaredPaths",
     "ExecutionStrategy",
     "FailurePolicy",
     "PlanResult",
@@ -38,6 +43,29 @@ ExecutionStrategy = Literal["sequential", "parallel", "adaptive"]
 FailurePolicy = Literal["fail_fast", "retry", "skip", "retry_then_skip"]
 ReadWriteRule = Literal["allow", "conflict"]
 
+#: Characters in one plan input at most (inputs fill ``{name}`` placeholders; the
+#: rendered description has the same cap, ``execution.placeholders``).
+MAX_INPUT_CHARS = 1_000_000
+
+
+def _path_count(paths: list[str]) -> list[str]:
+    if len(paths) > MAX_TASK_PATHS:
+        raise ValueError(f"{len(paths):,} paths; the limit is {MAX_TASK_PATHS:,} per list")
+    return paths
+
+
+def _input_size(value: str) -> str:
+    if len(value) > MAX_INPUT_CHARS:
+        raise ValueError(f"input is {len(value):,} characters; the limit is {MAX_INPUT_CHARS:,}")
+    return value
+
+
+# The limits are validators, not schema keywords: every client pays for plan_create's
+# schema in tools/list on each turn, and the messages name the limits anyway.
+#: A declared path: at most 4,096 characters and 256 components (``paths.check_path``).
+DeclaredPath = Annotated[str, AfterValidator(check_path)]
+DeclaredPaths = Annotated[list[DeclaredPath], AfterValidator(_path_count)]
+
 TaskId = str
 
 
@@ -56,11 +84,11 @@ class TaskSpec(_Strict):
     subject: str = Field(min_length=1, max_length=500, description="Imperative one-line title")
     description: str = Field(default="", max_length=100_000)
     depends_on: list[TaskId] = Field(default_factory=list)
-    writes: list[str] | None = Field(
+    writes: DeclaredPaths | None = Field(
         default=None,
         description="Files/dirs/globs the task modifies; omitted = unknown (scheduled alone-ish)",
     )
-    reads: list[str] = Field(default_factory=list, description="Files/dirs/globs it only reads")
+    reads: DeclaredPaths = Field(default_factory=list, description="Files/dirs/globs it only reads")
     agent: str | None = Field(default=None, description="Agent name; else chosen by keywords")
     priority: Priority = "normal"
     type: Literal["task", "checkpoint"] = "task"
@@ -131,8 +159,11 @@ class PlanSettings(_Strict):
     strategy: ExecutionStrategy = "parallel"
     failure_policy: FailurePolicy = "fail_fast"
     read_write: ReadWriteRule = "allow"
+    # Whether paths compare case-sensitively; omitted: insensitive for macOS and Windows
+    # (paths.case_sensitive_for). No description, to keep plan_create's schema short.
+    case_sensitive: bool | None = None
     checkpoints: list[CheckpointSpec] = Field(default_factory=list)
-    inputs: dict[str, str] = Field(
+    inputs: dict[str, Annotated[str, AfterValidator(_input_size)]] = Field(
         default_factory=dict, description="Values for {input_name} placeholders"
     )
     retry: RetrySettings = Field(default_factory=RetrySettings)
@@ -233,6 +264,9 @@ class PlanResult(BaseModel):
     goal: str | None
     max_concurrent: int
     read_write: ReadWriteRule
+    case_sensitive: bool | None = Field(
+        default=None, description="How paths were compared (None: the platform's default)"
+    )
     strategy: ExecutionStrategy
     failure_policy: FailurePolicy
     execution_mode: str

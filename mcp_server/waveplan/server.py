@@ -9,6 +9,12 @@ errors (``WaveplanError``) become ``ToolError("<code>: <message>")`` in one plac
 The store, networkx and the planning core are imported on first use, so a client's
 first ``tools/list`` costs little more than the SDK's own import.
 
+Threads: store calls are short and run on the event loop, one at a time (an async
+lock, so a call waiting for the store never blocks the loop). CPU-heavy work runs in
+worker threads, at most ``CPU_THREADS`` at once: the analysis tools, and
+``plan_create``'s planning, storing and rendering (the store write holds the lock). A
+session planning 10,000 tasks does not stall another session's calls.
+
 >>> server = build_server(lambda: None)
 >>> server.name
 'waveplan'
@@ -17,6 +23,7 @@ first ``tools/list`` costs little more than the SDK's own import.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -27,7 +34,14 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from waveplan import __version__
 from waveplan.errors import NotFoundError, WaveplanError
@@ -50,7 +64,7 @@ from waveplan.status import (
     status_notes,
     task_id,
 )
-from waveplan.store.base import TaskSummary
+from waveplan.store.base import MAX_NOTE_CHARS, TaskSummary
 
 if TYPE_CHECKING:
     from waveplan.planning.agents import AgentProfile
@@ -87,6 +101,13 @@ _ANALYSE = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world
 _WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+CPU_THREADS = 4
+"""Worker threads for CPU-heavy tool bodies at once (more would only share the GIL)."""
+
+#: Characters of text ``score_complexity`` and ``select_agent`` read at most (a task's
+#: subject and description together are at most about this long).
+MAX_TEXT_CHARS = 100_500
 
 # --------------------------------------------------------------------------- output models
 
@@ -164,11 +185,24 @@ class ConflictReport(BaseModel):
 
 
 class _StoreHolder:
-    """Opens the store on first use (not at start-up) and closes it with the server."""
+    """Opens the store on first use (not at start-up) and closes it with the server.
+
+    ``lock`` serialises store use on the event loop: a call that waits for it yields
+    the loop instead of blocking it on the store's own thread lock.
+    """
 
     def __init__(self, factory: Callable[[], Store]) -> None:
         self._factory = factory
         self._store: Store | None = None
+        self._lock: Any = None
+
+    @property
+    def lock(self) -> Any:
+        if self._lock is None:  # created inside the running event loop
+            import anyio
+
+            self._lock = anyio.Lock()
+        return self._lock
 
     def get(self) -> Store:
         if self._store is None:
@@ -187,17 +221,47 @@ def _default_store() -> Store:
     return open_store(None)
 
 
-def _adapt(fn: _F) -> _F:
+_CPU: list[Any] = []
+
+
+def _cpu_limiter() -> Any:
+    if not _CPU:
+        import anyio
+
+        _CPU.append(anyio.CapacityLimiter(CPU_THREADS))
+    return _CPU[0]
+
+
+async def in_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a worker thread (at most ``CPU_THREADS`` at once)."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(
+        functools.partial(fn, *args, **kwargs), limiter=_cpu_limiter()
+    )
+
+
+def _adapt(fn: _F, *, cpu: bool = False, lock: Any = None) -> _F:
     """Run a tool body; turn domain and validation errors into ``ToolError``.
 
-    The wrapper is ``async``, so the SDK runs the (synchronous) body on the event loop
-    thread: store calls take well under a millisecond, and skipping the worker-thread
-    hop the SDK makes for sync tools keeps ``task_update`` fast and calls serialised.
+    The wrapper is ``async``. A synchronous body runs on the event loop thread (store
+    calls take well under a millisecond, and skipping the worker-thread hop keeps
+    ``task_update`` fast), under ``lock`` when given (``_StoreHolder.lock``); with
+    ``cpu`` it runs in a worker thread (``in_worker``). An ``async`` body is awaited:
+    it schedules its own pieces.
     """
+    is_async = inspect.iscoroutinefunction(fn)
 
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> Any:
         try:
+            if is_async:
+                return await fn(*args, **kwargs)
+            if cpu:
+                return await in_worker(fn, *args, **kwargs)
+            if lock is not None:
+                async with lock.lock:
+                    return fn(*args, **kwargs)
             return fn(*args, **kwargs)
         except WaveplanError as exc:
             raise ToolError(f"{exc.code}: {exc.message}") from exc
@@ -335,15 +399,37 @@ def _id_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _json_text(value: Any) -> Any:
-    # The SDK turns a JSON-looking string argument into the object it spells; an output
-    # is text (conditions read it as JSON again), so spell it back.
+def _at_most(name: str, value: str | None, limit: int) -> None:
+    # A size limit checked in the body: as a schema keyword it would cost every client
+    # bytes in tools/list on every turn.
+    if value is not None and len(value) > limit:
+        raise ToolError(f"invalid_input: {name}: {len(value):,} characters; the limit is {limit:,}")
+
+
+def _none_or_text(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    return None if value is None else handler(value)
+
+
+def _none_or_output(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # An output is text (conditions read it as JSON again): a JSON value sent as an
+    # object rather than a string is spelled back.
     if isinstance(value, dict | list):
         import json
 
         return json.dumps(value)
-    return value
+    return _none_or_text(value, handler)
 
+
+# Optional free text (default ``None``). At run time the annotation is plain ``str`` on
+# purpose: the SDK turns a JSON-looking string argument (``'[1, 2]'``, ``'null'``) into
+# the value it spells for any other annotation (``str | None`` included), which refused
+# or dropped such notes, errors and subjects. Type checkers see ``str | None``.
+if TYPE_CHECKING:
+    Text = str | None
+    OutputText = str | None
+else:
+    Text = Annotated[str, WrapValidator(_none_or_text)]
+    OutputText = Annotated[str, WrapValidator(_none_or_output)]
 
 IdStr = Annotated[str, BeforeValidator(_id_text)]
 Id = Annotated[IdStr, Field(description="Task id")]
@@ -374,9 +460,11 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     tools: list[Tool] = []
 
-    def tool(annotations: ToolAnnotations) -> Callable[[_F], _F]:
+    def tool(annotations: ToolAnnotations, *, cpu: bool = False) -> Callable[[_F], _F]:
+        # Store tools run under the store lock; ``cpu`` ones in a worker thread.
         def register(fn: _F) -> _F:
-            tools.append(_compact_tool(Tool.from_function(_adapt(fn), annotations=annotations)))
+            adapted = _adapt(fn, cpu=cpu, lock=None if cpu else holder)
+            tools.append(_compact_tool(Tool.from_function(adapted, annotations=annotations)))
             return fn
 
         return register
@@ -387,15 +475,15 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     def task_create(
         subject: str,
         description: str = "",
-        activeForm: str | None = None,
+        activeForm: Text = None,
         metadata: dict[str, Any] | None = None,
-        plan_id: str | None = None,
+        plan_id: Text = None,
         blockedBy: list[IdStr] | None = None,
         writes: Paths = None,
         reads: Paths = None,
-        agent: str | None = None,
+        agent: Text = None,
         priority: Literal["urgent", "high", "normal", "low"] = "normal",
-        owner: str | None = None,
+        owner: Text = None,
     ) -> TaskSummary:
         """Create one task (TaskCreate-style), optionally in a plan, blocked by other tasks."""
         from waveplan.store.base import TaskNew
@@ -419,13 +507,13 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     def task_update(
         taskId: Id,
         status: Annotated[
-            str | None,
+            Text,
             Field(description="Lifecycle status or pending/in_progress/completed/deleted"),
         ] = None,
-        subject: str | None = None,
-        description: str | None = None,
-        activeForm: str | None = None,
-        owner: str | None = None,
+        subject: Text = None,
+        description: Text = None,
+        activeForm: Text = None,
+        owner: Text = None,
         metadata: Annotated[
             dict[str, Any] | None, Field(description="Merged; a null value deletes the key")
         ] = None,
@@ -433,15 +521,11 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         addBlocks: list[IdStr] | None = None,
         writes: Paths = None,
         reads: Paths = None,
-        output: Annotated[
-            str | None,
-            BeforeValidator(_json_text),
-            Field(description="Result or output file path"),
-        ] = None,
-        error: str | None = None,
-        error_code: str | None = None,
+        output: Annotated[OutputText, Field(description="Result or output file path")] = None,
+        error: Text = None,
+        error_code: Text = None,
         note: Annotated[
-            str | None, Field(description="Progress note; renews the lease; why blocked/handoff")
+            Text, Field(description="Progress note; renews the lease; why blocked/handoff")
         ] = None,
         expected_version: Annotated[
             int | None, Field(description="Refuse if the task changed since")
@@ -477,9 +561,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     @tool(_READ)
     def task_list(
-        plan_id: str | None = None,
-        status: str | None = None,
-        owner: str | None = None,
+        plan_id: Text = None,
+        status: Text = None,
+        owner: Text = None,
     ) -> TaskList:
         """Tasks, compact, filtered by plan, status and owner."""
         from waveplan.lifecycle import resolve_alias
@@ -492,31 +576,38 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     def task_review(
         taskId: Id,
         decision: Literal["approve", "revise", "reject"],
-        feedback: str | None = None,
+        feedback: Text = None,
     ) -> TaskSummary:
         """Approve a task in review (or a checkpoint), send it back to revise, or reject it."""
+        _at_most("feedback", feedback, MAX_NOTE_CHARS)
         record = holder.get().review_task(taskId, decision=decision, feedback=feedback, actor=ACTOR)
         return _summary(record)
 
     # ------------------------------------------------------------------ plans
 
     @tool(_WRITE)
-    def plan_create(
+    async def plan_create(
         # The cap is checked before any task is validated: memory stays bounded.
         tasks: Annotated[list[TaskSpec], Field(max_length=MAX_PLAN_TASKS)],
         plan: PlanSettings | None = None,
-        project: Annotated[str | None, Field(description="Project directory")] = None,
-        session_id: str | None = None,
+        project: Annotated[Text, Field(description="Project directory")] = None,
+        session_id: Text = None,
     ) -> PlanCreated:
         """Validate, score, pick agents, assign waves, check conflicts, store; show `rendered`."""
         from waveplan.planner import make_plan
         from waveplan.planning.render import render_plan
 
         spec = PlanSpec(plan=plan or PlanSettings(), tasks=tasks)
-        result = make_plan(spec)
-        record = holder.get().create_plan(
-            spec, result, actor=ACTOR, project=project, session_id=session_id
-        )
+        result = await in_worker(make_plan, spec, project=project)
+
+        def store() -> Any:
+            return holder.get().create_plan(
+                spec, result, actor=ACTOR, project=project, session_id=session_id
+            )
+
+        async with holder.lock:
+            record = await in_worker(store)
+        rendered = await in_worker(render_plan, result, "markdown")
         pid = record.id
         return PlanCreated(
             plan_id=pid,
@@ -537,7 +628,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             conflicts=result.conflicts,
             execution_mode=result.execution_mode,
             warnings=result.warnings,
-            rendered=render_plan(result, "markdown"),
+            rendered=rendered,
         )
 
     @tool(_READ)
@@ -582,14 +673,15 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     # ------------------------------------------------------------------ analysis
 
-    @tool(_ANALYSE)
+    @tool(_ANALYSE, cpu=True)
     def score_complexity(text: str) -> Complexity:
         """Complexity score 0-35, tier 1-3 and the words that scored."""
         from waveplan.planning.scoring import score_complexity as score
 
+        _at_most("text", text, MAX_TEXT_CHARS)
         return score(text)
 
-    @tool(_ANALYSE)
+    @tool(_ANALYSE, cpu=True)
     def select_agent(
         text: str,
         writes: Annotated[bool, Field(description="The task modifies files")],
@@ -598,9 +690,10 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         from waveplan.planning.agents import load_agent_table
         from waveplan.planning.agents import select_agent as select
 
+        _at_most("text", text, MAX_TEXT_CHARS)
         return select(text, load_agent_table(), writes=writes)
 
-    @tool(_ANALYSE)
+    @tool(_ANALYSE, cpu=True)
     def assign_waves(
         tasks: TaskObjects,
         max_concurrent: Annotated[int | None, Field(ge=1, le=1000)] = None,
@@ -614,7 +707,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         limit = resolve_max_concurrent(max_concurrent, PlanSpec(tasks=specs))
         return assign(specs, max_concurrent=limit, read_write=read_write)
 
-    @tool(_ANALYSE)
+    @tool(_ANALYSE, cpu=True)
     def check_conflicts(
         tasks: TaskObjects,
         waves: Annotated[
@@ -654,16 +747,17 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         description="A plan as markdown with task statuses",
         mime_type="text/markdown",
     )
-    def plan_resource(plan_id: str) -> str:
+    async def plan_resource(plan_id: str) -> str:
         from waveplan.planning.render import render_plan
 
-        store = holder.get()
-        try:
-            plan = store.get_plan(plan_id)
-        except NotFoundError as exc:
-            raise ResourceNotFoundError(exc.message) from exc
-        statuses = spec_statuses(plan_id, store.list_tasks(plan_id=plan_id))
-        return render_plan(plan.result, "markdown", statuses=statuses)
+        async with holder.lock:  # the store is used on the loop, like the tools
+            store = holder.get()
+            try:
+                plan = store.get_plan(plan_id)
+            except NotFoundError as exc:
+                raise ResourceNotFoundError(exc.message) from exc
+            statuses = spec_statuses(plan_id, store.list_tasks(plan_id=plan_id))
+        return await in_worker(render_plan, plan.result, "markdown", statuses=statuses)
 
     return server
 

@@ -12,9 +12,58 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, field_validator
 
-from waveplan.models import PlanRecord, PlanResult, PlanSpec, Priority, Status, TaskRecord
+from waveplan.models import (
+    DeclaredPaths,
+    PlanRecord,
+    PlanResult,
+    PlanSpec,
+    Priority,
+    Status,
+    TaskRecord,
+)
 
-__all__ = ["ClaimResult", "Store", "TaskChanges", "TaskNew", "TaskSummary", "UpdateResult"]
+__all__ = [
+    "MAX_ERROR_CHARS",
+    "MAX_METADATA_CHARS",
+    "MAX_NOTE_CHARS",
+    "MAX_OUTPUT_CHARS",
+    "MAX_OWNER_CHARS",
+    "ClaimResult",
+    "Store",
+    "TaskChanges",
+    "TaskNew",
+    "TaskSummary",
+    "UpdateResult",
+]
+
+# Size limits of what a task stores; task_create and task_update share them. A task's
+# text comes back in every task_get and (outputs) in its dependents' descriptions, so
+# each field has a cap (5 MB subjects and 2 MB notes were accepted before).
+MAX_SUBJECT_CHARS = 500
+MAX_DESCRIPTION_CHARS = 100_000
+MAX_OWNER_CHARS = 200
+MAX_OUTPUT_CHARS = 1_000_000
+MAX_ERROR_CHARS = 20_000
+MAX_NOTE_CHARS = 20_000
+MAX_METADATA_CHARS = 100_000
+
+_Paths = DeclaredPaths
+
+
+def _metadata_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return value
+    import json
+
+    try:
+        size = len(json.dumps(value, default=str))
+    except (RecursionError, ValueError):
+        raise ValueError("metadata is nested too deeply to store") from None
+    if size > MAX_METADATA_CHARS:
+        raise ValueError(
+            f"metadata is {size:,} characters as JSON; the limit is {MAX_METADATA_CHARS:,}"
+        )
+    return value
 
 
 def _canonical(paths: list[str] | None) -> list[str] | None:
@@ -29,19 +78,20 @@ def _canonical(paths: list[str] | None) -> list[str] | None:
 class TaskNew(BaseModel):
     """Fields of ``task_create`` (TaskCreate-style)."""
 
-    subject: str = Field(min_length=1, max_length=500)
-    description: str = Field(default="", max_length=100_000)
-    activeForm: str | None = None
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT_CHARS)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+    activeForm: str | None = Field(default=None, max_length=MAX_SUBJECT_CHARS)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    plan_id: str | None = None
+    plan_id: str | None = Field(default=None, max_length=100)
     blockedBy: list[str] = Field(default_factory=list)
-    writes: list[str] | None = None
-    reads: list[str] = Field(default_factory=list)
-    agent: str | None = None
+    writes: _Paths | None = None
+    reads: _Paths = Field(default_factory=list)
+    agent: str | None = Field(default=None, max_length=MAX_OWNER_CHARS)
     priority: Priority = "normal"
-    owner: str | None = None
+    owner: str | None = Field(default=None, max_length=MAX_OWNER_CHARS)
 
     _paths = field_validator("writes", "reads")(_canonical)
+    _metadata = field_validator("metadata")(_metadata_size)
 
 
 class TaskChanges(BaseModel):
@@ -49,28 +99,39 @@ class TaskChanges(BaseModel):
     except inside ``metadata`` where a ``None`` value deletes that key."""
 
     status: str | None = Field(
-        default=None, description="A lifecycle status or a Claude Code alias (in_progress, ...)"
+        default=None,
+        max_length=50,
+        description="A lifecycle status or a Claude Code alias (in_progress, ...)",
     )
-    subject: str | None = None
-    description: str | None = None
-    activeForm: str | None = None
-    owner: str | None = None
+    subject: str | None = Field(default=None, min_length=1, max_length=MAX_SUBJECT_CHARS)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
+    activeForm: str | None = Field(default=None, max_length=MAX_SUBJECT_CHARS)
+    owner: str | None = Field(default=None, max_length=MAX_OWNER_CHARS)
     metadata: dict[str, Any] | None = None
     addBlockedBy: list[str] = Field(default_factory=list)
     addBlocks: list[str] = Field(default_factory=list)
-    writes: list[str] | None = None
-    reads: list[str] | None = None
-    output: str | None = Field(default=None, description="Result text or the output file path")
-    error: str | None = None
+    writes: _Paths | None = None
+    reads: _Paths | None = None
+    output: str | None = Field(
+        default=None,
+        max_length=MAX_OUTPUT_CHARS,
+        description="Result text or the output file path",
+    )
+    error: str | None = Field(default=None, max_length=MAX_ERROR_CHARS)
     error_code: str | None = Field(
-        default=None, description="Machine-readable failure code (retry policies match it)"
+        default=None,
+        max_length=200,
+        description="Machine-readable failure code (retry policies match it)",
     )
     note: str | None = Field(
-        default=None, description="Progress note, kept in history; the reason for blocked/handoff"
+        default=None,
+        max_length=MAX_NOTE_CHARS,
+        description="Progress note, kept in history; the reason for blocked/handoff",
     )
     expected_version: int | None = None
 
     _paths = field_validator("writes", "reads")(_canonical)
+    _metadata = field_validator("metadata")(_metadata_size)
 
 
 class UpdateResult(BaseModel):

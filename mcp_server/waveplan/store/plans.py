@@ -9,12 +9,12 @@ plan that could never fill them is refused when it is created (``check_placehold
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from waveplan import lifecycle
 from waveplan.errors import InvalidPlanError
-from waveplan.execution.placeholders import placeholders
+from waveplan.execution.placeholders import check_budget, depends_upon, placeholders
 from waveplan.models import PlanRecord, PlanResult, PlanSpec
 from waveplan.store.execution import ExecutionStore
 from waveplan.store.rows import PLAN_COLUMNS, PRIORITY_RANK
@@ -23,24 +23,6 @@ from waveplan.store.tx import Tx, format_time
 __all__ = ["PlanStore", "check_placeholders"]
 
 _POSITIONAL_PREFIX = "task"
-
-
-def _upstream(result: PlanResult) -> dict[str, set[str]]:
-    deps = {t.id: t.depends_on for t in result.tasks}
-    memo: dict[str, set[str]] = {}
-
-    def visit(tid: str) -> set[str]:
-        if tid not in memo:
-            memo[tid] = set()  # the graph is acyclic (the planner checked)
-            found: set[str] = set()
-            for d in deps.get(tid, []):
-                found |= {d} | visit(d)
-            memo[tid] = found
-        return memo[tid]
-
-    for tid in deps:
-        visit(tid)
-    return memo
 
 
 def check_placeholders(result: PlanResult, inputs: Mapping[str, str]) -> None:
@@ -65,8 +47,9 @@ of 'a', which 'b' does not depend on; add 'a' to its depends_on so the result ex
     """
     ids = [t.id for t in result.tasks]
     known = set(ids)
-    upstream: dict[str, set[str]] | None = None
+    upstream: Callable[[str, str], bool] | None = None
     for t in result.tasks:
+        check_budget(t.description, inputs, task_id=t.id)
         for ph in placeholders(t.description):
             if ph.startswith("{taskResult:"):
                 ref = ph[len("{taskResult:") : -1]
@@ -83,8 +66,8 @@ of 'a', which 'b' does not depend on; add 'a' to its depends_on so the result ex
                             placeholder=ph,
                         )
                     target = ids[int(n) - 1]
-                upstream = upstream or _upstream(result)
-                if target not in upstream[t.id]:
+                upstream = upstream or depends_upon({u.id: u.depends_on for u in result.tasks})
+                if not upstream(t.id, target):
                     raise InvalidPlanError(
                         f"task {t.id!r}: placeholder {ph} reads the result of {target!r}, which "
                         f"{t.id!r} does not depend on; add {target!r} to its depends_on so the "
