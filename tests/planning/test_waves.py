@@ -205,11 +205,11 @@ def test_schedule_falls_back_to_the_baseline_when_it_has_fewer_waves():
 # --------------------------------------------------------------------------- work bounds
 
 
-def test_a_wave_stops_after_64_refusals_in_a_row_and_says_so():
+def test_a_wave_stops_after_32_refusals_in_a_row_and_says_so():
     from waveplan.planning.conflicts import check_schedule
 
     # r ranks first (it has a dependent) and reads src/**: under read_write=conflict it
-    # refuses every writer below src. After 64 refusals wave 1 closes, so `last`, which
+    # refuses every writer below src. After 32 refusals wave 1 closes, so `last`, which
     # conflicts with nothing but ranks after all the writers, waits for wave 2.
     reader = TaskSpec(id="r", subject="R", writes=[], reads=["src/**"])
     blocker = TaskSpec(id="z", subject="Z", writes=["zz"], depends_on=["r"])
@@ -219,7 +219,7 @@ def test_a_wave_stops_after_64_refusals_in_a_row_and_says_so():
     s = assign_waves(tasks, max_concurrent=200, read_write="conflict")
     assert s.waves[0] == ["r"]
     assert s.reasons["last"] == (
-        "no dependencies; wave 1 stopped taking tasks after 64 were refused in a row "
+        "no dependencies; wave 1 stopped taking tasks after 32 were refused in a row "
         "(a bound on planning work)"
     )
     assert len(s.waves) == 2 and check_schedule(tasks, s.waves, read_write="conflict").ok

@@ -13,13 +13,7 @@ from typing import Any
 import pytest
 
 from tests.reliability.support import BlockingClient, blocking_client
-from waveplan.planning.paths import (
-    MAX_PATH_CHARS,
-    MAX_PATH_PARTS,
-    MAX_TASK_PATHS,
-    is_escaping,
-    paths_overlap,
-)
+from waveplan.planning.paths import is_escaping, paths_overlap
 from waveplan.server import server_for
 
 
@@ -27,6 +21,12 @@ from waveplan.server import server_for
 def client(tmp_path: Path) -> Iterator[BlockingClient]:
     with blocking_client(server_for(tmp_path / "paths.sqlite3")) as c:
         yield c
+
+
+# The published limits (planning.paths), spelled out so the tests read alone.
+MAX_PATH_CHARS = 4096
+MAX_PATH_PARTS = 256
+MAX_TASK_PATHS = 1000
 
 
 def wave_of(created: dict[str, Any]) -> dict[str, int]:

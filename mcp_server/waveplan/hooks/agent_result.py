@@ -127,7 +127,11 @@ def _progress(store: Store, task_id: str) -> str:
 
 
 def _record_failure(store: Store, task_id: str, code: str, details: str) -> str:
-    from waveplan.store.base import TaskChanges
+    from waveplan.store.base import MAX_ERROR_CHARS, TaskChanges
+
+    error = f"{code}: {details}"
+    if len(error) > MAX_ERROR_CHARS:  # a subagent's reason has no length limit; the store has
+        error = error[: MAX_ERROR_CHARS - 20] + " ... (cut at 20,000)"
 
     task = store.get_task(task_id)
     if task.status == "failed":
@@ -136,7 +140,7 @@ def _record_failure(store: Store, task_id: str, code: str, details: str) -> str:
         store.update_task(task_id, TaskChanges(status="running"), actor=ACTOR)
     store.update_task(
         task_id,
-        TaskChanges(status="failed", error=f"{code}: {details}", note=f"subagent failed: {code}"),
+        TaskChanges(status="failed", error=error, note=f"subagent failed: {code}"[:200]),
         actor=ACTOR,
     )
     return (

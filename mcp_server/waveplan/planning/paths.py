@@ -348,19 +348,22 @@ class PathIndex:
     __slots__ = ("_root", "size")
 
     def __init__(self) -> None:
-        # A node is [literal children, glob children, entries (owner, path)].
-        self._root: list = [{}, {}, []]
+        # A node is [literal children, glob children, entries (owner, path), the first
+        # entry below it in walk order or None (a cache ``_any`` fills, ``add`` clears)].
+        self._root: list = [{}, {}, [], None]
         self.size = 0
 
     def add(self, parts: tuple[str, ...], owner: object, path: str, has_glob: bool = True) -> None:
         """Store ``path`` (split as ``parts``) for ``owner``."""
         node = self._root
+        node[3] = None
         for c in parts:
             kids = node[1] if has_glob and is_glob(c) else node[0]
             nxt = kids.get(c)
             if nxt is None:
-                nxt = kids[c] = [{}, {}, []]
+                nxt = kids[c] = [{}, {}, [], None]
             node = nxt
+            node[3] = None
         node[2].append((owner, path))
         self.size += 1
 
@@ -391,27 +394,52 @@ class PathIndex:
 
 
 def _any(node: list) -> tuple[object, str]:
-    # Subtrees are never empty (the index only grows), so this always finds one.
+    # The first entry of the subtree in walk order. Subtrees are never empty (the index
+    # only grows), so this always finds one; the answer is cached on every node passed,
+    # so a deep path is walked once, not once per query.
+    found = node[3]
+    if found is not None:
+        return found
+    seen = []
     while not node[2]:
+        seen.append(node)
         node = next(iter(node[0].values())) if node[0] else next(iter(node[1].values()))
-    return node[2][0]
+        if node[3] is not None:
+            found = node[3]
+            break
+    else:
+        found = node[2][0]
+        seen.append(node)
+    for passed in seen:
+        passed[3] = found
+    return found
 
 
 def _first(node: list, parts: tuple[str, ...], i: int, n: int, qglob: bool):
     # Depth first with an explicit stack (paths may be deeper than the recursion limit);
     # frames are pushed in reverse so they run in the order a recursive walk would.
-    stack: list[tuple[bool, list, int]] = [(False, node, i)]
+    stack: list[tuple[bool, list | None, int]] = [(False, node, i)]
     while stack:
         whole, node, i = stack.pop()
         if whole:
-            return _any(node)
-        lit, glb, entries = node
-        if entries:
-            return entries[0]  # a stored directory (or the same path) above the query
-        if i == n:
-            return _any(node)  # the query is a directory above stored paths
-        c = parts[i]
-        cglob = qglob and is_glob(c)
+            return _any(node)  # type: ignore[arg-type]
+        # Literal steps (no glob on either side) descend without stack frames.
+        while True:
+            lit, glb, entries = node[0], node[1], node[2]  # type: ignore[index]
+            if entries:
+                return entries[0]  # a stored directory (or the same path) above the query
+            if i == n:
+                return _any(node)  # type: ignore[arg-type]  # a directory above stored paths
+            c = parts[i]
+            cglob = qglob and is_glob(c)
+            if glb or cglob:
+                break
+            node = lit.get(c)
+            if node is None:
+                break
+            i += 1
+        if node is None:
+            continue
         if cglob and c == "**":
             return _any(node)
         frames: list[tuple[bool, list, int]] = []
@@ -459,7 +487,7 @@ def _collect(
         if whole or i == n:
             _all(node, out, limit)
             continue
-        lit, glb, entries = node
+        lit, glb, entries = node[0], node[1], node[2]
         out.extend(entries)
         c = parts[i]
         cglob = qglob and is_glob(c)

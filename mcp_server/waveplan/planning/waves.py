@@ -68,7 +68,7 @@ __all__ = [
 MAX_CONFLICTS_AVOIDED = 200
 """At most this many pairs are listed in ``WaveSchedule.conflicts_avoided``."""
 
-MAX_REFUSALS = 64
+MAX_REFUSALS = 32
 """A wave stops taking tasks after this many refused in a row (a bound on work)."""
 
 MAX_BOUND_CHECKS = 200_000
