@@ -296,26 +296,35 @@ def _init_line() -> str:
     )
 
 
+# The server runs under a small wrapper: Linux carries a process's peak RSS across fork
+# and exec, so a server forked from this (large) process would report our memory. The
+# wrapper's only child is the server; its wait4 peak goes to the file in $PEAK_FILE.
+_WRAPPER = """
+import os, resource, signal, subprocess, sys
+resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))  # a baseline: bounded
+child = subprocess.Popen(sys.argv[1:])
+signal.signal(signal.SIGTERM, lambda *_: child.kill())  # stop a server still busy
+_, _, usage = os.wait4(child.pid, 0)
+with open(os.environ["PEAK_FILE"], "w") as f:
+    f.write(str(usage.ru_maxrss))
+"""
+
+
 class _Stdio:
     """A ``waveplan serve`` child over stdio: calls one at a time, each timed."""
 
     def __init__(self, db: Path, source: Path | None, cap: float) -> None:
-        import resource
-
-        def limits() -> None:  # a baseline run must not take the machine's memory
-            resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))
-
-        env = dict(os.environ, WAVEPLAN_DB=str(db))
+        self._peak = db.with_suffix(".peak")
+        env = dict(os.environ, WAVEPLAN_DB=str(db), PEAK_FILE=str(self._peak))
         if source is not None:
             env["PYTHONPATH"] = str(source / "mcp_server")
         self.cap = cap
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "waveplan", "serve"],
+            [sys.executable, "-c", _WRAPPER, sys.executable, "-m", "waveplan", "serve"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
-            preexec_fn=limits,
         )
         self.n = 0
         self._send(_init_line())
@@ -368,20 +377,19 @@ class _Stdio:
         return time.perf_counter() - started, answer
 
     def close(self) -> float:
-        """Stop the child; its peak RSS in MB (``wait4``: this child alone)."""
-        import threading
-
+        """Stop the server; its peak RSS in MB (``wait4`` in the wrapper: the server alone)."""
         if self.process.stdin is not None:
             with contextlib.suppress(BrokenPipeError):
                 self.process.stdin.close()
-        killer = threading.Timer(30, self.process.kill)
-        killer.start()
         try:
-            _, status, usage = os.wait4(self.process.pid, 0)
-        finally:
-            killer.cancel()
-        self.process.returncode = os.waitstatus_to_exitcode(status)
-        return usage.ru_maxrss / 1024
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()  # a server still busy: the wrapper kills it, reports
+            self.process.wait(timeout=60)
+        try:
+            return int(self._peak.read_text()) / 1024
+        except (OSError, ValueError):
+            return 0.0
 
 
 def _done_output(client: _Stdio, plan: dict[str, Any], tid: str, output: str) -> None:
