@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
     hook = sub.add_parser("hook", help="run a Claude Code hook (JSON on stdin)")
     hook.add_argument("event", help="hook name, e.g. post-agent")
+
+    from waveplan.cli_transfer import add_parsers  # import, export
+
+    add_parsers(sub)
     return parser
 
 
@@ -126,7 +130,15 @@ def _cmd_hook(args: argparse.Namespace) -> int:
     return hook_main([args.event])
 
 
+def _cmd_transfer(args: argparse.Namespace) -> int:
+    from waveplan.cli_transfer import run
+
+    return run(args)
+
+
 COMMANDS = {
+    "import": _cmd_transfer,
+    "export": _cmd_transfer,
     "plan": _cmd_plan,
     "score": _cmd_score,
     "check": _cmd_check,

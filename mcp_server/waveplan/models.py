@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
+from waveplan.lifecycle import PlanStatus, Status
 from waveplan.planning.paths import MAX_TASK_PATHS, check_path
+from waveplan.terms import ExecutionStrategy, FailurePolicy, Priority, ReadWriteRule
 
 __all__ = [
     "MAX_INPUT_CHARS",
@@ -31,17 +34,15 @@ __all__ = [
     "Priority",
     "ReadWriteRule",
     "RetrySettings",
+    "ScheduleCheck",
     "ScheduledTask",
+    "Status",
     "TaskSpec",
     "TeamFactor",
     "TeamMode",
     "WaveSchedule",
 ]
 
-Priority = Literal["urgent", "high", "normal", "low"]
-ExecutionStrategy = Literal["sequential", "parallel", "adaptive"]
-FailurePolicy = Literal["fail_fast", "retry", "skip", "retry_then_skip"]
-ReadWriteRule = Literal["allow", "conflict"]
 
 #: Characters in one plan input at most (inputs fill ``{name}`` placeholders; the
 #: rendered description has the same cap, ``execution.placeholders``).
@@ -169,6 +170,10 @@ class PlanSettings(_Strict):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     team_requested: bool = Field(default=False, description="The user asked for a team")
     agent_teams_enabled: bool = False
+    # What an imported document says about the plan that has no field here (kept so an
+    # export writes it back). Left out of plan_create's schema: every client pays for
+    # tools/list on each turn, and only importers fill it.
+    metadata: SkipJsonSchema[dict[str, Any]] = Field(default_factory=dict)
 
 
 #: Tasks in one plan at most. Validating and planning cost memory in proportion (330,000
@@ -215,6 +220,22 @@ class Conflict(BaseModel):
     path_a: str
     path_b: str
     kind: Literal["write/write", "read/write", "unknown-files"]
+
+
+class ScheduleCheck(BaseModel):
+    """What ``planning.conflicts.check_schedule`` found: file conflicts and every other problem."""
+
+    conflicts: list[Conflict] = Field(default_factory=list)
+    problems: list[str] = Field(
+        default_factory=list,
+        description="Missing or repeated tasks, dependencies not in an earlier wave, "
+        "waves over max_concurrent: one sentence each",
+    )
+
+    @property
+    def ok(self) -> bool:
+        """Whether the schedule has neither conflicts nor problems."""
+        return not self.conflicts and not self.problems
 
 
 class WaveSchedule(BaseModel):
@@ -286,23 +307,14 @@ class PlanResult(BaseModel):
 # --------------------------------------------------------------------------- store records
 # The store's view of tasks and plans. ``lifecycle.py`` owns the status rules.
 
-Status = Literal[
-    "pending",
-    "ready",
-    "claimed",
-    "running",
-    "review",
-    "revise",
-    "done",
-    "failed",
-    "skipped",
-    "cancelled",
-    "blocked",
-    "handoff",
-]
+
+class _Record(BaseModel):
+    # Statuses are ``lifecycle.Status`` members on the way in, plain strings once stored
+    # in a record: what every client and renderer reads.
+    model_config = ConfigDict(use_enum_values=True)
 
 
-class TaskEvent(BaseModel):
+class TaskEvent(_Record):
     """One recorded change of a task: a transition, a progress note, review feedback."""
 
     at: str = Field(description="UTC ISO-8601 time")
@@ -315,7 +327,7 @@ class TaskEvent(BaseModel):
     note: str | None = None
 
 
-class TaskRecord(BaseModel):
+class TaskRecord(_Record):
     """A stored task. Field names mirror Claude Code's Task tools where they overlap."""
 
     id: TaskId
@@ -351,11 +363,11 @@ class TaskRecord(BaseModel):
     history: list[TaskEvent] = Field(default_factory=list)
 
 
-class PlanRecord(BaseModel):
+class PlanRecord(_Record):
     id: str
     name: str
     goal: str | None = None
-    status: Literal["open", "done", "failed", "cancelled"]
+    status: PlanStatus
     project: str | None = Field(default=None, description="Project directory the plan was made in")
     session_id: str | None = None
     max_concurrent: int

@@ -1,7 +1,11 @@
 """Reading plan files (YAML or JSON) into a validated ``PlanSpec``.
 
-Besides waveplan's own format, ``load_plan_file`` reads the formats ``importers``
-recognises (OpenIntent workflow YAML, Claude-Flow JSON, task-planner execution plans).
+Besides waveplan's own format, every reader here takes the formats ``waveplan.formats``
+knows (OpenIntent, Claude-Flow, KaibanJS, task-planner, task-master): the document is
+parsed, converted to a native plan dict there, and validated here.
+``load_plan_document``/``read_plan_text`` return the whole ``PlanDocument`` (the spec,
+the warnings naming what had no native field, the statuses that carry over);
+``load_plan_file``/``parse_plan_text`` only the spec.
 
 This is the imperative edge of plan input: file access and parsing live here, so the
 planning core only ever sees validated models. Every failure is a ``PlanFileError``
@@ -12,15 +16,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from waveplan.errors import PlanFileError
-from waveplan.models import PlanSpec
+from waveplan.models import PlanSpec, Status
 
-__all__ = ["MAX_PLAN_FILE_BYTES", "load_plan_file", "parse_plan_data", "parse_plan_text"]
+__all__ = [
+    "MAX_PLAN_FILE_BYTES",
+    "PlanDocument",
+    "load_plan_document",
+    "load_plan_file",
+    "parse_document",
+    "parse_plan_data",
+    "parse_plan_text",
+    "read_plan_text",
+]
+
+
+@dataclass(frozen=True)
+class PlanDocument:
+    """A plan file read and validated: its format, spec, warnings and carried statuses."""
+
+    format: str
+    spec: PlanSpec
+    warnings: tuple[str, ...] = ()
+    statuses: Mapping[str, Status] = field(default_factory=dict)
+
 
 # A plan of 10,000 tasks is about 2 MB of YAML; anything far larger is a mistake, and
 # refusing it up front keeps memory bounded before the parser ever sees it. Parsing and
@@ -30,7 +55,18 @@ MAX_PLAN_FILE_BYTES = 3 * 1024 * 1024
 
 
 def load_plan_file(path: str | Path) -> PlanSpec:
-    """Read and validate a plan file (YAML or JSON, chosen by content)."""
+    """Read and validate a plan file (YAML or JSON, chosen by content; any known format)."""
+    return load_plan_document(path).spec
+
+
+def load_plan_document(
+    path: str | Path, *, format: str = "auto", tag: str | None = None
+) -> PlanDocument:
+    """Read a plan file of ``format`` (``auto``: detected) with its warnings and statuses."""
+    return read_plan_text(_read_file(path), format=format, source=str(path), tag=tag)
+
+
+def _read_file(path: str | Path) -> str:
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -59,11 +95,39 @@ def load_plan_file(path: str | Path) -> PlanSpec:
         raise PlanFileError(f"plan file {str(p)!r} is not UTF-8 text") from None
     except OSError as exc:
         raise PlanFileError(f"cannot read plan file {str(p)!r}: {exc.strerror}") from None
-    return parse_plan_text(text, source=str(p))
+    return text
 
 
 def parse_plan_text(text: str, *, source: str = "<plan>") -> PlanSpec:
-    """Parse YAML or JSON plan text (JSON is valid YAML, but JSON errors read better)."""
+    """Parse YAML or JSON plan text of any known format into a validated ``PlanSpec``."""
+    return read_plan_text(text, source=source).spec
+
+
+def read_plan_text(
+    text: str, *, format: str = "auto", source: str = "<plan>", tag: str | None = None
+) -> PlanDocument:
+    """Parse, convert (``waveplan.formats``) and validate plan text of ``format``.
+
+    >>> doc = read_plan_text('{"workflow": {"name": "P", "tasks": [{"id": "a", '
+    ...                      '"description": "Do a", "timeout": 60000}]}}')
+    >>> doc.format, doc.spec.tasks[0].subject, doc.spec.tasks[0].metadata
+    ('claude-flow', 'Do a', {'claude-flow': {'timeout': 60000}})
+    """
+    if len(text) > MAX_PLAN_FILE_BYTES:
+        raise PlanFileError(
+            f"{source}: the document is {len(text) / 1e6:.1f} MB; the limit is "
+            f"{MAX_PLAN_FILE_BYTES // (1024 * 1024)} MB"
+        )
+    from waveplan.formats import import_data
+
+    data = parse_document(text, source=source)
+    imported = import_data(data, format=format, source=source, tag=tag)
+    spec = parse_plan_data(imported.plan, source=source)
+    return PlanDocument(imported.format, spec, imported.warnings, imported.statuses)
+
+
+def parse_document(text: str, *, source: str = "<plan>") -> Any:
+    """Parse YAML or JSON text (JSON is valid YAML, but JSON errors read better)."""
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
@@ -78,9 +142,7 @@ def parse_plan_text(text: str, *, source: str = "<plan>") -> PlanSpec:
         data = _load_yaml(text, source)
     if data is None:
         raise PlanFileError(f"{source}: the file is empty; a plan needs a `tasks` list")
-    from waveplan.importers import import_plan
-
-    return import_plan(data, source=source)
+    return data
 
 
 def parse_plan_data(data: Any, *, source: str = "<plan>") -> PlanSpec:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,7 +45,7 @@ from pydantic import (
 )
 
 from waveplan import __version__
-from waveplan.errors import NotFoundError, WaveplanError
+from waveplan.errors import NotFoundError, PlanFileError, WaveplanError
 from waveplan.models import (
     MAX_PLAN_TASKS,
     AgentChoice,
@@ -195,24 +196,57 @@ class _StoreHolder:
         self._factory = factory
         self._store: Store | None = None
         self._lock: Any = None
+        self._opening = threading.Lock()
 
     @property
     def lock(self) -> Any:
+        # A semaphore, not a lock: a worker thread takes and gives it back through the
+        # loop (``_LockedStore``), from two different tasks.
         if self._lock is None:  # created inside the running event loop
             import anyio
 
-            self._lock = anyio.Lock()
+            self._lock = anyio.Semaphore(1)
         return self._lock
 
     def get(self) -> Store:
-        if self._store is None:
-            self._store = self._factory()
-        return self._store
+        with self._opening:  # the loop and a worker thread may both be first
+            if self._store is None:
+                self._store = self._factory()
+            return self._store
 
     def close(self) -> None:
         store, self._store = self._store, None
         if store is not None:
             store.close()
+
+
+class _LockedStore:
+    """The store as a worker thread sees it: each call holds the server's store lock.
+
+    The lock is taken and released through the event loop (``anyio.from_thread``), so
+    calls on the loop and calls from workers are serialised alike and a call waiting on
+    the loop yields it.
+    """
+
+    def __init__(self, holder: _StoreHolder) -> None:
+        self._holder = holder
+
+    def __getattr__(self, name: str) -> Any:
+        import anyio.from_thread
+
+        attr = getattr(self._holder.get(), name)
+        if not callable(attr):
+            return attr
+        lock = self._holder.lock
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            anyio.from_thread.run(lock.acquire)
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                anyio.from_thread.run_sync(lock.release)
+
+        return call
 
 
 def _default_store() -> Store:
@@ -347,11 +381,43 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     return out
 
 
+def inline_scalar_refs(schema: Any) -> Any:
+    """Replace ``$ref``s to scalar definitions (an enum of statuses, once compacted a
+    bare ``{"type": "string"}``) by the definition itself, and drop the definitions no
+    longer referenced: the same contract in fewer bytes.
+
+    >>> inline_scalar_refs({"$defs": {"S": {"type": "string"}},
+    ...                     "properties": {"s": {"$ref": "#/$defs/S"}}})
+    {'properties': {'s': {'type': 'string'}}}
+    """
+    if not isinstance(schema, dict) or "$defs" not in schema:
+        return schema
+    defs = schema["$defs"]
+    scalar = {
+        f"#/$defs/{name}": d
+        for name, d in defs.items()
+        if isinstance(d, dict) and "properties" not in d and "$ref" not in str(d)
+    }
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"$ref"} and node["$ref"] in scalar:
+            return dict(scalar[node["$ref"]])
+        return {k: walk(v) for k, v in node.items()}
+
+    out = walk({k: v for k, v in schema.items() if k != "$defs"})
+    kept = {n: walk(d) for n, d in defs.items() if f"#/$defs/{n}" not in scalar}
+    return {"$defs": kept, **out} if kept else out
+
+
 def _compact_tool(tool: Tool) -> Tool:
-    tool.parameters = compact_schema(tool.parameters)
+    tool.parameters = inline_scalar_refs(compact_schema(tool.parameters))
     meta = tool.fn_metadata
     # Documented as read live: reassigning the published schema is supported.
-    meta.output_schema = compact_schema(meta.output_schema, output=True)
+    meta.output_schema = inline_scalar_refs(compact_schema(meta.output_schema, output=True))
     return tool
 
 
@@ -588,30 +654,42 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     @tool(_WRITE)
     async def plan_create(
         # The cap is checked before any task is validated: memory stays bounded.
-        tasks: Annotated[list[TaskSpec], Field(max_length=MAX_PLAN_TASKS)],
+        tasks: Annotated[list[TaskSpec] | None, Field(max_length=MAX_PLAN_TASKS)] = None,
         plan: PlanSettings | None = None,
         project: Annotated[Text, Field(description="Project directory")] = None,
         session_id: Text = None,
+        document: OutputText = None,
+        format: Text = None,
     ) -> PlanCreated:
-        """Validate, score, pick agents, assign waves, check conflicts, store; show `rendered`."""
-        from waveplan.planner import make_plan
+        """Plan `tasks` or a `document` (any format): score, agents, waves, conflicts,
+        store; show `rendered`."""
         from waveplan.planning.render import render_plan
+        from waveplan.transfer import import_document, store_plan
 
-        spec = PlanSpec(plan=plan or PlanSettings(), tasks=tasks)
-        result = await in_worker(make_plan, spec, project=project)
+        def create() -> Any:
+            # In a worker thread: planning runs beside other sessions' calls, and each
+            # store call takes the server's store lock (``_LockedStore``).
+            store = _LockedStore(holder)
+            if document is not None:
+                if tasks is not None or plan is not None:
+                    raise PlanFileError("give either tasks (and plan) or a document, not both")
+                from waveplan.planfile import read_plan_text
 
-        def store() -> Any:
-            return holder.get().create_plan(
-                spec, result, actor=ACTOR, project=project, session_id=session_id
-            )
+                doc = read_plan_text(document, format=format or "auto", source="document")
+                return import_document(
+                    store, doc, actor=ACTOR, project=project, session_id=session_id
+                )
+            if tasks is None:
+                raise PlanFileError("give tasks (a list of task objects) or a plan document")
+            spec = PlanSpec(plan=plan or PlanSettings(), tasks=tasks)
+            return store_plan(store, spec, actor=ACTOR, project=project, session_id=session_id)
 
-        async with holder.lock:
-            record = await in_worker(store)
+        stored = await in_worker(create)
+        result, pid = stored.result, stored.record.id
         rendered = await in_worker(render_plan, result, "markdown")
-        pid = record.id
         return PlanCreated(
             plan_id=pid,
-            name=record.name,
+            name=stored.record.name,
             waves=[[task_id(pid, t) for t in wave] for wave in result.waves],
             tasks=[
                 PlanTask(
@@ -627,7 +705,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             critical_path=[task_id(pid, t) for t in result.critical_path],
             conflicts=result.conflicts,
             execution_mode=result.execution_mode,
-            warnings=result.warnings,
+            warnings=list(stored.warnings),
             rendered=rendered,
         )
 
@@ -639,10 +717,14 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         from waveplan.planning.render import render_plan
 
         store = holder.get()
-        store.sweep(plan_id)  # lapsed leases and checkpoint timeouts that already happened
         plan = store.get_plan(plan_id)
-        tasks = store.list_tasks(plan_id=plan_id)
+        # Read only: what time decided since the last write (lapsed leases, overdue
+        # approvals) is played through the rules and shown; the next write applies it.
+        now = store.plan_now(plan_id)
+        tasks = now.tasks
+        plan.escalated = list(dict.fromkeys([*plan.escalated, *now.escalated]))
         view = plan_status_view(plan, tasks, reasons=store.task_reasons(plan_id))
+        view.due = now.due
         rendered = render_plan(plan.result, format, statuses=spec_statuses(plan_id, tasks))
         view.rendered = rendered + status_notes(view, format)
         return view

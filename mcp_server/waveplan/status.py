@@ -20,8 +20,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
-from waveplan.lifecycle import ACTIVE as HELD
-from waveplan.lifecycle import CLOSED
+from waveplan.lifecycle import NEEDS_PERSON, TERMINAL, WORKING, Status
 from waveplan.models import PlanRecord
 from waveplan.store.base import TaskSummary
 
@@ -38,10 +37,11 @@ __all__ = [
     "task_id",
 ]
 
-# Statuses after which a task needs nothing more (``done`` is the only successful one).
-FINISHED: frozenset[str] = CLOSED
+# What the views count as finished: done, skipped or cancelled (a failure is listed as
+# blocked: a person may retry it).
+FINISHED: frozenset[str] = TERMINAL
 # Statuses of a task someone is working on: held under a lease, or being revised.
-ACTIVE: frozenset[str] = HELD | {"revise"}
+ACTIVE: frozenset[str] = WORKING
 
 
 class WaveProgress(BaseModel):
@@ -78,9 +78,19 @@ class PlanStatusView(BaseModel):
         default_factory=list, description="Approvals past their timeout, escalated"
     )
     halted: str | None = Field(default=None, description="Why a fail_fast plan halted")
+    due: list[str] = Field(
+        default_factory=list,
+        description="What time decided (lapsed leases, overdue approvals), applied by the "
+        "next plan_next",
+    )
     critical_path: list[str]
     remaining_critical_path: list[str] = Field(description="Unfinished tasks of critical_path")
     rendered: str = ""
+
+
+#: Listed as "blocked" (not ready) and as "stopped" in the view.
+_WAITING_VIEW = frozenset({Status.PENDING, Status.FAILED}) | NEEDS_PERSON
+_STOPPED = TERMINAL - {Status.DONE}
 
 
 def task_id(plan_id: str, spec: str) -> str:
@@ -152,24 +162,24 @@ def plan_status_view(
     ]
 
     ordered = sorted(tasks, key=lambda t: (t.wave if t.wave is not None else 1 << 30, t.id))
-    ready = [t.id for t in ordered if t.status == "ready"]
+    ready = [t.id for t in ordered if t.status == Status.READY]
     running = [t.id for t in ordered if t.status in ACTIVE]
-    review = [t.id for t in ordered if t.status == "review"]
+    review = [t.id for t in ordered if t.status == Status.REVIEW]
     reasons = reasons or {}
     blocked = [
         Waiting(
             id=t.id,
             status=t.status,
             waiting_on=[d for d in t.blockedBy if status_of.get(d) not in FINISHED],
-            reason=reasons.get(t.id) if t.status != "pending" else None,
+            reason=reasons.get(t.id) if t.status != Status.PENDING else None,
         )
         for t in ordered
-        if t.status in {"pending", "blocked", "failed", "handoff"}
+        if t.status in _WAITING_VIEW
     ]
     stopped = [
         Waiting(id=t.id, status=t.status, waiting_on=[], reason=reasons.get(t.id))
         for t in ordered
-        if t.status in {"skipped", "cancelled"}
+        if t.status in _STOPPED
     ]
 
     critical = [task_id(plan.id, s) for s in plan.result.critical_path]
@@ -216,8 +226,10 @@ def status_notes(view: PlanStatusView, format: str) -> str:
         lines.append(f"**Halted**: {view.halted}")
     if view.escalated:
         lines.append(f"**Escalated** (approval overdue): {', '.join(view.escalated)}")
+    for line in view.due:
+        lines.append(f"**Due** (applied by the next plan_next): {line}")
     for w in view.blocked:
-        if w.status in ("blocked", "handoff") and w.reason:
+        if w.status in NEEDS_PERSON and w.reason:
             lines.append(f"**{w.status.capitalize()}** {w.id}: {w.reason}")
     return ("\n\n" + "\n".join(lines) + "\n") if lines else ""
 

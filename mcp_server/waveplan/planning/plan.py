@@ -21,6 +21,7 @@ from waveplan.planning.paths import (
     normalize_path,
     resolve_path,
 )
+from waveplan.planning.references import check_placeholders
 from waveplan.planning.scoring import score_complexity
 from waveplan.planning.team import plan_team_inputs, team_mode_score
 from waveplan.planning.waves import assign_waves
@@ -129,7 +130,8 @@ def build_plan(
     Raises
     ------
     waveplan.errors.InvalidPlanError
-        Duplicate ids, unknown or self dependencies, cycles.
+        Duplicate ids, unknown or self dependencies, cycles, a checkpoint after an
+        unknown task, a placeholder that could never be filled (``planning.references``).
     """
     rule: ReadWriteRule = read_write or spec.plan.read_write
     case_sensitive = case_sensitive_for(spec.plan.case_sensitive, project)
@@ -144,6 +146,7 @@ def build_plan(
     schedule = assign_waves(
         tasks, max_concurrent=max_concurrent, read_write=rule, case_sensitive=case_sensitive
     )
+    check_placeholders(tasks, spec.plan.inputs)
     wave_of = {tid: n for n, wave in enumerate(schedule.waves, start=1) for tid in wave}
     outputs = output_file_names([(t.id, t.subject) for t in tasks], output_dir)
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Literal
 
+from waveplan.lifecycle import Status
 from waveplan.models import Conflict, PlanResult, ScheduledTask
 
 __all__ = ["render_json", "render_markdown", "render_mermaid", "render_plan", "render_text"]
@@ -175,7 +176,9 @@ def render_mermaid(result: PlanResult, *, statuses: Mapping[str, str] | None = N
         out += [f"  {node[d]} --> {node[t.id]}" for d in t.depends_on]
     if statuses is not None:
         out.append("  classDef done fill:#d4f7d4;")
-        done = [node[tid] for tid, s in sorted(statuses.items()) if s == "done" and tid in node]
+        done = [
+            node[tid] for tid, s in sorted(statuses.items()) if s == Status.DONE and tid in node
+        ]
         if done:
             out.append(f"  class {','.join(done)} done;")
     return "\n".join(out) + "\n"

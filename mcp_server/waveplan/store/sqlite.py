@@ -71,6 +71,13 @@ class _SQLiteTx(Tx):
     def many(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
         self._conn.executemany(sql, seq)
 
+    def next_counter(self, name: str, count: int = 1) -> int:
+        if self.run("UPDATE counters SET value = value + ? WHERE name = ?", (count, name)) == 0:
+            self.run("INSERT INTO counters (name, value) VALUES (?, ?)", (name, count))
+            return 1
+        row = self._conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) - count + 1
+
 
 def _is_busy(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
@@ -179,10 +186,10 @@ class SQLiteStore(SQLStore):
         with self._lock:
             return self._retrying(attempt)
 
-    def _write(self, fn: Callable[[Tx], T]) -> T:
+    def _transaction_write(self, fn: Callable[[Tx], T]) -> T:
         return self._transaction("BEGIN IMMEDIATE", fn)
 
-    def _read(self, fn: Callable[[Tx], T]) -> T:
+    def _transaction_read(self, fn: Callable[[Tx], T]) -> T:
         # A deferred transaction gives one consistent snapshot across several SELECTs.
         return self._transaction("BEGIN", fn)
 
@@ -200,7 +207,7 @@ class SQLiteStore(SQLStore):
             found = tx.rows("SELECT version FROM schema_version")
             return int(found[0]["version"]) if found else 0
 
-        return self._read(run)
+        return self._transaction_read(run)
 
     def _refuse_foreign(self) -> None:
         def run(tx: Tx) -> list[str]:
@@ -208,7 +215,7 @@ class SQLiteStore(SQLStore):
                 r["name"] for r in tx.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
             ]
 
-        tables = self._read(run)
+        tables = self._transaction_read(run)
         if tables and "schema_version" not in tables:
             shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
             raise StoreError(
@@ -223,7 +230,7 @@ class SQLiteStore(SQLStore):
                 r["name"] for r in tx.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
             }
 
-        missing = sorted(_TABLES - self._read(run))
+        missing = sorted(_TABLES - self._transaction_read(run))
         if missing:
             raise StoreError(
                 f"the task database {self.path} has a damaged schema: tables "
@@ -236,4 +243,4 @@ class SQLiteStore(SQLStore):
         def run(tx: Tx) -> None:
             apply_migrations(tx, self.dialect, migrations)
 
-        self._write(run)
+        self._transaction_write(run)
