@@ -86,7 +86,7 @@ async def test_a_fail_fast_plan_halts_and_plan_status_says_why(client: Client) -
         client, "task_update", taskId="p1.a", status="failed", error="crash", error_code="crash"
     )
     assert failed["statusChange"] == {"from": "running", "to": "failed"}
-    status = await call(client, "plan_status", plan_id=pid)
+    status = await call(client, "plan_status", plan_id=pid, detail="full")
     assert status["status"] == "halted"
     assert status["halted"] == "halted: 'p1.a' failed under fail_fast; nothing more is released"
     # Held, not cancelled (issue 17): b waits for a, which a person may retry.

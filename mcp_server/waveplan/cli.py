@@ -52,12 +52,20 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(serve)
 
+    from waveplan import cli_group
+
+    cli_group.add_parser(sub)
+
     hook = sub.add_parser("hook", help="run a Claude Code hook (JSON on stdin)")
     hook.add_argument("event", help="hook name, e.g. post-agent")
 
     from waveplan.cli_transfer import add_parsers  # import, export
 
     add_parsers(sub)
+
+    from waveplan.cli_store import add_commands as add_store_commands
+
+    add_store_commands(sub)  # where, list, status, show, log, approve, ..., board
     return parser
 
 
@@ -74,7 +82,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
     )
     sys.stdout.write(render_plan(result, args.format))
-    for warning in result.warnings:
+    for warning in [*result.warnings, *(w.message for w in result.decomposition)]:
         print(f"waveplan: warning: {warning}", file=sys.stderr)
     return 0
 
@@ -136,6 +144,12 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _group_run(args: argparse.Namespace) -> int:
+    from waveplan.cli_group import run
+
+    return run(args)
+
+
 COMMANDS = {
     "import": _cmd_transfer,
     "export": _cmd_transfer,
@@ -144,7 +158,11 @@ COMMANDS = {
     "check": _cmd_check,
     "serve": _cmd_serve,
     "hook": _cmd_hook,
+    "group": _group_run,
 }
+from waveplan.cli_store import COMMANDS as _STORE_COMMANDS  # noqa: E402
+
+COMMANDS.update(_STORE_COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

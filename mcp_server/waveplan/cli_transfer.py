@@ -26,6 +26,8 @@ import os
 import sys
 from typing import Any
 
+from waveplan.errors import PlanFileError
+
 __all__ = ["add_parsers", "run"]
 
 ACTOR = "cli"
@@ -78,7 +80,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from waveplan.errors import PlanFileError
     from waveplan.planfile import MAX_PLAN_FILE_BYTES, load_plan_document, read_plan_text
     from waveplan.store import open_store
     from waveplan.transfer import import_document
@@ -100,6 +101,9 @@ def _import(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
+    if stored.record is None:
+        questions = "; ".join(stored.result.questions) or "see the plan's questions"
+        raise PlanFileError(f"the plan needs clarification before it can be stored: {questions}")
     if args.format == "json":
         answer = {
             "plan_id": stored.record.id,

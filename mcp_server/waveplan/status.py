@@ -15,6 +15,7 @@ the MCP server, the CLI and the hooks show the same numbers. Stored task ids are
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -28,12 +29,17 @@ __all__ = [
     "ACTIVE",
     "FINISHED",
     "PlanStatusView",
+    "StatusChange",
     "Waiting",
     "WaveProgress",
+    "apply_since",
     "plan_status_view",
+    "render_progress",
     "spec_id",
     "spec_statuses",
+    "status_cursor",
     "status_notes",
+    "summarize_view",
     "task_id",
 ]
 
@@ -56,6 +62,12 @@ class Waiting(BaseModel):
     status: str
     waiting_on: list[str] = Field(description="Unfinished dependencies")
     reason: str | None = Field(default=None, description="Why, where recorded")
+
+
+class StatusChange(BaseModel):
+    id: str
+    before: str | None = Field(description="Status at the cursor; null: a new task")
+    after: str | None = Field(description="Status now; null: the task is gone")
 
 
 class PlanStatusView(BaseModel):
@@ -85,7 +97,31 @@ class PlanStatusView(BaseModel):
     )
     critical_path: list[str]
     remaining_critical_path: list[str] = Field(description="Unfinished tasks of critical_path")
+    cursor: str = Field(default="", description="Pass as `since` to get only what changed")
+    changes: list[StatusChange] | None = Field(
+        default=None, description="With `since`: status changes since that cursor"
+    )
     rendered: str = ""
+
+    def reply_text(self) -> str:
+        """The short text block of ``plan_status`` (clients that read only text)."""
+        lists = [
+            f"{label} {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+            for label, ids in (
+                ("ready:", self.ready),
+                ("running:", self.running),
+                ("review:", self.review),
+            )
+            if ids
+        ]
+        changed = f"; {len(self.changes)} changed" if self.changes is not None else ""
+        return (
+            f"{self.name} ({self.plan_id}) {self.status}: {self.finished}/{self.total} "
+            f"finished ({self.percent}%){changed}"
+            + (f"; {'; '.join(lists)}" if lists else "")
+            + (f"; halted: {self.halted}" if self.halted else "")
+            + f". since={self.cursor}"
+        )
 
 
 #: Listed as "blocked" (not ready) and as "stopped" in the view.
@@ -232,6 +268,132 @@ def status_notes(view: PlanStatusView, format: str) -> str:
         if w.status in NEEDS_PERSON and w.reason:
             lines.append(f"**{w.status.capitalize()}** {w.id}: {w.reason}")
     return ("\n\n" + "\n".join(lines) + "\n") if lines else ""
+
+
+# --------------------------------------------------------------------------- replies
+# ``plan_status`` is called again and again while a plan runs: by default it answers in
+# a size that grows by a few bytes per task (summary), and with ``since`` only what
+# changed. The cursor is the plan's statuses themselves (one letter per task), so any
+# server process can answer it, with no state kept between calls.
+
+_LETTERS = {status: chr(ord("a") + n) for n, status in enumerate(Status)}
+_STATUS_OF = {letter: status for status, letter in _LETTERS.items()}
+
+
+def _fingerprint(ids: Sequence[str]) -> str:
+    vocabulary = ",".join(_LETTERS)
+    digest = hashlib.sha1(("\n".join(ids) + "|" + vocabulary).encode(), usedforsecurity=False)
+    return digest.hexdigest()[:8]
+
+
+def status_cursor(tasks: Sequence[TaskSummary]) -> str:
+    """An opaque cursor for ``plan_status(since=...)``: the statuses now, in task order.
+
+    >>> rows = [TaskSummary(id="p1.a", subject="A", status="done", version=2),
+    ...         TaskSummary(id="p1.b", subject="B", status="ready", version=1)]
+    >>> cursor = status_cursor(rows)
+    >>> cursor.split(".")[2]
+    'gb'
+    """
+    ordered = sorted(tasks, key=lambda t: t.id)
+    letters = "".join(_LETTERS.get(t.status, "?") for t in ordered)
+    return f"s1.{_fingerprint([t.id for t in ordered])}.{letters}"
+
+
+def _decode(cursor: str, ids: Sequence[str]) -> dict[str, str] | None:
+    parts = cursor.split(".")
+    if len(parts) != 3 or parts[0] != "s1" or parts[1] != _fingerprint(ids):
+        return None
+    if len(parts[2]) != len(ids):
+        return None
+    return {tid: _STATUS_OF.get(letter, "?") for tid, letter in zip(ids, parts[2], strict=True)}
+
+
+def apply_since(view: PlanStatusView, tasks: Sequence[TaskSummary], since: str) -> bool:
+    """Fill ``view.changes`` with what changed since the cursor ``since``.
+
+    Returns ``False`` (and leaves ``changes`` unset) when the cursor does not belong to
+    this plan's current task list (another plan, tasks added or removed): the caller
+    then answers with the whole view.
+
+    >>> rows = [TaskSummary(id="p1.a", subject="A", status="running", version=2)]
+    >>> before = status_cursor(rows)
+    >>> rows = [TaskSummary(id="p1.a", subject="A", status="done", version=3)]
+    >>> v = PlanStatusView(plan_id="p1", name="x", status="open", total=1, finished=1,
+    ...     percent=100, counts={}, waves=[], ready=[], running=[], review=[], blocked=[],
+    ...     critical_path=[], remaining_critical_path=[])
+    >>> apply_since(v, rows, before), [(c.id, c.before, c.after) for c in v.changes]
+    (True, [('p1.a', 'running', 'done')])
+    """
+    ordered = sorted(tasks, key=lambda t: t.id)
+    previous = _decode(since, [t.id for t in ordered])
+    if previous is None:
+        return False
+    view.changes = [
+        StatusChange(id=t.id, before=previous[t.id], after=t.status)
+        for t in ordered
+        if previous[t.id] != t.status
+    ]
+    return True
+
+
+def summarize_view(view: PlanStatusView) -> PlanStatusView:
+    """The view without its per-task lists of tasks nobody has to act on.
+
+    Kept: ready, running, review, the blocked/failed/handed-off tasks (someone must act)
+    and the critical path. Dropped: tasks merely waiting for their dependencies and the
+    skipped or cancelled ones (``counts`` still has them; ``detail="full"`` lists them).
+    """
+    return view.model_copy(
+        update={
+            "blocked": [w for w in view.blocked if w.status != Status.PENDING],
+            "stopped": [],
+        }
+    )
+
+
+def render_progress(
+    view: PlanStatusView, statuses_by_wave: Sequence[Sequence[tuple[str, str]]]
+) -> str:
+    """A short markdown progress view: counts, then every task with its status, by wave.
+
+    ``statuses_by_wave``: ``(stored id, status)`` per wave, in wave order. Every task
+    is listed by id (never as a range); subjects are in the plan (``detail="full"``).
+
+    >>> v = PlanStatusView(plan_id="p1", name="demo", status="open", total=2, finished=1,
+    ...     percent=50, counts={"done": 1, "ready": 1}, waves=[], ready=["p1.b"], running=[],
+    ...     review=[], blocked=[], critical_path=[], remaining_critical_path=[])
+    >>> print(render_progress(v, [[("p1.a", "done")], [("p1.b", "ready")]]))
+    ## demo (p1): 1/2 finished (50%)
+    <BLANKLINE>
+    - **Plan status**: open; done 1, ready 1
+    - **Ready to claim**: p1.b
+    - Wave 1 (1/1): p1.a done
+    - Wave 2 (0/1): p1.b ready
+    <BLANKLINE>
+    """
+    counts = ", ".join(f"{k} {n}" for k, n in view.counts.items()) or "no tasks"
+    out = [
+        f"## {view.name} ({view.plan_id}): {view.finished}/{view.total} finished ({view.percent}%)",
+        "",
+        f"- **Plan status**: {view.status}; {counts}",
+    ]
+    if view.changes is not None:
+        changed = [f"{c.id} {c.before} -> {c.after}" for c in view.changes]
+        out.append(f"- **Changed since the cursor**: {'; '.join(changed) or 'nothing'}")
+    for label, ids in (
+        ("Ready to claim", view.ready),
+        ("Running", view.running),
+        ("Waiting for review", view.review),
+    ):
+        if ids:
+            out.append(f"- **{label}**: {', '.join(ids)}")
+    if view.changes is None:
+        for n, wave in enumerate(statuses_by_wave, start=1):
+            done = sum(1 for _, s in wave if s in FINISHED)
+            listed = ", ".join(f"{tid} {s}" for tid, s in wave)
+            out.append(f"- Wave {n} ({done}/{len(wave)}): {listed}")
+    return "\n".join(out) + "\n"
 
 
 # A minimal stored plan for the doctests above.

@@ -32,9 +32,13 @@ __all__ = ["StoredPlan", "export_stored", "import_document", "native_plan", "sto
 
 @dataclass(frozen=True)
 class StoredPlan:
-    record: PlanRecord
+    """``record`` is ``None`` for a plan with open questions (shown, never stored);
+    ``late``: warnings from carrying statuses over, after the plan's own."""
+
+    record: PlanRecord | None
     result: PlanResult
     warnings: tuple[str, ...]
+    late: tuple[str, ...] = ()
 
 
 def store_plan(
@@ -53,9 +57,11 @@ def store_plan(
     result = make_plan(spec, project=project)  # paths are resolved against the project
     if warnings:
         result = result.model_copy(update={"warnings": [*warnings, *result.warnings]})
+    if result.status != "ready":  # open questions: nothing can run until they are answered
+        return StoredPlan(None, result, tuple(result.warnings))
     record = store.create_plan(spec, result, actor=actor, project=project, session_id=session_id)
     late = apply_statuses(store, record.id, spec, statuses or {}, actor=actor)
-    return StoredPlan(record, result, (*result.warnings, *late))
+    return StoredPlan(record, result, (*result.warnings, *late), tuple(late))
 
 
 def import_document(

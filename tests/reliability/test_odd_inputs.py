@@ -57,7 +57,7 @@ def test_json_looking_review_feedback_is_kept(client: BlockingClient) -> None:
         "plan_create",
         {"tasks": [{"id": "a", "subject": "Check", "type": "checkpoint"}]},
     )
-    tid = created["tasks"][0]["id"]
+    tid = created["waves"][0][0]
     client.ok("task_review", {"taskId": tid, "decision": "approve", "feedback": "null"})
     notes = [e["note"] for e in client.ok("task_get", {"taskId": tid})["history"]]
     assert "approve: null" in notes  # the feedback "null", not a dropped argument

@@ -30,7 +30,8 @@ MAX_TASK_PATHS = 1000
 
 
 def wave_of(created: dict[str, Any]) -> dict[str, int]:
-    return {t["id"].split(".", 1)[1]: t["wave"] for t in created["tasks"]}
+    # plan_create lists stored ids per wave (its per-task list needs detail="full").
+    return {t.split(".", 1)[1]: n for n, wave in enumerate(created["waves"], 1) for t in wave}
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,7 @@ def test_plan_create_stores_and_plans_normalised_paths(client: BlockingClient) -
             ]
         },
     )
-    task = client.ok("task_get", {"taskId": created["tasks"][0]["id"]})
+    task = client.ok("task_get", {"taskId": created["waves"][0][0]})
     assert task["writes"] == ["src/app.py", "docs"]
     assert task["reads"] == ["README.md"]
     assert created["warnings"] == []
@@ -202,8 +203,8 @@ def test_one_file_under_two_spellings_is_resolved_stored_and_kept_apart(
     waves = wave_of(created)
     assert waves["a"] != waves["b"]
     assert created["warnings"] == []  # resolved inside the project
-    for t in created["tasks"]:
-        assert client.ok("task_get", {"taskId": t["id"]})["writes"] == ["src/app.py"]
+    for tid in (t for wave in created["waves"] for t in wave):
+        assert client.ok("task_get", {"taskId": tid})["writes"] == ["src/app.py"]
     claimed = client.ok("plan_next", {"plan_id": created["plan_id"], "owner": "o", "limit": 10})
     assert len(claimed["claimed"]) == 1
 
@@ -226,7 +227,7 @@ def test_a_drive_letter_path_is_recognised_and_resolved_against_a_windows_projec
     waves = wave_of(created)
     # Windows: case-insensitive by default, and the drive-letter path lies in the project.
     assert waves["a"] != waves["b"]
-    assert client.ok("task_get", {"taskId": created["tasks"][0]["id"]})["writes"] == ["src/App.py"]
+    assert client.ok("task_get", {"taskId": f"{created['plan_id']}.a"})["writes"] == ["src/App.py"]
     assert waves["c"] not in (waves["a"], waves["b"])  # another drive: unknown
     assert created["warnings"] == [
         "task 'c' writes 'D:/other/x' (an absolute path; unknown: it overlaps every path)"
@@ -292,7 +293,7 @@ def test_the_largest_path_allowed_plans_and_one_over_is_refused(client: Blocking
         "plan_create",
         {"tasks": [{"id": "a", "subject": "Deep", "writes": [biggest], "reads": ["d/*"]}]},
     )
-    assert created["tasks"][0]["wave"] == 1
+    assert wave_of(created)["a"] == 1
     for bad, said in [
         (biggest + "f", f"path is {MAX_PATH_CHARS + 1:,} characters; the limit is 4,096"),
         (_path(600, MAX_PATH_PARTS + 1), "path has 257 components; the limit is 256"),

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from unittest import mock
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, settings

@@ -8,11 +8,20 @@ the concurrency cap and the output directory come in as arguments (the shell in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from waveplan.errors import InvalidPlanError
-from waveplan.models import PlanResult, PlanSpec, ReadWriteRule, ScheduledTask, TaskSpec
-from waveplan.planning.agents import AgentProfile, select_agent
+from waveplan.models import (
+    Complexity,
+    PlanResult,
+    PlanSpec,
+    ReadWriteRule,
+    ScheduledTask,
+    TaskSpec,
+)
+from waveplan.planning.agents import AgentProfile, agent_for_role, choose_agent
 from waveplan.planning.conflicts import find_conflicts
+from waveplan.planning.decompose import check_decomposition
 from waveplan.planning.outputs import output_file_names
 from waveplan.planning.paths import (
     case_sensitive_for,
@@ -23,7 +32,14 @@ from waveplan.planning.paths import (
 )
 from waveplan.planning.references import check_placeholders
 from waveplan.planning.scoring import score_complexity
-from waveplan.planning.team import plan_team_inputs, team_mode_score
+from waveplan.planning.team import (
+    plan_team_inputs,
+    role_slug,
+    synthesis_task,
+    team_config,
+    team_mode_score,
+    team_words,
+)
 from waveplan.planning.waves import assign_waves
 
 __all__ = ["MAX_WARNINGS", "build_plan", "canonical_paths", "path_warnings", "task_text"]
@@ -100,6 +116,8 @@ def build_plan(
     max_concurrent: int,
     output_dir: str,
     read_write: ReadWriteRule | None = None,
+    agent_teams_enabled: bool = False,
+    now: datetime | None = None,
     project: str | None = None,
 ) -> PlanResult:
     """Compute the full plan for ``spec``.
@@ -116,6 +134,12 @@ def build_plan(
         Directory of each task's ``<sanitized_subject>.md`` output file.
     read_write : {"allow", "conflict"}, optional
         Overrides ``spec.plan.read_write``.
+    agent_teams_enabled : bool
+        Agent teams are on where the plan runs (the shell reads
+        ``$CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS``); ``spec.plan.agent_teams_enabled``,
+        when set, wins.
+    now : datetime, optional
+        Planning time, for a team's ``team_name``; default: the current UTC time.
     project : str, optional
         The project directory: declared paths are resolved against it
         (``paths.resolve_path``) before they are compared and stored.
@@ -125,7 +149,9 @@ def build_plan(
     PlanResult
         Waves with reasons, agents with matched keywords, complexity per task, output
         files, remaining conflicts (empty for a plan waveplan scheduled), lower bound,
-        critical path and team-mode score.
+        critical path, team mode (with ``team_config`` and a synthesis task in team
+        mode), decomposition warnings and the plan's own sections (status, success
+        criteria, assumptions, context, risks).
 
     Raises
     ------
@@ -134,89 +160,180 @@ def build_plan(
         unknown task, a placeholder that could never be filled (``planning.references``).
     """
     rule: ReadWriteRule = read_write or spec.plan.read_write
-    case_sensitive = case_sensitive_for(spec.plan.case_sensitive, project)
+    settings = spec.plan
+    case_sensitive = case_sensitive_for(settings.case_sensitive, project)
     tasks = _resolved(spec.tasks, project, case_sensitive)
     known = {t.id for t in tasks}
-    for checkpoint in spec.plan.checkpoints:
+    for checkpoint in settings.checkpoints:
         if checkpoint.after not in known:
             raise InvalidPlanError(
                 f"checkpoint after unknown task {checkpoint.after!r}; "
                 "`after` must name a task id of this plan"
             )
-    schedule = assign_waves(
-        tasks, max_concurrent=max_concurrent, read_write=rule, case_sensitive=case_sensitive
-    )
-    check_placeholders(tasks, spec.plan.inputs)
-    wave_of = {tid: n for n, wave in enumerate(schedule.waves, start=1) for tid in wave}
     outputs = output_file_names([(t.id, t.subject) for t in tasks], output_dir)
 
-    scheduled: list[ScheduledTask] = []
+    # Agents first: a check with undeclared files that goes to a read-only specialist
+    # writes nothing but its output file, and is scheduled as such.
+    chosen: dict[str, tuple[str, str]] = {}
+    complexity: dict[str, Complexity] = {}
+    prompts: dict[str, str] = {}
+    effective: list[TaskSpec] = []
     for task in tasks:
         text = task_text(task)
-        complexity = score_complexity(text)
+        complexity[task.id] = score_complexity(text)
+        read_only = False
         if task.agent:
-            agent, agent_reason = task.agent, "set in the plan"
+            chosen[task.id] = (task.agent, "set in the plan")
+        elif task.role:
+            agent, prompt = agent_for_role(task.role)
+            chosen[task.id] = (agent, f"role {task.role!r} -> {agent} (role-to-agent mapping)")
+            if prompt:
+                prompts[role_slug(task.role)] = prompt
         else:
-            writes = task.writes is None or bool(task.writes)
-            choice = select_agent(text, agents, writes=writes)
-            agent, agent_reason = choice.agent, choice.reason
-        scheduled.append(
-            ScheduledTask(
-                id=task.id,
-                subject=task.subject,
-                description=task.description,
-                wave=wave_of[task.id],
-                agent=agent,
-                agent_reason=agent_reason,
-                complexity=complexity,
-                depends_on=list(task.depends_on),
-                writes=canonical_paths(task.writes or []),
-                reads=canonical_paths(task.reads),
-                files_unknown=task.writes is None,
-                priority=task.priority,
-                type=task.type,
-                when=dict(task.when),
-                requires_success=list(task.requires_success),
-                output_file=outputs[task.id],
-                reason=schedule.reasons[task.id],
+            choice, read_only = choose_agent(
+                text,
+                agents,
+                writes=None if task.writes is None else bool(task.writes),
+                output_file=True,
             )
-        )
+            chosen[task.id] = (choice.agent, choice.reason)
+        if read_only and task.writes is None:
+            task = task.model_copy(update={"writes": []})
+            chosen[task.id] = (
+                chosen[task.id][0],
+                chosen[task.id][1] + "; a check: writes only its output file",
+            )
+        effective.append(task)
 
+    schedule = assign_waves(
+        effective, max_concurrent=max_concurrent, read_write=rule, case_sensitive=case_sensitive
+    )
+    check_placeholders(effective, settings.inputs)
+    waves = [list(w) for w in schedule.waves]
+    reasons = dict(schedule.reasons)
+    lower = schedule.lower_bound
+    critical = list(schedule.critical_path)
+    agent_of = {tid: a for tid, (a, _) in chosen.items()}
+
+    request_complexity = score_complexity(settings.request) if settings.request else None
     team_inputs = plan_team_inputs(
-        tasks,
-        schedule.waves,
-        {t.id: t.agent for t in scheduled},
-        {t.id: t.complexity.tier for t in scheduled},
+        effective,
+        waves,
+        agent_of,
+        {tid: c.tier for tid, c in complexity.items()},
+        output_files=outputs,
+        request_tier=request_complexity.tier if request_complexity else None,
+    )
+    details = team_inputs.pop("details")
+    asked = team_words(settings.request)
+    if asked and not settings.team_requested:
+        details["team requested"] = f"the request says {asked[0]!r}"
+    enabled = (
+        settings.agent_teams_enabled
+        if settings.agent_teams_enabled is not None
+        else agent_teams_enabled
     )
     team = team_mode_score(
         **team_inputs,
-        team_requested=spec.plan.team_requested,
-        agent_teams_enabled=spec.plan.agent_teams_enabled,
+        team_requested=settings.team_requested or bool(asked),
+        agent_teams_enabled=enabled,
+        details=details,
     )
-    widest = max((len(w) for w in schedule.waves), default=0)
+
+    config = None
+    role_of: dict[str, str] = {}
+    if team.mode == "team":
+        synth = synthesis_task(effective, agent_of, outputs)
+        by_id = {t.id: t for t in effective}
+        members = [(tid, agent_of[tid], by_id[tid].role) for wave in waves for tid in wave]
+        if synth is not None:
+            effective.append(synth)
+            outputs = output_file_names([(t.id, t.subject) for t in effective], output_dir)
+            complexity[synth.id] = score_complexity(task_text(synth))
+            chosen[synth.id] = (synth.agent or "general-purpose", "synthesis phase of a team plan")
+            last = {d: n for n, w in enumerate(waves) for d in w}
+            waves.append([synth.id])
+            reasons[synth.id] = (
+                f"synthesis: after {', '.join(repr(d) for d in synth.depends_on[:5])}"
+                f"{' ...' if len(synth.depends_on) > 5 else ''} (wave "
+                f"{max(last[d] for d in synth.depends_on) + 1})"
+            )
+            lower = max(lower, len(critical) + 1)
+            critical.append(synth.id)
+        config, role_of = team_config(
+            members,
+            settings=settings.team_config,
+            now=now or datetime.now(UTC),
+            custom_prompts=prompts,
+        )
+
+    wave_of = {tid: n for n, wave in enumerate(waves, start=1) for tid in wave}
+    scheduled = [
+        ScheduledTask(
+            id=task.id,
+            subject=task.subject,
+            description=task.description,
+            wave=wave_of[task.id],
+            agent=chosen[task.id][0],
+            agent_reason=chosen[task.id][1],
+            complexity=complexity[task.id],
+            depends_on=list(task.depends_on),
+            writes=canonical_paths(task.writes or []),
+            reads=canonical_paths(task.reads),
+            files_unknown=task.writes is None,
+            priority=task.priority,
+            type=task.type,
+            when=dict(task.when),
+            requires_success=list(task.requires_success),
+            requirements=list(task.requirements),
+            success_criterion=task.success_criterion,
+            role=role_of.get(task.id),
+            output_file=outputs[task.id],
+            reason=reasons[task.id],
+        )
+        for task in effective
+    ]
+
+    widest = max((len(w) for w in waves), default=0)
     mode = "agent team" if team.mode == "team" else "parallel subagents"
     if widest <= 1:
-        mode = "sequential subagents"
-    execution_mode = f"{mode}, {len(schedule.waves)} waves, strategy {spec.plan.strategy}"
+        mode = "sequential subagents" if team.mode != "team" else mode
+    execution_mode = f"{mode}, {len(waves)} waves, strategy {settings.strategy}"
 
     return PlanResult(
-        name=spec.plan.name,
-        goal=spec.plan.goal,
+        name=settings.name,
+        goal=settings.goal,
         max_concurrent=max_concurrent,
         read_write=rule,
         case_sensitive=case_sensitive,
-        strategy=spec.plan.strategy,
-        failure_policy=spec.plan.failure_policy,
+        strategy=settings.strategy,
+        failure_policy=settings.failure_policy,
         execution_mode=execution_mode,
-        waves=schedule.waves,
+        waves=waves,
         tasks=scheduled,
-        conflicts=find_conflicts(
-            tasks, schedule.waves, read_write=rule, case_sensitive=case_sensitive
-        ),
+        conflicts=find_conflicts(effective, waves, read_write=rule, case_sensitive=case_sensitive),
         conflicts_avoided=schedule.conflicts_avoided,
-        lower_bound=schedule.lower_bound,
-        critical_path=schedule.critical_path,
+        lower_bound=lower,
+        critical_path=critical,
         team_mode=team,
-        checkpoints=list(spec.plan.checkpoints),
+        checkpoints=list(settings.checkpoints),
         warnings=path_warnings(tasks),
+        status=settings.status,
+        questions=list(settings.questions),
+        request=settings.request,
+        request_complexity=request_complexity,
+        success_criteria=list(settings.success_criteria),
+        assumptions=list(settings.assumptions),
+        context=settings.context,
+        risks=list(settings.risks),
+        team_config=config,
+        decomposition=check_decomposition(
+            effective,
+            waves,
+            max_concurrent=max_concurrent,
+            request=settings.request,
+            request_complexity=request_complexity,
+            output_files=outputs,
+            lower_bound=lower,
+        ),
     )
