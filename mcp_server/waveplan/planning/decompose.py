@@ -39,7 +39,8 @@ from typing import TypeVar
 
 from waveplan.errors import WaveplanError
 from waveplan.models import Complexity, DecompositionWarning, TaskSpec
-from waveplan.planning.paths import is_glob, normalize_path, path_parts, paths_overlap
+from waveplan.planning.paths import is_glob, normalize_path, paths_overlap
+from waveplan.planning.paths import literal_parts as path_parts  # names, not conflicts
 from waveplan.planning.scoring import find_terms
 
 __all__ = [

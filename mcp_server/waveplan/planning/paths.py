@@ -44,9 +44,10 @@ import posixpath
 import re
 import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fnmatch import fnmatchcase, translate
 from functools import lru_cache
+from itertools import chain
 
 __all__ = [
     "DEFAULT_CASE_SENSITIVE",
@@ -60,6 +61,7 @@ __all__ = [
     "is_absolute",
     "is_escaping",
     "is_glob",
+    "literal_parts",
     "normalize_path",
     "parts_overlap",
     "path_key",
@@ -185,6 +187,24 @@ def path_parts(path: str) -> tuple[str, ...]:
     p = normalize_path(path)
     if p == "." or is_escaping(p):
         return ()
+    return tuple(p.split("/"))
+
+
+@lru_cache(maxsize=8192)
+def literal_parts(path: str) -> tuple[str, ...]:
+    """The normalised path's components as written, absolute ones included.
+
+    For heuristics that look for evidence (the same file named twice), where an
+    unknown path must not match everything; conflict checks use ``path_parts``.
+
+    >>> literal_parts("/etc/hosts"), literal_parts("../x"), literal_parts(".")
+    (('/', 'etc', 'hosts'), ('..', 'x'), ())
+    """
+    p = normalize_path(path)
+    if p == ".":
+        return ()
+    if p.startswith("/"):
+        return ("/", *[c for c in p.split("/") if c])
     return tuple(p.split("/"))
 
 
@@ -460,13 +480,42 @@ def _first(node: list, parts: tuple[str, ...], i: int, n: int, qglob: bool):
 
 
 def _all(node: list, out: list, limit: int | None) -> None:
-    stack = [node]
+    # Pre-order, children in order (literal, then glob); lazy, so a limit stops the
+    # walk before it lists the children of a node with thousands of them.
+    out.extend(node[2])
+    stack = [chain(node[0].values(), node[1].values())]
     while stack:
         if limit is not None and len(out) >= limit:
             return
-        node = stack.pop()
-        out.extend(node[2])
-        stack.extend(reversed([*node[0].values(), *node[1].values()]))
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            continue
+        out.extend(child[2])
+        stack.append(chain(child[0].values(), child[1].values()))
+
+
+def _frames(node: list, parts: tuple[str, ...], i: int, qglob: bool) -> Iterator[tuple]:
+    # The children of ``node`` a query continues in, in walk order, one at a time.
+    lit, glb = node[0], node[1]
+    c = parts[i]
+    cglob = qglob and is_glob(c)
+    if cglob and c == "**":
+        for child in chain(lit.values(), glb.values()):
+            yield (True, child, 0)
+        return
+    if cglob:
+        match = _matcher(c)
+        for k, ch in lit.items():
+            if match(k) is not None:
+                yield (False, ch, i + 1)
+    elif c in lit:
+        yield (False, lit[c], i + 1)
+    for k, child in glb.items():
+        if k == "**":
+            yield (True, child, 0)
+        elif cglob or _matcher(k)(c) is not None:
+            yield (False, child, i + 1)
 
 
 def _collect(
@@ -478,31 +527,19 @@ def _collect(
     out: list,
     limit: int | None = None,
 ) -> None:
-    # Explicit stack, in the order of a recursive walk (see ``_first``).
-    stack: list[tuple[bool, list, int]] = [(False, node, i)]
+    # Depth first over lazy frames (a stack of iterators): the order of a recursive
+    # walk, no recursion, and nothing listed past ``limit``.
+    stack: list[Iterator[tuple]] = [iter([(False, node, i)])]
     while stack:
         if limit is not None and len(out) >= limit:
             return
-        whole, node, i = stack.pop()
+        frame = next(stack[-1], None)
+        if frame is None:
+            stack.pop()
+            continue
+        whole, node, i = frame
         if whole or i == n:
             _all(node, out, limit)
             continue
-        lit, glb, entries = node[0], node[1], node[2]
-        out.extend(entries)
-        c = parts[i]
-        cglob = qglob and is_glob(c)
-        frames: list[tuple[bool, list, int]] = []
-        if cglob and c == "**":
-            frames = [(True, child, 0) for child in [*lit.values(), *glb.values()]]
-        else:
-            if cglob:
-                match = _matcher(c)
-                frames += [(False, ch, i + 1) for k, ch in lit.items() if match(k) is not None]
-            elif c in lit:
-                frames.append((False, lit[c], i + 1))
-            for k, child in glb.items():
-                if k == "**":
-                    frames.append((True, child, 0))
-                elif cglob or _matcher(k)(c) is not None:
-                    frames.append((False, child, i + 1))
-        stack.extend(reversed(frames))
+        out.extend(node[2])
+        stack.append(_frames(node, parts, i, qglob))

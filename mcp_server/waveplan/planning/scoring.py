@@ -199,6 +199,13 @@ def _is_word_char(c: str) -> bool:
     return "a" <= c <= "z" or "0" <= c <= "9"
 
 
+@lru_cache(maxsize=256)
+def _ordered(terms: tuple[str, ...]) -> tuple[str, ...]:
+    # The same few term lists are matched against every task: order them once.
+    unique = dict.fromkeys(t.lower().strip() for t in terms if t.strip())
+    return tuple(sorted(unique, key=lambda t: (-len(t.split()), -len(t), t)))
+
+
 def find_terms(
     text: str,
     terms: Iterable[str],
@@ -236,8 +243,7 @@ def find_terms(
     """
     lowered = text.lower()
     irregular = load_lexicon().forms if forms is None else forms
-    unique = list(dict.fromkeys(t.lower().strip() for t in terms if t.strip()))
-    ordered = sorted(unique, key=lambda t: (-len(t.split()), -len(t), t))
+    ordered = _ordered(tuple(terms))
     # Claimed spans are disjoint: kept sorted, a new span only needs its two neighbours
     # checked (a list scan per match was quadratic: 4 MB of text took minutes).
     starts: list[int] = []
