@@ -54,7 +54,8 @@ def store_plan(
     """Plan ``spec``, store it, apply carried-over ``statuses``; warnings first to last."""
     from waveplan.planner import make_plan
 
-    result = make_plan(spec, project=project)  # paths are resolved against the project
+    # A stored plan: its own output dir; paths resolved against the project.
+    result = make_plan(spec, unique_outputs=True, project=project)
     if warnings:
         result = result.model_copy(update={"warnings": [*warnings, *result.warnings]})
     if result.status != "ready":  # open questions: nothing can run until they are answered
