@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 __all__ = ["free_port", "launch_http", "stop_process"]
@@ -25,6 +25,7 @@ def launch_http(
     env: Mapping[str, str],
     log: Path,
     merge_stdout: bool = False,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.Popen[bytes]:
     """``python -m waveplan serve --http --port PORT ARGS``, returned once the port answers.
 
@@ -38,6 +39,7 @@ def launch_http(
             stdin=subprocess.DEVNULL,
             stdout=sink if merge_stdout else subprocess.DEVNULL,
             stderr=subprocess.STDOUT if merge_stdout else sink,
+            preexec_fn=preexec_fn,  # e.g. resource limits of the child alone
         )
     deadline = time.monotonic() + 30
     while True:

@@ -221,3 +221,85 @@ async def test_the_gate_passes_lifespan_events_and_checks_every_request() -> Non
     await gate({"type": "http", "headers": [(b"authorization", b"Bearer t0")]}, None, send)  # type: ignore[arg-type]
     assert seen == ["lifespan", "http"]
     assert sent[0]["status"] == 401
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def test_weak_tokens_are_named() -> None:
+    from waveplan.serve import token_problem
+
+    assert token_problem("0123456789abcdef", "0.0.0.0") is None
+    assert token_problem("short", "127.0.0.1") is None  # loopback: any token that can match
+    assert "at least 16" in (token_problem("0123456789abcde", "0.0.0.0") or "")
+    assert "whitespace" in (token_problem("0123456789 abcdef", "::") or "")
+    assert "no request can match" in (token_problem("tok\n", "127.0.0.1") or "")
+
+
+def test_the_refusal_log_writes_one_line_a_second_per_reason_and_counts_the_rest() -> None:
+    import io
+
+    from waveplan.serve import RefusalLog
+
+    now = [0.0]
+    out = io.StringIO()
+    log = RefusalLog(out, interval=1.0, clock=lambda: now[0])
+    assert log.note("busy", "1.2.3.4:5")
+    assert not any(log.note("busy", "1.2.3.4:6") for _ in range(999))
+    assert log.note("slow headers")  # another reason has its own clock
+    now[0] = 1.5
+    assert log.note("busy")
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "waveplan serve: refused a connection from 1.2.3.4:5: busy",
+        "waveplan serve: refused a connection: slow headers",
+        "waveplan serve: refused a connection: busy (and 999 more since the last such line)",
+    ]
+
+
+def test_a_full_guard_drops_the_oldest_connection_waiting_for_headers() -> None:
+    import io
+
+    from waveplan.serve import ConnectionGuard, RefusalLog
+
+    class Conn:
+        def __init__(self, waiting: bool) -> None:
+            self.waiting = waiting
+            self.dropped = ""
+
+        def waiting_for_request(self) -> bool:
+            return self.waiting
+
+        def drop(self, reason: str) -> None:
+            self.dropped = reason
+
+    guard = ConnectionGuard(2, RefusalLog(io.StringIO()))
+    busy, idle = Conn(False), Conn(True)
+    assert guard.admit(busy) and guard.admit(idle)
+    newcomer = Conn(False)
+    assert guard.admit(newcomer) and idle.dropped and not busy.dropped
+    assert not guard.admit(Conn(True))  # everyone left is busy: the newcomer is refused
+    guard.release(busy)
+    assert guard.admit(Conn(True)) and len(guard) == 2
+
+
+def test_an_unparsable_line_is_answered_when_its_id_can_be_read() -> None:
+    import mcp_types as types
+
+    from waveplan.serve import parse_error_answer
+
+    def answer(line: str):
+        try:
+            types.jsonrpc_message_adapter.validate_json(line)
+        except Exception as exc:
+            return parse_error_answer(exc)
+        raise AssertionError("the line parsed")
+
+    lone = answer('{"jsonrpc":"2.0","id":7,"method":"ping","params":{"a":"\\ud800"}}')
+    assert lone.message.id == 7 and lone.message.error.code == -32700
+    assert answer("not json") is None  # no id: nothing to answer
+    assert answer('{"jsonrpc":"2.0","method":"x","params":{"a":"\\udc00"}}') is None
+    deep = answer('{"jsonrpc":"2.0","id":"r1","method":"ping","params":' + "[" * 5000)
+    assert deep.message.id == "r1"
+    shape = answer('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":"nope"}')
+    assert shape.message.error.code == -32600

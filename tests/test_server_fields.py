@@ -115,6 +115,7 @@ PLAN: dict[str, Any] = {
     "strategy": "adaptive",
     "failure_policy": "retry",
     "read_write": "conflict",
+    "case_sensitive": True,
     "checkpoints": [
         {"after": "b", "require_approval": True, "approvers": ["lead"], "timeout": "1h",
          "on_timeout": "escalate"}
@@ -173,6 +174,7 @@ async def test_plan_create_keeps_every_task_field_and_plan_setting(
         3, "adaptive", "retry", "conflict"
     )  # fmt: skip
     assert plan.retry.retryable_error_codes == ["x"] and plan.inputs == {"quarter": "Q1"}
+    assert plan.result.case_sensitive is True
     assert plan.result.checkpoints[0].approvers == ["lead"]
     assert record["context"]["goal"] == "Every field kept"
     for tool in ("document", "format"):  # the other way in: a document in a format

@@ -14,9 +14,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
 
 from waveplan.lifecycle import PlanStatus, Status
+from waveplan.planning.paths import MAX_TASK_PATHS, check_path
 from waveplan.terms import ExecutionStrategy, FailurePolicy, Priority, ReadWriteRule
 
 __all__ = [
+    "MAX_INPUT_CHARS",
     "MAX_PLAN_TASKS",
     "SUCCESS_CRITERION_MAX_ATTEMPTS",
     "AgentChoice",
@@ -25,6 +27,8 @@ __all__ = [
     "Complexity",
     "ComplexityMatch",
     "Conflict",
+    "DeclaredPath",
+    "DeclaredPaths",
     "DecompositionWarning",
     "ExecutionStrategy",
     "FailurePolicy",
@@ -52,6 +56,29 @@ __all__ = [
 ]
 
 PlanReadiness = Literal["ready", "needs_clarification"]
+
+#: Characters in one plan input at most (inputs fill ``{name}`` placeholders; the
+#: rendered description has the same cap, ``execution.placeholders``).
+MAX_INPUT_CHARS = 1_000_000
+
+
+def _path_count(paths: list[str]) -> list[str]:
+    if len(paths) > MAX_TASK_PATHS:
+        raise ValueError(f"{len(paths):,} paths; the limit is {MAX_TASK_PATHS:,} per list")
+    return paths
+
+
+def _input_size(value: str) -> str:
+    if len(value) > MAX_INPUT_CHARS:
+        raise ValueError(f"input is {len(value):,} characters; the limit is {MAX_INPUT_CHARS:,}")
+    return value
+
+
+# The limits are validators, not schema keywords: every client pays for plan_create's
+# schema in tools/list on each turn, and the messages name the limits anyway.
+#: A declared path: at most 4,096 characters and 256 components (``paths.check_path``).
+DeclaredPath = Annotated[str, AfterValidator(check_path)]
+DeclaredPaths = Annotated[list[DeclaredPath], AfterValidator(_path_count)]
 
 TaskId = str
 
@@ -169,11 +196,11 @@ class TaskSpec(_Strict):
     subject: str = Field(min_length=1, max_length=500, description="Imperative one-line title")
     description: str = Field(default="", max_length=100_000)
     depends_on: list[TaskId] = Field(default_factory=list)
-    writes: list[str] | None = Field(
+    writes: DeclaredPaths | None = Field(
         default=None,
         description="Paths it modifies; omitted: unknown (scheduled alone)",
     )
-    reads: list[str] = Field(default_factory=list, description="Paths it only reads")
+    reads: DeclaredPaths = Field(default_factory=list, description="Paths it only reads")
     agent: str | None = Field(default=None, description="Agent name; else chosen by keywords")
     priority: Priority = "normal"
     type: TaskTypeName = "task"
@@ -321,8 +348,11 @@ class PlanSettings(_Strict):
     strategy: ExecutionStrategy = "parallel"
     failure_policy: FailurePolicy = "fail_fast"
     read_write: ReadWriteRule = "allow"
+    # Whether paths compare case-sensitively; omitted: insensitive for macOS and Windows
+    # (paths.case_sensitive_for). No description, to keep plan_create's schema short.
+    case_sensitive: bool | None = None
     checkpoints: list[CheckpointSpec] = Field(default_factory=list)
-    inputs: dict[str, str] = Field(
+    inputs: dict[str, Annotated[str, AfterValidator(_input_size)]] = Field(
         default_factory=dict, description="Values for {input_name} placeholders"
     )
     retry: TaskRetry = Field(default_factory=lambda: TaskRetry())
@@ -503,6 +533,9 @@ class PlanResult(BaseModel):
     goal: str | None
     max_concurrent: int
     read_write: ReadWriteRule
+    case_sensitive: bool | None = Field(
+        default=None, description="How paths were compared (None: the platform's default)"
+    )
     strategy: ExecutionStrategy
     failure_policy: FailurePolicy
     execution_mode: str

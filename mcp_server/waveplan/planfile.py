@@ -82,7 +82,15 @@ def _read_file(path: str | Path) -> str:
             f"{MAX_PLAN_FILE_BYTES // (1024 * 1024)} MB"
         )
     try:
-        text = p.read_text(encoding="utf-8")
+        # A bounded read: /dev/zero, a pipe or a FIFO has no size to stat beforehand.
+        with p.open("rb") as f:
+            data = f.read(MAX_PLAN_FILE_BYTES + 1)
+        if len(data) > MAX_PLAN_FILE_BYTES:
+            raise PlanFileError(
+                f"plan file {str(p)!r} is more than {MAX_PLAN_FILE_BYTES // (1024 * 1024)} MB "
+                "(the limit)"
+            )
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise PlanFileError(f"plan file {str(p)!r} is not UTF-8 text") from None
     except OSError as exc:

@@ -50,6 +50,7 @@ def make_plan(
     read_write: ReadWriteRule | None = None,
     output_dir: str | None = None,
     env: Mapping[str, str] = os.environ,
+    project: str | None = None,
     unique_outputs: bool = False,
 ) -> PlanResult:
     """Plan ``spec`` with settings resolved from arguments, file and environment.
@@ -58,6 +59,8 @@ def make_plan(
     ``planning.outputs.output_base``, named after the plan and a suffix: a hash of the
     spec (the same input gives the same output, for previews), or with
     ``unique_outputs`` a random one (a stored plan: never two plans in one directory).
+
+    ``project``: the project directory declared paths are resolved against.
     """
     from waveplan.planning.agents import load_agent_table
     from waveplan.planning.plan import build_plan
@@ -82,6 +85,7 @@ def make_plan(
         max_concurrent=resolve_max_concurrent(max_concurrent, spec, env),
         output_dir=directory.rstrip("/") or "/",
         read_write=read_write,
+        project=project,
         # The server inherits Claude Code's environment: teams are on there too.
         agent_teams_enabled=agent_teams_enabled(env),
         now=datetime.now(UTC),

@@ -9,6 +9,12 @@ errors (``WaveplanError``) become ``ToolError("<code>: <message>")`` in one plac
 The store, networkx and the planning core are imported on first use, so a client's
 first ``tools/list`` costs little more than the SDK's own import.
 
+Threads: store calls are short and run on the event loop, one at a time (an async
+lock, so a call waiting for the store never blocks the loop). CPU-heavy work runs in
+worker threads, at most ``CPU_THREADS`` at once: the analysis tools, and
+``plan_create``'s planning, storing and rendering (the store write holds the lock). A
+session planning 10,000 tasks does not stall another session's calls.
+
 >>> server = build_server(lambda: None)
 >>> server.name
 'waveplan'
@@ -17,7 +23,9 @@ first ``tools/list`` costs little more than the SDK's own import.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,7 +35,14 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from waveplan import __version__
@@ -63,7 +78,7 @@ from waveplan.status import (
     summarize_view,
     task_id,
 )
-from waveplan.store.base import TaskSummary
+from waveplan.store.base import MAX_NOTE_CHARS, TaskSummary
 
 if TYPE_CHECKING:
     from waveplan.planning.agents import AgentProfile
@@ -102,6 +117,13 @@ _ANALYSE = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world
 _WRITE = ToolAnnotations(destructive_hint=False)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+CPU_THREADS = 4
+"""Worker threads for CPU-heavy tool bodies at once (more would only share the GIL)."""
+
+#: Characters of text ``score_complexity`` and ``select_agent`` read at most (a task's
+#: subject and description together are at most about this long).
+MAX_TEXT_CHARS = 100_500
 
 # --------------------------------------------------------------------------- output models
 
@@ -236,21 +258,67 @@ class ConflictReport(BaseModel):
 
 
 class _StoreHolder:
-    """Opens the store on first use (not at start-up) and closes it with the server."""
+    """Opens the store on first use (not at start-up) and closes it with the server.
+
+    ``lock`` serialises store use on the event loop: a call that waits for it yields
+    the loop instead of blocking it on the store's own thread lock.
+    """
 
     def __init__(self, factory: Callable[[], Store]) -> None:
         self._factory = factory
         self._store: Store | None = None
+        self._lock: Any = None
+        self._opening = threading.Lock()
+
+    @property
+    def lock(self) -> Any:
+        # A semaphore, not a lock: a worker thread takes and gives it back through the
+        # loop (``_LockedStore``), from two different tasks.
+        if self._lock is None:  # created inside the running event loop
+            import anyio
+
+            self._lock = anyio.Semaphore(1)
+        return self._lock
 
     def get(self) -> Store:
-        if self._store is None:
-            self._store = self._factory()
-        return self._store
+        with self._opening:  # the loop and a worker thread may both be first
+            if self._store is None:
+                self._store = self._factory()
+            return self._store
 
     def close(self) -> None:
         store, self._store = self._store, None
         if store is not None:
             store.close()
+
+
+class _LockedStore:
+    """The store as a worker thread sees it: each call holds the server's store lock.
+
+    The lock is taken and released through the event loop (``anyio.from_thread``), so
+    calls on the loop and calls from workers are serialised alike and a call waiting on
+    the loop yields it.
+    """
+
+    def __init__(self, holder: _StoreHolder) -> None:
+        self._holder = holder
+
+    def __getattr__(self, name: str) -> Any:
+        import anyio.from_thread
+
+        attr = getattr(self._holder.get(), name)
+        if not callable(attr):
+            return attr
+        lock = self._holder.lock
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            anyio.from_thread.run(lock.acquire)
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                anyio.from_thread.run_sync(lock.release)
+
+        return call
 
 
 def _default_store() -> Store:
@@ -259,18 +327,49 @@ def _default_store() -> Store:
     return open_store(None)
 
 
-def _adapt(fn: _F) -> _F:
+_CPU: list[Any] = []
+
+
+def _cpu_limiter() -> Any:
+    if not _CPU:
+        import anyio
+
+        _CPU.append(anyio.CapacityLimiter(CPU_THREADS))
+    return _CPU[0]
+
+
+async def in_worker(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a worker thread (at most ``CPU_THREADS`` at once)."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(
+        functools.partial(fn, *args, **kwargs), limiter=_cpu_limiter()
+    )
+
+
+def _adapt(fn: _F, *, cpu: bool = False, lock: Any = None) -> _F:
     """Run a tool body; turn domain and validation errors into ``ToolError``.
 
-    The wrapper is ``async``, so the SDK runs the (synchronous) body on the event loop
-    thread: store calls take well under a millisecond, and skipping the worker-thread
-    hop the SDK makes for sync tools keeps ``task_update`` fast and calls serialised.
+    The wrapper is ``async``. A synchronous body runs on the event loop thread (store
+    calls take well under a millisecond, and skipping the worker-thread hop keeps
+    ``task_update`` fast), under ``lock`` when given (``_StoreHolder.lock``); with
+    ``cpu`` it runs in a worker thread (``in_worker``). An ``async`` body is awaited:
+    it schedules its own pieces.
     """
+    is_async = inspect.iscoroutinefunction(fn)
 
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            result = fn(*args, **kwargs)
+            if is_async:
+                result = await fn(*args, **kwargs)
+            elif cpu:
+                result = await in_worker(fn, *args, **kwargs)
+            elif lock is not None:
+                async with lock.lock:
+                    result = fn(*args, **kwargs)
+            else:
+                result = fn(*args, **kwargs)
             if isinstance(result, BaseModel) and hasattr(result, "reply_text"):
                 return _one_copy(result)
             return result
@@ -778,15 +877,37 @@ def _duration_text(value: Any) -> Any:
     return value
 
 
-def _json_text(value: Any) -> Any:
-    # The SDK turns a JSON-looking string argument into the object it spells; an output
-    # is text (conditions read it as JSON again), so spell it back.
+def _at_most(name: str, value: str | None, limit: int) -> None:
+    # A size limit checked in the body: as a schema keyword it would cost every client
+    # bytes in tools/list on every turn.
+    if value is not None and len(value) > limit:
+        raise ToolError(f"invalid_input: {name}: {len(value):,} characters; the limit is {limit:,}")
+
+
+def _none_or_text(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    return None if value is None else handler(value)
+
+
+def _none_or_output(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # An output is text (conditions read it as JSON again): a JSON value sent as an
+    # object rather than a string is spelled back.
     if isinstance(value, dict | list):
         import json
 
         return json.dumps(value)
-    return value
+    return _none_or_text(value, handler)
 
+
+# Optional free text (default ``None``). At run time the annotation is plain ``str`` on
+# purpose: the SDK turns a JSON-looking string argument (``'[1, 2]'``, ``'null'``) into
+# the value it spells for any other annotation (``str | None`` included), which refused
+# or dropped such notes, errors and subjects. Type checkers see ``str | None``.
+if TYPE_CHECKING:
+    Text = str | None
+    OutputText = str | None
+else:
+    Text = Annotated[str, WrapValidator(_none_or_text)]
+    OutputText = Annotated[str, WrapValidator(_none_or_output)]
 
 IdStr = Annotated[str, BeforeValidator(_id_text)]
 Detail = Annotated[Literal["summary", "full"], Field(description="full: per-task detail")]
@@ -821,9 +942,11 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     tools: list[Tool] = []
 
-    def tool(annotations: ToolAnnotations) -> Callable[[_F], _F]:
+    def tool(annotations: ToolAnnotations, *, cpu: bool = False) -> Callable[[_F], _F]:
+        # Store tools run under the store lock; ``cpu`` ones in a worker thread.
         def register(fn: _F) -> _F:
-            tools.append(_compact_tool(Tool.from_function(_adapt(fn), annotations=annotations)))
+            adapted = _adapt(fn, cpu=cpu, lock=None if cpu else holder)
+            tools.append(_compact_tool(Tool.from_function(adapted, annotations=annotations)))
             return fn
 
         return register
@@ -834,36 +957,36 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     def task_create(
         subject: str,
         description: str = "",
-        activeForm: str | None = None,
+        activeForm: Text = None,
         metadata: dict[str, Any] | None = None,
-        plan_id: str | None = None,
+        plan_id: Text = None,
         blockedBy: list[IdStr] | None = None,
         writes: Paths = None,
         reads: Paths = None,
-        agent: str | None = None,
+        agent: Text = None,
         priority: Literal["urgent", "high", "normal", "low"] = "normal",
-        owner: str | None = None,
+        owner: Text = None,
         # plan_create's other task fields, accepted here and documented there (tools/list
         # is paid for on every turn): the description says so.
-        id: Hidden[str | None] = None,
+        id: Hidden[Text] = None,
         depends_on: Hidden[list[IdStr] | None] = None,
-        type: Hidden[str | None] = None,
-        expected_output: Hidden[str | None] = None,
+        type: Hidden[Text] = None,
+        expected_output: Hidden[Text] = None,
         input: Hidden[dict[str, Any] | None] = None,
         tags: Hidden[list[str] | None] = None,
-        deadline: Hidden[str | None] = None,
+        deadline: Hidden[Text] = None,
         timeout: Hidden[Timeout] = None,
         parent: Hidden[IdStr | None] = None,
         wave: Hidden[int | None] = None,
         retry: Hidden[dict[str, Any] | None] = None,
         is_deliverable: Hidden[bool | None] = None,
-        reference_id: Hidden[str | None] = None,
+        reference_id: Hidden[Text] = None,
         allow_parallel_execution: Hidden[bool | None] = None,
         when: Hidden[dict[str, str] | None] = None,
         requires_success: Hidden[list[IdStr] | None] = None,
         requirements: Hidden[list[str] | None] = None,
-        success_criterion: Hidden[str | None] = None,
-        role: Hidden[str | None] = None,
+        success_criterion: Hidden[Text] = None,
+        role: Hidden[Text] = None,
     ) -> TaskSummary:
         """Create one task, optionally in a plan; takes plan_create's task fields too (input,
         tags, deadline, parent ...)."""
@@ -877,13 +1000,13 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     def task_update(
         taskId: Id,
         status: Annotated[
-            str | None,
+            Text,
             Field(description="Lifecycle status or pending/in_progress/completed/deleted"),
         ] = None,
-        subject: str | None = None,
-        description: str | None = None,
-        activeForm: str | None = None,
-        owner: str | None = None,
+        subject: Text = None,
+        description: Text = None,
+        activeForm: Text = None,
+        owner: Text = None,
         metadata: Annotated[
             dict[str, Any] | None, Field(description="Merged; a null value deletes the key")
         ] = None,
@@ -891,41 +1014,37 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         addBlocks: list[IdStr] | None = None,
         writes: Paths = None,
         reads: Paths = None,
-        output: Annotated[
-            str | None,
-            BeforeValidator(_json_text),
-            Field(description="Result or output file path"),
-        ] = None,
-        error: str | None = None,
-        error_code: str | None = None,
+        output: Annotated[OutputText, Field(description="Result or output file path")] = None,
+        error: Text = None,
+        error_code: Text = None,
         note: Annotated[
-            str | None, Field(description="Progress note; renews the lease; why blocked/handoff")
+            Text, Field(description="Progress note; renews the lease; why blocked/handoff")
         ] = None,
         expected_version: Annotated[
             int | None, Field(description="Refuse if the task changed since")
         ] = None,
         blockers: list[str] | None = None,
-        summary: str | None = None,
+        summary: Text = None,
         memory: list[str] | None = None,
         cost: dict[str, Any] | None = None,
         # plan_create's other task fields, documented there (see task_create).
         depends_on: Hidden[list[IdStr] | None] = None,
         priority: Hidden[Literal["urgent", "high", "normal", "low"] | None] = None,
-        agent: Hidden[str | None] = None,
+        agent: Hidden[Text] = None,
         input: Hidden[dict[str, Any] | None] = None,
         tags: Hidden[list[str] | None] = None,
-        deadline: Hidden[str | None] = None,
+        deadline: Hidden[Text] = None,
         timeout: Hidden[Timeout] = None,
         parent: Hidden[IdStr | None] = None,
-        type: Hidden[str | None] = None,
-        expected_output: Hidden[str | None] = None,
+        type: Hidden[Text] = None,
+        expected_output: Hidden[Text] = None,
         retry: Hidden[dict[str, Any] | None] = None,
         is_deliverable: Hidden[bool | None] = None,
-        reference_id: Hidden[str | None] = None,
+        reference_id: Hidden[Text] = None,
         allow_parallel_execution: Hidden[bool | None] = None,
         requirements: Hidden[list[str] | None] = None,
-        success_criterion: Hidden[str | None] = None,
-        role: Hidden[str | None] = None,
+        success_criterion: Hidden[Text] = None,
+        role: Hidden[Text] = None,
     ) -> TaskUpdated:
         """Update status, fields (plan_create's task fields too), links, metadata; output,
         error, note, blockers; summary, memory, cost."""
@@ -957,10 +1076,10 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     @tool(_READ)
     def task_list(
-        plan_id: str | None = None,
-        status: str | None = None,
-        owner: str | None = None,
-        tag: str | None = None,
+        plan_id: Text = None,
+        status: Text = None,
+        owner: Text = None,
+        tag: Text = None,
     ) -> TaskList:
         """Tasks, compact, filtered by plan, status, owner and tag."""
         from waveplan.lifecycle import resolve_alias
@@ -973,10 +1092,11 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     def task_review(
         taskId: Id,
         decision: Literal["approve", "revise", "reject"],
-        feedback: str | None = None,
-        reviewer: str | None = None,
+        feedback: Text = None,
+        reviewer: Text = None,
     ) -> TaskSummary:
         """Approve a task in review (or a checkpoint), send it back to revise, or reject it."""
+        _at_most("feedback", feedback, MAX_NOTE_CHARS)
         record = holder.get().review_task(
             taskId, decision=decision, feedback=feedback, actor=reviewer or ACTOR
         )
@@ -985,45 +1105,51 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     # ------------------------------------------------------------------ plans
 
     @tool(_WRITE)
-    def plan_create(
+    async def plan_create(
         # The cap is checked before any task is validated: memory stays bounded.
         tasks: Annotated[list[TaskSpec] | None, Field(max_length=MAX_PLAN_TASKS)] = None,
         plan: PlanSettings | None = None,
-        project: Annotated[str | None, Field(description="Project directory")] = None,
-        session_id: str | None = None,
-        document: Annotated[str | None, BeforeValidator(_json_text)] = None,
-        format: str | None = None,
+        project: Annotated[Text, Field(description="Project directory")] = None,
+        session_id: Text = None,
+        document: OutputText = None,
+        format: Text = None,
         detail: Detail = "summary",
     ) -> PlanCreated:
         """Plan `tasks` or a `document` (any format): score, agents, waves, conflicts, team
         mode; store; show `rendered`."""
         from waveplan.transfer import import_document, store_plan
 
-        store = holder.get()
-        if document is not None:
-            if tasks is not None or plan is not None:
-                raise PlanFileError("give either tasks (and plan) or a document, not both")
-            from waveplan.planfile import read_plan_text
+        def create() -> Any:
+            # In a worker thread: planning runs beside other sessions' calls, and each
+            # store call takes the server's store lock (``_LockedStore``).
+            store = _LockedStore(holder)
+            if document is not None:
+                if tasks is not None or plan is not None:
+                    raise PlanFileError("give either tasks (and plan) or a document, not both")
+                from waveplan.planfile import read_plan_text
 
-            doc = read_plan_text(document, format=format or "auto", source="document")
-            stored = import_document(
-                store, doc, actor=ACTOR, project=project, session_id=session_id
-            )
-        elif tasks is None:
-            raise PlanFileError("give tasks (a list of task objects) or a plan document")
-        else:
+                doc = read_plan_text(document, format=format or "auto", source="document")
+                return import_document(
+                    store, doc, actor=ACTOR, project=project, session_id=session_id
+                )
+            if tasks is None:
+                raise PlanFileError("give tasks (a list of task objects) or a plan document")
             spec = PlanSpec(plan=plan or PlanSettings(), tasks=tasks)
-            stored = store_plan(store, spec, actor=ACTOR, project=project, session_id=session_id)
-        # A plan with open questions is shown, never stored (stored.record is None).
-        pid = stored.record.id if stored.record is not None else None
-        return _plan_created(pid, stored.result, full=detail == "full", late=stored.late)
+            return store_plan(store, spec, actor=ACTOR, project=project, session_id=session_id)
+
+        def reply(stored: Any) -> PlanCreated:
+            # A plan with open questions is shown, never stored (stored.record is None).
+            pid = stored.record.id if stored.record is not None else None
+            return _plan_created(pid, stored.result, full=detail == "full", late=stored.late)
+
+        return await in_worker(reply, await in_worker(create))  # rendering is CPU too
 
     @tool(_READ)
     def plan_status(
         plan_id: PlanId,
         format: Literal["json", "markdown", "mermaid"] = "markdown",
         detail: Detail = "summary",
-        since: Annotated[str | None, Field(description="A cursor: only what changed")] = None,
+        since: Annotated[Text, Field(description="A cursor: only what changed")] = None,
     ) -> PlanStatusView:
         """Progress by wave, counts, ready/running/review/blocked, overdue, deliverables;
         `since`: changes only; full: analytics."""
@@ -1102,14 +1228,15 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     # ------------------------------------------------------------------ analysis
 
-    @tool(_ANALYSE)
+    @tool(_ANALYSE, cpu=True)
     def score_complexity(text: str) -> Complexity:
         """Complexity score 0-35, tier 1-3 and the words that scored."""
         from waveplan.planning.scoring import score_complexity as score
 
+        _at_most("text", text, MAX_TEXT_CHARS)
         return score(text)
 
-    @tool(_ANALYSE)
+    @tool(_ANALYSE, cpu=True)
     def select_agent(
         text: str,
         writes: Annotated[bool, Field(description="The task modifies files")],
@@ -1118,9 +1245,10 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         from waveplan.planning.agents import load_agent_table
         from waveplan.planning.agents import select_agent as select
 
+        _at_most("text", text, MAX_TEXT_CHARS)
         return select(text, load_agent_table(), writes=writes)
 
-    @tool(_ANALYSE)
+    @tool(_ANALYSE, cpu=True)
     def assign_waves(
         tasks: TaskObjects,
         max_concurrent: Annotated[int | None, Field(ge=1, le=1000)] = None,
@@ -1134,7 +1262,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         limit = resolve_max_concurrent(max_concurrent, PlanSpec(tasks=specs))
         return assign(specs, max_concurrent=limit, read_write=read_write)
 
-    @tool(_ANALYSE)
+    @tool(_ANALYSE, cpu=True)
     def check_conflicts(
         tasks: TaskObjects,
         waves: Annotated[
@@ -1151,7 +1279,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         found = check_schedule(specs, given, max_concurrent=max_concurrent, read_write=read_write)
         return ConflictReport(conflicts=found.conflicts, problems=found.problems)
 
-    @tool(_ANALYSE)
+    @tool(_ANALYSE, cpu=True)
     def group_items(
         items: Annotated[list[str], Field(max_length=MAX_PLAN_TASKS)],
         agents: Annotated[int | None, Field(ge=1, le=1000)] = None,
@@ -1188,17 +1316,19 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         description="A plan as markdown with task statuses",
         mime_type="text/markdown",
     )
-    def plan_resource(plan_id: str) -> str:
+    async def plan_resource(plan_id: str) -> str:
         from waveplan.planning.render import render_plan
 
-        store = holder.get()
-        try:
-            plan = store.get_plan(plan_id)
-        except NotFoundError as exc:
-            raise ResourceNotFoundError(exc.message) from exc
-        tasks = store.list_tasks(plan_id=plan_id)
-        current = stored_result(store, plan, tasks)  # with tasks added after plan_create
-        return render_plan(current, "markdown", statuses=spec_statuses(plan_id, tasks))
+        async with holder.lock:  # the store is used on the loop, like the tools
+            store = holder.get()
+            try:
+                plan = store.get_plan(plan_id)
+            except NotFoundError as exc:
+                raise ResourceNotFoundError(exc.message) from exc
+            tasks = store.list_tasks(plan_id=plan_id)
+            current = stored_result(store, plan, tasks)  # with tasks added after plan_create
+        statuses = spec_statuses(plan_id, tasks)
+        return await in_worker(render_plan, current, "markdown", statuses=statuses)
 
     return server
 

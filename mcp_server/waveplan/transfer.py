@@ -57,7 +57,8 @@ def store_plan(
 
     # Batch tasks become their parts here, so the stored spec has the tasks it runs.
     spec = expand_batches(spec, max_concurrent=resolve_max_concurrent(None, spec))
-    result = make_plan(spec, unique_outputs=True)  # a stored plan: its own output dir
+    # A stored plan: its own output dir; paths resolved against the project.
+    result = make_plan(spec, unique_outputs=True, project=project)
     if warnings:
         result = result.model_copy(update={"warnings": [*warnings, *result.warnings]})
     if result.status != "ready":  # open questions: nothing can run until they are answered

@@ -106,3 +106,49 @@ def test_rendering_is_single_pass_for_any_result_text(value: str, prefix: str) -
         prefix + "{taskResult:a}", task_results={"a": value}, positions=["a"], inputs={}
     )
     assert out == prefix + value
+
+
+# --------------------------------------------------------------------------- budgets
+
+
+def test_rendering_refuses_a_result_over_the_cap_before_building_it() -> None:
+    from waveplan.execution.placeholders import MAX_RENDERED_CHARS, ResultTooLargeError
+
+    big = {"research": "r" * 2000}
+    text = "{taskResult:research}" * 500  # 1,000,000 characters: exactly the cap
+    assert len(render(text, results=big)) == MAX_RENDERED_CHARS
+    with pytest.raises(ResultTooLargeError) as info:
+        render(text + "!", results=big)
+    assert info.value.code == "placeholder"
+    assert info.value.message.startswith("result too large: filling the placeholders gives")
+    with pytest.raises(ResultTooLargeError):  # taskN counts the same as the id
+        render("{taskResult:task1}" * 501, results=big)
+
+
+def test_rendering_refuses_more_than_the_placeholder_limit() -> None:
+    from waveplan.execution.placeholders import MAX_PLACEHOLDERS, ResultTooLargeError
+
+    assert render("{topic}" * MAX_PLACEHOLDERS) == "auth" * MAX_PLACEHOLDERS
+    with pytest.raises(ResultTooLargeError, match="more than 1,000 placeholders"):
+        render("{topic}" * (MAX_PLACEHOLDERS + 1))
+    assert render("{{" * 5000) == "{" * 5000  # escapes are not placeholders
+
+
+def test_check_budget_counts_inputs_and_not_results() -> None:
+    from waveplan.execution.placeholders import ResultTooLargeError, check_budget
+
+    check_budget("{taskResult:a}" * 1000, {})
+    check_budget("{x}" * 100, {"x": "y" * 10_000})  # 1,000,000 with the text gone
+    with pytest.raises(ResultTooLargeError, match="task 'b': result too large"):
+        check_budget("{x}" * 101, {"x": "y" * 10_000}, task_id="b")
+
+
+def test_depends_upon_is_the_transitive_dependency_relation() -> None:
+    from waveplan.execution.placeholders import depends_upon
+
+    upon = depends_upon({"a": [], "b": ["a"], "c": ["b", "a"], "d": ["x"]})
+    assert upon("c", "a") and upon("c", "b") and upon("b", "a") and upon("d", "x")
+    assert not upon("a", "b") and not upon("b", "c") and not upon("a", "a")
+    assert not upon("c", "nope") and not upon("nope", "a")
+    chain = {f"t{i}": [f"t{i - 1}"] if i else [] for i in range(5000)}
+    assert depends_upon(chain)("t4999", "t0")

@@ -151,3 +151,43 @@ def test_check_schedule_includes_conflicts():
     tasks = [t("a", ["x"]), t("b", ["x"])]
     result = check_schedule(tasks, [["a", "b"]])
     assert [c.kind for c in result.conflicts] == ["write/write"] and not result.ok
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def test_find_conflicts_stops_at_its_limit_and_check_schedule_says_it_cut_the_list():
+    tasks = [t(f"w{i}", ["src"], wave=1) for i in range(60)]
+    wave = [[x.id for x in tasks]]
+    assert len(find_conflicts(tasks, wave, limit=None)) == 60 * 59 // 2
+    assert len(find_conflicts(tasks, wave, limit=7)) == 7
+    found = find_conflicts(tasks, wave, limit=7)
+    assert all(c.kind == "write/write" for c in found)
+
+
+def test_all_conflicts_with_a_limit_returns_distinct_tasks_even_with_many_paths_each():
+    from waveplan.planning.conflicts import WaveFiles, prepare_files
+
+    # Each placed task writes 10 paths under src: one overlap per path, one task each.
+    tasks = [t(f"p{i}", [f"src/{i}/{k}" for k in range(10)]) for i in range(5)] + [t("q", ["src"])]
+    files = prepare_files(tasks, "allow")
+    state = WaveFiles(files)
+    for i in range(5):
+        state.add(i)
+    assert len(state.all_conflicts(5)) == 5
+    assert len(state.all_conflicts(5, limit=3)) == 3
+
+
+def test_a_conflict_with_a_path_outside_the_project_says_why():
+    found = find_conflicts([t("a", ["/etc/x"]), t("b", ["src/y"])], [["a", "b"]])
+    assert [c.kind for c in found] == ["write/write"]
+    from waveplan.planning.conflicts import cause_text
+
+    text = cause_text(("ww", 0, "src/y", "/etc/x"), "'a' in wave 1")
+    assert text.endswith("(a path outside the project is unknown: it may be any file)")
+
+
+def test_case_blind_conflicts_when_asked():
+    tasks = [t("a", ["SRC/App.py"]), t("b", ["src/app.py"])]
+    assert find_conflicts(tasks, [["a", "b"]], case_sensitive=True) == []
+    assert len(find_conflicts(tasks, [["a", "b"]], case_sensitive=False)) == 1

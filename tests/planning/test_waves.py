@@ -200,3 +200,41 @@ def test_schedule_falls_back_to_the_baseline_when_it_has_fewer_waves():
     )
     assert s.reasons["t6"] == "after dependency 't5' (wave 3)"
     assert s.reasons["t5"].startswith("flagged: files unknown")
+
+
+# --------------------------------------------------------------------------- work bounds
+
+
+def test_a_wave_stops_after_32_refusals_in_a_row_and_says_so():
+    from waveplan.planning.conflicts import check_schedule
+
+    # r ranks first (it has a dependent) and reads src/**: under read_write=conflict it
+    # refuses every writer below src. After 32 refusals wave 1 closes, so `last`, which
+    # conflicts with nothing but ranks after all the writers, waits for wave 2.
+    reader = TaskSpec(id="r", subject="R", writes=[], reads=["src/**"])
+    blocker = TaskSpec(id="z", subject="Z", writes=["zz"], depends_on=["r"])
+    writers = [TaskSpec(id=f"w{i}", subject="W", writes=[f"src/{i}.py"]) for i in range(100)]
+    tail = TaskSpec(id="last", subject="L", writes=["elsewhere"])
+    tasks = [reader, blocker, *writers, tail]
+    s = assign_waves(tasks, max_concurrent=200, read_write="conflict")
+    assert s.waves[0] == ["r"]
+    assert s.reasons["last"] == (
+        "no dependencies; wave 1 stopped taking tasks after 32 were refused in a row "
+        "(a bound on planning work)"
+    )
+    assert len(s.waves) == 2 and check_schedule(tasks, s.waves, read_write="conflict").ok
+
+
+def test_the_lower_bound_walk_is_linear_in_a_very_deep_path():
+    deep = "/".join(["d"] * 20_000)  # model_construct: past the 256-component input limit
+    tasks = [
+        TaskSpec.model_construct(
+            id="a", subject="A", writes=[deep], reads=[], depends_on=[], when={},
+            requires_success=[],
+        ),
+        TaskSpec.model_construct(
+            id="b", subject="B", writes=["d/*"], reads=[], depends_on=[], when={},
+            requires_success=[],
+        ),
+    ]  # fmt: skip
+    assert lower_bound_terms(tasks, max_concurrent=4)["files"] == 2

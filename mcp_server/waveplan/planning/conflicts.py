@@ -15,6 +15,12 @@ The rule (shared with ``waves.assign_waves``):
 model), ``check_schedule`` adds the other ways a schedule can be wrong, and
 ``waves_from_declared`` builds waves from the tasks' own ``wave`` fields.
 
+Paths compare as ``paths.path_key`` spells them: resolved, NFC, case-folded unless the
+plan's file system is case-sensitive, and a path outside the project is unknown (it
+overlaps every path). Listing is bounded: ``find_conflicts`` lists at most ``limit``
+pairs (10,000 tasks writing ``src`` in one wave are 50 million pairs), and
+``check_schedule`` says when it cut the list.
+
 >>> from waveplan.models import TaskSpec
 >>> tasks = [TaskSpec(id="a", subject="A", writes=["src"]),
 ...          TaskSpec(id="b", subject="B", writes=["src/app.py"])]
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from waveplan.errors import InvalidPlanError
-from waveplan.planning.paths import PathIndex, is_glob, normalize_path, path_parts
+from waveplan.planning.paths import PathIndex, is_escaping, is_glob, normalize_path, path_key
 from waveplan.terms import ReadWriteRule
 
 if TYPE_CHECKING:
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
     from waveplan.models import Conflict, ScheduleCheck, TaskSpec
 
 __all__ = [
+    "MAX_CONFLICTS_LISTED",
     "UNKNOWN_FILES",
     "cause_text",
     "check_schedule",
@@ -47,6 +54,9 @@ __all__ = [
 
 UNKNOWN_FILES = "(unknown)"
 """The path reported for the side of a conflict whose files are unknown."""
+
+MAX_CONFLICTS_LISTED = 1000
+"""Conflicting pairs ``find_conflicts`` lists at most by default."""
 
 # A declared path prepared once: (components, normalised text, any glob component).
 Ref = tuple[tuple[str, ...], str, bool]
@@ -79,6 +89,13 @@ def cause_text(cause: Cause, other: str) -> str:
     >>> cause_text(("ww", 1, "src/a.py", "src/a.py"), "'b' in wave 2")
     "writes src/a.py, which 'b' in wave 2 also writes"
     """
+    text = _cause_text(cause, other)
+    if cause[0] in ("ww", "rw", "wr") and (is_escaping(cause[2]) or is_escaping(cause[3])):
+        text += " (a path outside the project is unknown: it may be any file)"
+    return text
+
+
+def _cause_text(cause: Cause, other: str) -> str:
     code, _, mine, theirs = cause
     if code == "ww":
         if mine == theirs:
@@ -119,8 +136,15 @@ class FileInfo:
     strict: bool
 
 
-def prepare_files(tasks: Sequence[TaskSpec], read_write: ReadWriteRule) -> FileInfo:
-    """Normalise every task's declared paths once (no pydantic validation)."""
+def prepare_files(
+    tasks: Sequence[TaskSpec], read_write: ReadWriteRule, *, case_sensitive: bool | None = None
+) -> FileInfo:
+    """Normalise every task's declared paths once (no pydantic validation).
+
+    ``case_sensitive``: how paths compare (``paths.path_key``; ``None``: the platform's
+    default). Paths should already be resolved against the project
+    (``paths.resolve_path``); whatever still lies outside it is unknown.
+    """
     if read_write not in ("allow", "conflict"):
         raise InvalidPlanError(
             f"read_write must be 'allow' or 'conflict', not {read_write!r}",
@@ -134,11 +158,16 @@ def prepare_files(tasks: Sequence[TaskSpec], read_write: ReadWriteRule) -> FileI
         for p in paths:
             r = cache.get(p)
             if r is None:
-                parts = path_parts(p)
+                parts = path_key(p, case_sensitive)
                 r = cache[p] = (parts, normalize_path(p), any(map(is_glob, parts)))
             out.append(r)
-        if len(out) > 1 and len({r[1] for r in out}) != len(out):
-            out = list({r[1]: r for r in out}.values())  # first spelling's position
+        if len(out) > 1 and len({r[0] for r in out}) != len(out):
+            # Same key twice (``a`` and ``./a``, or ``A`` and ``a`` when case-blind):
+            # keep the first spelling, at its position.
+            first: dict[tuple[str, ...], Ref] = {}
+            for r in out:
+                first.setdefault(r[0], r)
+            out = list(first.values())
         return tuple(out)
 
     empty: tuple[Ref, ...] = ()
@@ -236,37 +265,57 @@ class WaveFiles:
                     return ("wr", hit[0], path, hit[1])  # type: ignore[return-value]
         return None
 
-    def all_conflicts(self, t: int) -> dict[int, Cause]:
-        """Every task of the wave conflicting with ``t``, with the first cause found."""
+    def all_conflicts(self, t: int, limit: int | None = None) -> dict[int, Cause]:
+        """Every task of the wave conflicting with ``t``, with the first cause found.
+
+        With ``limit``, at most that many tasks (the walk stops once it has them).
+        """
         f = self.files
         found: dict[int, Cause] = {}
+        if limit is not None and limit <= 0:
+            return found
         ws = f.writes[t]
         rs = f.reads[t]
+
+        def full() -> bool:
+            return limit is not None and len(found) >= limit
+
+        def hits(index: PathIndex, parts: tuple[str, ...], g: bool) -> list:
+            if limit is None:
+                return index.all_overlaps(parts, g)
+            need = limit - len(found)
+            k = need
+            while True:  # one owner may appear once per path: widen until enough owners
+                got = index.all_overlaps(parts, g, limit=k)
+                if len(got) < k or len({o for o, _ in got} - found.keys()) >= need:
+                    return got
+                k *= 2
+
         if f.unknown[t]:
             for u in self.unknowns:
                 found[u] = ("uu", u, UNKNOWN_FILES, UNKNOWN_FILES)
-            for o, p in _owners(self.writers):
-                found.setdefault(o, ("uw", o, UNKNOWN_FILES, p))
-            for o, p in _owners(self.readers):
-                found.setdefault(o, ("ur", o, UNKNOWN_FILES, p))
-            return found
+            for index, code in ((self.writers, "uw"), (self.readers, "ur")):
+                if not full():
+                    for o, p in hits(index, (), False):
+                        found.setdefault(o, (code, o, UNKNOWN_FILES, p))  # type: ignore[arg-type]
+            return _cut(found, limit)
         if ws or rs:
             for u in self.unknowns:
                 found[u] = ("wu" if ws else "ru", u, (ws or rs)[0][1], UNKNOWN_FILES)
-        for parts, path, g in ws:
-            for o, p in self.writers.all_overlaps(parts, g):
-                found.setdefault(o, ("ww", o, path, p))  # type: ignore[arg-type]
-        for parts, path, g in rs:
-            for o, p in self.writers.all_overlaps(parts, g):
-                found.setdefault(o, ("rw", o, path, p))  # type: ignore[arg-type]
-        for parts, path, g in ws:
-            for o, p in self.readers.all_overlaps(parts, g):
-                found.setdefault(o, ("wr", o, path, p))  # type: ignore[arg-type]
+        steps = ((ws, self.writers, "ww"), (rs, self.writers, "rw"), (ws, self.readers, "wr"))
+        for refs, index, code in steps:
+            for parts, path, g in refs:
+                if full():
+                    return _cut(found, limit)
+                for o, p in hits(index, parts, g):
+                    found.setdefault(o, (code, o, path, p))  # type: ignore[arg-type]
+        return _cut(found, limit)
+
+
+def _cut(found: dict[int, Cause], limit: int | None) -> dict[int, Cause]:
+    if limit is None or len(found) <= limit:
         return found
-
-
-def _owners(index: PathIndex) -> list[tuple[int, str]]:
-    return index.all_overlaps((), False)  # type: ignore[return-value]
+    return dict(list(found.items())[:limit])
 
 
 def _task_index(tasks: Sequence[TaskSpec], waves: Sequence[Sequence[str]]) -> dict[str, int]:
@@ -288,6 +337,8 @@ def find_conflicts(
     waves: Sequence[Sequence[str]],
     *,
     read_write: ReadWriteRule = "allow",
+    limit: int | None = MAX_CONFLICTS_LISTED,
+    case_sensitive: bool | None = None,
 ) -> list[Conflict]:
     """Pairs of tasks placed in the same wave that conflict on files.
 
@@ -295,7 +346,8 @@ def find_conflicts(
     wave, with the first overlapping pair of paths found (``a``'s path in ``path_a``;
     ``"(unknown)"`` stands for unknown files). Order: by wave, then by ``b``'s position,
     then by ``a``'s position. Waves are numbered from 1. Dependencies and capacity are
-    not looked at (see ``check_schedule``).
+    not looked at (see ``check_schedule``). At most ``limit`` pairs (``None``: all):
+    the search stops there, so its cost is bounded by the answer's.
 
     Parameters
     ----------
@@ -305,6 +357,10 @@ def find_conflicts(
         Task ids per wave, first wave first.
     read_write : {"allow", "conflict"}
         Whether a reader beside a writer of an overlapping path is a conflict.
+    limit : int or None
+        Most pairs listed (default ``MAX_CONFLICTS_LISTED``).
+    case_sensitive : bool or None
+        How paths compare (``paths.path_key``); ``None``: the platform's default.
 
     Raises
     ------
@@ -322,7 +378,7 @@ def find_conflicts(
     ['read/write']
     """
     index = _task_index(tasks, waves)
-    files = prepare_files(tasks, read_write)
+    files = prepare_files(tasks, read_write, case_sensitive=case_sensitive)
     from waveplan.models import Conflict
 
     out: list[Conflict] = []
@@ -330,9 +386,14 @@ def find_conflicts(
         state = WaveFiles(files)
         position: dict[int, int] = {}
         for tid in wave:
+            if limit is not None and len(out) >= limit:
+                return out
             t = index[tid]
-            found = state.all_conflicts(t)
+            room = None if limit is None else limit - len(out) + 1  # +1: t itself may come back
+            found = state.all_conflicts(t, room)
             found.pop(t, None)  # a task listed twice is check_schedule's problem
+            if limit is not None:
+                found = _cut(found, limit - len(out))
             for o in sorted(found, key=position.__getitem__):
                 code, _, mine, theirs = found[o]
                 out.append(
@@ -386,6 +447,7 @@ def check_schedule(
     *,
     max_concurrent: int | None = None,
     read_write: ReadWriteRule = "allow",
+    case_sensitive: bool | None = None,
 ) -> ScheduleCheck:
     """Check a given schedule: conflicts (``find_conflicts``) and structural problems.
 
@@ -393,7 +455,9 @@ def check_schedule(
     else is checked), tasks placed more than once, tasks in no wave, waves holding
     more than ``max_concurrent`` tasks (``None``: no cap), and dependencies that do not
     sit in an earlier wave than their dependent. Dependency ids that are not tasks are
-    ``validate_plan``'s business and are skipped here.
+    ``validate_plan``'s business and are skipped here. At most
+    ``MAX_CONFLICTS_LISTED`` conflicts are listed; a last problem says so when there
+    are more.
 
     Examples
     --------
@@ -444,6 +508,17 @@ def check_schedule(
                     f"task {t.id!r} (wave {w}) depends on {d!r} (wave {dw}); "
                     f"move {t.id!r} to a wave after {dw}"
                 )
-    return ScheduleCheck(
-        conflicts=find_conflicts(tasks, waves, read_write=read_write), problems=problems
+    conflicts = find_conflicts(
+        tasks,
+        waves,
+        read_write=read_write,
+        limit=MAX_CONFLICTS_LISTED + 1,
+        case_sensitive=case_sensitive,
     )
+    if len(conflicts) > MAX_CONFLICTS_LISTED:
+        del conflicts[MAX_CONFLICTS_LISTED:]
+        problems.append(
+            f"more than {MAX_CONFLICTS_LISTED:,} pairs of tasks conflict on files; the first "
+            f"{MAX_CONFLICTS_LISTED:,} are listed: fix those and check again"
+        )
+    return ScheduleCheck(conflicts=conflicts, problems=problems)

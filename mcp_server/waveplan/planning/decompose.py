@@ -39,7 +39,8 @@ from typing import TypeVar
 
 from waveplan.errors import WaveplanError
 from waveplan.models import Complexity, DecompositionWarning, TaskSpec
-from waveplan.planning.paths import is_glob, path_parts, paths_overlap
+from waveplan.planning.paths import is_glob, normalize_path, paths_overlap
+from waveplan.planning.paths import literal_parts as path_parts  # names, not conflicts
 from waveplan.planning.scoring import find_terms
 
 __all__ = [
@@ -379,7 +380,7 @@ or component"]
                 )
             )
     for task in tasks:
-        unbounded = [p for p in task.reads if "**" in path_parts(p) or path_parts(p) == ()]
+        unbounded = [p for p in task.reads if "**" in path_parts(p) or normalize_path(p) == "."]
         if unbounded:
             found.append(
                 DecompositionWarning(

@@ -115,15 +115,18 @@ def output_file_names(tasks: Sequence[tuple[str, str]], directory: str) -> dict[
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     taken: set[str] = set()
+    last: dict[str, int] = {}  # the last suffix tried per base: 10,000 equal subjects stay linear
     result: dict[str, str] = {}
     for task_id, subject in tasks:
         if task_id in result:
             raise DuplicateTaskIdError(task_id)
         base = sanitize_subject(subject)
-        name, n = base, 1
+        n = last.get(base, 1)
+        name = base if n == 1 else f"{base}_{n}"
         while name in taken:
             n += 1
             name = f"{base}_{n}"
+        last[base] = n
         taken.add(name)
         result[task_id] = f"{prefix}{name}.md"
     return result

@@ -34,7 +34,13 @@ from waveplan.planning.batches import expand_batches
 from waveplan.planning.conflicts import find_conflicts
 from waveplan.planning.decompose import check_decomposition
 from waveplan.planning.outputs import output_file_names
-from waveplan.planning.paths import is_escaping, normalize_path
+from waveplan.planning.paths import (
+    case_sensitive_for,
+    is_absolute,
+    is_escaping,
+    normalize_path,
+    resolve_path,
+)
 from waveplan.planning.references import check_placeholders
 from waveplan.planning.scoring import score_complexity
 from waveplan.planning.team import (
@@ -48,6 +54,7 @@ from waveplan.planning.team import (
 from waveplan.planning.waves import assign_waves
 
 __all__ = [
+    "MAX_WARNINGS",
     "TypeDefaults",
     "agent_warnings",
     "build_plan",
@@ -57,6 +64,9 @@ __all__ = [
     "task_text",
     "type_defaults",
 ]
+
+MAX_WARNINGS = 100
+"""Path warnings listed at most (one more line counts the rest)."""
 
 
 def task_text(task: TaskSpec) -> str:
@@ -76,24 +86,28 @@ def canonical_paths(paths: Sequence[str]) -> list[str]:
 def path_warnings(tasks: Sequence[TaskSpec]) -> list[str]:
     """One line per declared path that is absolute or leaves the project root.
 
-    Such paths are kept and checked for overlaps like any other (``/x`` overlaps
-    ``/x``; ``../x`` does not overlap ``x``), but they usually mean a mistake.
+    Such paths are kept, but they usually mean a mistake, and they cannot be compared
+    with the project's paths: they count as unknown and overlap every path (see
+    ``paths``). At most ``MAX_WARNINGS`` lines, then one that counts the rest.
 
     >>> path_warnings([TaskSpec(id="a", subject="A", writes=["../x", "src"], reads=["/etc"])])
-    ["task 'a' writes '../x' (outside the project root)", \
-"task 'a' reads '/etc' (an absolute path)"]
+    ["task 'a' writes '../x' (outside the project root; unknown: it overlaps every path)", \
+"task 'a' reads '/etc' (an absolute path; unknown: it overlaps every path)"]
     """
     found = []
+    more = 0
     for task in tasks:
         for mode, paths in (("writes", task.writes or []), ("reads", task.reads)):
             for path in paths:
                 if is_escaping(path):
-                    kind = (
-                        "an absolute path"
-                        if normalize_path(path).startswith("/")
-                        else ("outside the project root")
-                    )
-                    found.append(f"task {task.id!r} {mode} {path!r} ({kind})")
+                    if len(found) >= MAX_WARNINGS:
+                        more += 1
+                        continue
+                    kind = "an absolute path" if is_absolute(path) else "outside the project root"
+                    note = f"{kind}; unknown: it overlaps every path"
+                    found.append(f"task {task.id!r} {mode} {path!r} ({note})")
+    if more:
+        found.append(f"... and {more:,} more paths outside the project root")
     return found
 
 
@@ -210,6 +224,25 @@ def agent_warnings(
     return out
 
 
+def _resolved(
+    tasks: Sequence[TaskSpec], project: str | None, case_sensitive: bool
+) -> list[TaskSpec]:
+    # Paths as compared and stored: relative to the project where they lie inside it.
+    if project is None:
+        return list(tasks)
+    out = []
+    for t in tasks:
+        writes = (
+            None
+            if t.writes is None
+            else [resolve_path(p, project, case_sensitive=case_sensitive) for p in t.writes]
+        )
+        reads = [resolve_path(p, project, case_sensitive=case_sensitive) for p in t.reads]
+        changed = writes != t.writes or reads != t.reads
+        out.append(t.model_copy(update={"writes": writes, "reads": reads}) if changed else t)
+    return out
+
+
 def build_plan(
     spec: PlanSpec,
     *,
@@ -219,6 +252,7 @@ def build_plan(
     read_write: ReadWriteRule | None = None,
     agent_teams_enabled: bool = False,
     now: datetime | None = None,
+    project: str | None = None,
 ) -> PlanResult:
     """Compute the full plan for ``spec``.
 
@@ -240,6 +274,9 @@ def build_plan(
         when set, wins.
     now : datetime, optional
         Planning time, for a team's ``team_name``; default: the current UTC time.
+    project : str, optional
+        The project directory: declared paths are resolved against it
+        (``paths.resolve_path``) before they are compared and stored.
 
     Returns
     -------
@@ -259,7 +296,8 @@ def build_plan(
     rule: ReadWriteRule = read_write or spec.plan.read_write
     spec = expand_batches(spec, max_concurrent=max_concurrent)
     settings = spec.plan
-    tasks = list(spec.tasks)
+    case_sensitive = case_sensitive_for(settings.case_sensitive, project)
+    tasks = _resolved(spec.tasks, project, case_sensitive)
     known = {t.id for t in tasks}
     for checkpoint in settings.checkpoints:
         if checkpoint.after not in known:
@@ -318,7 +356,9 @@ def build_plan(
             )
         effective.append(task)
 
-    schedule = assign_waves(effective, max_concurrent=max_concurrent, read_write=rule)
+    schedule = assign_waves(
+        effective, max_concurrent=max_concurrent, read_write=rule, case_sensitive=case_sensitive
+    )
     check_placeholders(effective, settings.inputs)
     waves = [list(w) for w in schedule.waves]
     reasons = dict(schedule.reasons)
@@ -421,12 +461,13 @@ def build_plan(
         goal=settings.goal,
         max_concurrent=max_concurrent,
         read_write=rule,
+        case_sensitive=case_sensitive,
         strategy=settings.strategy,
         failure_policy=settings.failure_policy,
         execution_mode=execution_mode,
         waves=waves,
         tasks=scheduled,
-        conflicts=find_conflicts(effective, waves, read_write=rule),
+        conflicts=find_conflicts(effective, waves, read_write=rule, case_sensitive=case_sensitive),
         conflicts_avoided=schedule.conflicts_avoided,
         lower_bound=lower,
         critical_path=critical,

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from waveplan.errors import InvalidPlanError
-from waveplan.execution.placeholders import placeholders
+from waveplan.execution.placeholders import check_budget, depends_upon, placeholders
 
 if TYPE_CHECKING:
     from waveplan.models import TaskSpec
@@ -33,29 +33,17 @@ __all__ = ["check_placeholders"]
 _POSITIONAL_PREFIX = "task"
 
 
-def _upstream_of(start: str, deps: Mapping[str, Sequence[str]], target: str) -> bool:
-    # Breadth first with an explicit queue: a chain of 10,000 tasks must not recurse.
-    seen = {start}
-    queue = list(deps.get(start, ()))
-    while queue:
-        nxt = queue.pop()
-        if nxt == target:
-            return True
-        if nxt not in seen:
-            seen.add(nxt)
-            queue.extend(deps.get(nxt, ()))
-    return False
-
-
 def check_placeholders(tasks: Sequence[TaskSpec], inputs: Mapping[str, str]) -> None:
     """Refuse placeholders that could never be filled when their task runs (module
     docstring); raises ``InvalidPlanError`` naming the task and the placeholder."""
     ids = [t.id for t in tasks]
     known = set(ids)
     deps = {t.id: t.depends_on for t in tasks}
+    upon = None  # one bit set per task, built once: a search per placeholder is quadratic
     for t in tasks:
         if "{" not in t.description:
             continue
+        check_budget(t.description, inputs, task_id=t.id)  # placeholders x inputs
         for ph in dict.fromkeys(placeholders(t.description)):
             if ph.startswith("{taskResult:"):
                 ref = ph[len("{taskResult:") : -1]
@@ -72,7 +60,8 @@ def check_placeholders(tasks: Sequence[TaskSpec], inputs: Mapping[str, str]) -> 
                             placeholder=ph,
                         )
                     target = ids[int(n) - 1]
-                if not _upstream_of(t.id, deps, target):
+                upon = upon or depends_upon(deps)
+                if not upon(t.id, target):
                     raise InvalidPlanError(
                         f"task {t.id!r}: placeholder {ph} reads the result of {target!r}, which "
                         f"{t.id!r} does not depend on; add {target!r} to its depends_on so the "

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -188,7 +189,21 @@ def _term_regex(term: str, inflect: Inflection, extra: tuple[str, ...]) -> re.Pa
         words = [re.escape(w) for w in form.split()]
         alternatives.append(r"[\s_-]+".join(words))
     body = "|".join(alternatives)
-    return re.compile(rf"(?<![{_WORD_CHARS}])(?:{body})(?![{_WORD_CHARS}])")
+    # No leading look-behind: a pattern that starts with literals lets the regex engine
+    # skip ahead to candidates (5-100x faster on long texts); ``find_terms`` checks the
+    # left word boundary itself.
+    return re.compile(rf"(?:{body})(?![{_WORD_CHARS}])")
+
+
+def _is_word_char(c: str) -> bool:
+    return "a" <= c <= "z" or "0" <= c <= "9"
+
+
+@lru_cache(maxsize=256)
+def _ordered(terms: tuple[str, ...]) -> tuple[str, ...]:
+    # The same few term lists are matched against every task: order them once.
+    unique = dict.fromkeys(t.lower().strip() for t in terms if t.strip())
+    return tuple(sorted(unique, key=lambda t: (-len(t.split()), -len(t), t)))
 
 
 def find_terms(
@@ -228,18 +243,27 @@ def find_terms(
     """
     lowered = text.lower()
     irregular = load_lexicon().forms if forms is None else forms
-    unique = list(dict.fromkeys(t.lower().strip() for t in terms if t.strip()))
-    ordered = sorted(unique, key=lambda t: (-len(t.split()), -len(t), t))
-    claimed: list[tuple[int, int]] = []
+    ordered = _ordered(tuple(terms))
+    # Claimed spans are disjoint: kept sorted, a new span only needs its two neighbours
+    # checked (a list scan per match was quadratic: 4 MB of text took minutes).
+    starts: list[int] = []
+    ends: list[int] = []
     found: list[TermMatch] = []
     for term in ordered:
         pattern = _term_regex(term, inflect, tuple(irregular.get(term, ())))
         first: TermMatch | None = None
-        for m in pattern.finditer(lowered):
+        m = pattern.search(lowered)
+        while m is not None:
             start, end = m.span()
-            if any(start < e and s < end for s, e in claimed):
+            if start and _is_word_char(lowered[start - 1]):
+                m = pattern.search(lowered, start + 1)  # inside a longer word: look on
                 continue
-            claimed.append((start, end))
+            m = pattern.search(lowered, end if end > start else start + 1)
+            k = bisect_right(starts, start)
+            if (k and ends[k - 1] > start) or (k < len(starts) and starts[k] < end):
+                continue
+            starts.insert(k, start)
+            ends.insert(k, end)
             if first is None:
                 first = TermMatch(term, start, end, text[start:end])
         if first is not None:

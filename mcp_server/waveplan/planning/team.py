@@ -48,7 +48,8 @@ from waveplan.models import (
     TeamMode,
 )
 from waveplan.planning.decompose import same_operation_groups
-from waveplan.planning.paths import PathIndex, is_glob, path_parts, paths_overlap
+from waveplan.planning.paths import PathIndex, is_glob, paths_overlap
+from waveplan.planning.paths import literal_parts as path_parts  # evidence, not conflicts
 from waveplan.planning.scoring import find_terms
 
 __all__ = [
@@ -204,6 +205,9 @@ def _ancestors(tasks: Sequence[TaskSpec], waves: Sequence[Sequence[str]]) -> dic
     return above
 
 
+_MAX_EVIDENCE = 64
+
+
 def _cross_phase(
     tasks: Sequence[TaskSpec], waves: Sequence[Sequence[str]], outputs: Mapping[str, str]
 ) -> str | None:
@@ -219,7 +223,11 @@ def _cross_phase(
         for tid in wave:
             for path in by_id[tid].reads:
                 parts = path_parts(path)
-                hits = earlier.all_overlaps(parts, any(is_glob(c) for c in parts))
+                # A heuristic's evidence, bounded: the first writers overlapping the read
+                # (10,000 readers of src/** beside 10,000 writers were 50 M pairs).
+                hits = earlier.all_overlaps(
+                    parts, any(is_glob(c) for c in parts), limit=_MAX_EVIDENCE
+                )
                 if hits:
                     candidates.append((tid, path, hits))
         for tid in wave:

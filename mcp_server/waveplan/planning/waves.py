@@ -15,6 +15,13 @@ path trie (``paths.PathIndex``), not pairwise checks. The level-by-level baselin
 (``naive_waves``) is computed too when it could possibly win, and the schedule with
 fewer waves is kept, so ``assign_waves`` never uses more waves than the baseline.
 
+Work is bounded, not only input: a wave stops taking tasks after ``MAX_REFUSALS``
+refusals in a row (10,000 tasks that all conflict pairwise would otherwise cost
+50 million checks per schedule; each wave still takes at least one task, so the
+schedule stays valid and complete), the baseline's first-fit tries at most as many
+groups, and the lower bound's glob term stops after ``MAX_BOUND_CHECKS`` overlap
+checks (it then counts fewer writers: still a lower bound).
+
 >>> from waveplan.models import TaskSpec
 >>> tasks = [TaskSpec(id="a", subject="A", writes=["src/api.py"]),
 ...          TaskSpec(id="b", subject="B", writes=["src/api.py"]),
@@ -49,7 +56,9 @@ from waveplan.planning.graph import TaskGraph, build_graph
 from waveplan.planning.paths import parts_overlap
 
 __all__ = [
+    "MAX_BOUND_CHECKS",
     "MAX_CONFLICTS_AVOIDED",
+    "MAX_REFUSALS",
     "assign_waves",
     "lower_bound",
     "lower_bound_terms",
@@ -59,8 +68,15 @@ __all__ = [
 MAX_CONFLICTS_AVOIDED = 200
 """At most this many pairs are listed in ``WaveSchedule.conflicts_avoided``."""
 
+MAX_REFUSALS = 32
+"""A wave stops taking tasks after this many refused in a row (a bound on work)."""
+
+MAX_BOUND_CHECKS = 200_000
+"""Glob-overlap checks the lower bound's file term makes at most."""
+
 _FULL = "full"
 _LEVEL = "level"
+_CLOSED = "closed"
 # Why a task sits later than its dependencies allow: a conflict Cause, _FULL, _LEVEL.
 _Why = Cause | str | None
 
@@ -72,13 +88,19 @@ class _Plan:
     cap: int
 
 
-def _prepare(tasks: Sequence[TaskSpec], max_concurrent: int, read_write: ReadWriteRule) -> _Plan:
+def _prepare(
+    tasks: Sequence[TaskSpec],
+    max_concurrent: int,
+    read_write: ReadWriteRule,
+    case_sensitive: bool | None = None,
+) -> _Plan:
     if not isinstance(max_concurrent, int) or max_concurrent < 1:
         raise InvalidPlanError(
             f"max_concurrent must be a whole number of at least 1, not {max_concurrent!r}",
             max_concurrent=max_concurrent,
         )
-    return _Plan(build_graph(tasks), prepare_files(tasks, read_write), max_concurrent)
+    files = prepare_files(tasks, read_write, case_sensitive=case_sensitive)
+    return _Plan(build_graph(tasks), files, max_concurrent)
 
 
 # --------------------------------------------------------------------------- scheduling
@@ -115,6 +137,7 @@ def _list_schedule(plan: _Plan) -> tuple[list[list[int]], list[_Why]]:
             heap.append(ready[s][0])
     heapq.heapify(heap)
     waves: list[list[int]] = []
+    closed: set[int] = set()  # waves that stopped after MAX_REFUSALS refusals in a row
     placed = 0
     w = 0
     while placed < n:
@@ -122,6 +145,7 @@ def _list_schedule(plan: _Plan) -> tuple[list[list[int]], list[_Why]]:
         state = WaveFiles(files)
         members: list[int] = []
         set_aside: list[int] = []
+        refused = 0
         while heap and len(members) < cap:
             r = pop(heap)
             t = by_rank[r]
@@ -133,13 +157,21 @@ def _list_schedule(plan: _Plan) -> tuple[list[list[int]], list[_Why]]:
             if cause is not None:
                 last_refusal[s] = (w, cause)
                 set_aside.append(s)
+                refused += 1
+                if refused >= MAX_REFUSALS and members:
+                    closed.add(w)
+                    break
                 continue
+            refused = 0
             pop(ready[s])
             state.add(t)
             members.append(t)
             if w > dep_wave[t] + 1:
                 lr = last_refusal[s]
-                why[t] = lr[1] if lr is not None and lr[0] == w - 1 else _FULL
+                if lr is not None and lr[0] == w - 1:
+                    why[t] = lr[1]
+                else:
+                    why[t] = _CLOSED if w - 1 in closed else _FULL
             rs = ready[s]
             if rs:
                 if self_conflict[s]:
@@ -194,8 +226,13 @@ def _naive(plan: _Plan) -> list[list[int]]:
         for t in level:
             s = files.sig[t]
             j = start.get(s, 0)
+            tries = 0
             while j < len(groups) and groups[j].check(t) is not None:
                 j += 1
+                tries += 1
+                if tries >= MAX_REFUSALS:
+                    j = len(groups)  # a bound on work: open a new group
+                    break
             if j == len(groups):
                 groups.append(WaveFiles(files))
                 members.append([])
@@ -239,50 +276,67 @@ def _explain(plan: _Plan, waves: list[list[int]]) -> list[_Why]:
 # --------------------------------------------------------------------------- lower bound
 
 
+_GLOBS = 0  # trie key of the glob writers whose literal prefix ends at a node
+
+
 def _files_bound(plan: _Plan) -> int:
     files = plan.files
     unknown = sum(files.unknown)
-    # A trie of written paths by exact components; entries are task indices.
+    # A trie of written paths by exact components; entries (key None) are task indices.
+    # A glob writer is also filed (key _GLOBS) at the node of its literal prefix, so
+    # the walk meets it on the way down: no per-node slicing, linear in the paths.
     root: dict = {}
-    globs: dict[tuple[str, ...], list[tuple[tuple[str, ...], int]]] = {}
     written = False
     for t, refs in enumerate(files.writes):
         for parts, _, has_glob in refs:
             written = True
+            if has_glob:
+                node = root
+                for c in parts:
+                    if _is_glob(c):
+                        break
+                    node = node.setdefault(c, {})
+                node.setdefault(_GLOBS, []).append((parts, t))
             node = root
             for c in parts:
                 node = node.setdefault(c, {})
             node.setdefault(None, []).append(t)
-            if has_glob:
-                k = next(k for k, c in enumerate(parts) if _is_glob(c))
-                globs.setdefault(parts[:k], []).append((parts, t))
     if not written:
         return unknown
     count: dict[int, int] = {}
     best = 0
     path: list[str] = []
     literal: list[bool] = []
+    above: list[list[tuple[tuple[str, ...], int]]] = []  # glob lists of the ancestors
+    checks = 0
 
     def enter(node: dict) -> None:
-        nonlocal best
+        nonlocal best, checks
         here = node.get(None, ())
         for t in here:
             count[t] = count.get(t, 0) + 1
         size = len(count)
-        if here and globs and (not literal or literal[-1]):
+        if here and above and (not literal or literal[-1]) and checks < MAX_BOUND_CHECKS:
             # The written literal path L also clashes with every glob writer whose
-            # pattern is at most as deep as L and overlaps it; all of these and the
-            # writers above L overlap pairwise.
+            # pattern is at most as deep as L and overlaps it (its literal prefix is a
+            # proper prefix of L: filed at an ancestor); all of these and the writers
+            # above L overlap pairwise.
             extra: set[int] = set()
             lp = tuple(path)
-            for k in range(len(lp)):
-                for parts, t in globs.get(lp[:k], ()):
+            for globs in above:
+                for parts, t in globs:
+                    checks += 1
                     if t not in count and len(parts) <= len(lp) and parts_overlap(parts, lp):
                         extra.add(t)
             size += len(extra)
         best = max(best, size)
+        globs = node.get(_GLOBS)
+        if globs is not None:
+            above.append(globs)
 
     def leave(node: dict) -> None:
+        if _GLOBS in node:
+            above.pop()
         for t in node.get(None, ()):
             k = count[t] - 1
             if k:
@@ -297,7 +351,7 @@ def _files_bound(plan: _Plan) -> int:
     while stack:
         node, children = stack[-1]
         for c, child in children:
-            if c is None:
+            if c.__class__ is not str:
                 continue
             path.append(c)
             literal.append((not literal or literal[-1]) and not _is_glob(c))
@@ -327,7 +381,11 @@ def _bound_terms(plan: _Plan) -> dict[str, int]:
 
 
 def lower_bound_terms(
-    tasks: Sequence[TaskSpec], *, max_concurrent: int, read_write: ReadWriteRule = "allow"
+    tasks: Sequence[TaskSpec],
+    *,
+    max_concurrent: int,
+    read_write: ReadWriteRule = "allow",
+    case_sensitive: bool | None = None,
 ) -> dict[str, int]:
     """The three counts ``lower_bound`` takes the maximum of (validates first).
 
@@ -350,11 +408,15 @@ def lower_bound_terms(
     >>> lower_bound_terms(tasks, max_concurrent=8)
     {'chain': 1, 'capacity': 1, 'files': 3}
     """
-    return _bound_terms(_prepare(tasks, max_concurrent, read_write))
+    return _bound_terms(_prepare(tasks, max_concurrent, read_write, case_sensitive))
 
 
 def lower_bound(
-    tasks: Sequence[TaskSpec], *, max_concurrent: int, read_write: ReadWriteRule = "allow"
+    tasks: Sequence[TaskSpec],
+    *,
+    max_concurrent: int,
+    read_write: ReadWriteRule = "allow",
+    case_sensitive: bool | None = None,
 ) -> int:
     """No valid schedule has fewer waves than this (see ``lower_bound_terms``).
 
@@ -364,13 +426,22 @@ def lower_bound(
     3
     """
     return max(
-        lower_bound_terms(tasks, max_concurrent=max_concurrent, read_write=read_write).values(),
+        lower_bound_terms(
+            tasks,
+            max_concurrent=max_concurrent,
+            read_write=read_write,
+            case_sensitive=case_sensitive,
+        ).values(),
         default=0,
     )
 
 
 def naive_waves(
-    tasks: Sequence[TaskSpec], *, max_concurrent: int, read_write: ReadWriteRule = "allow"
+    tasks: Sequence[TaskSpec],
+    *,
+    max_concurrent: int,
+    read_write: ReadWriteRule = "allow",
+    case_sensitive: bool | None = None,
 ) -> list[list[str]]:
     """The level-by-level baseline schedule ``assign_waves`` never does worse than.
 
@@ -385,7 +456,7 @@ def naive_waves(
     ...              TaskSpec(id="c", subject="C", writes=["y"])], max_concurrent=4)
     [['a', 'c'], ['b']]
     """
-    plan = _prepare(tasks, max_concurrent, read_write)
+    plan = _prepare(tasks, max_concurrent, read_write, case_sensitive)
     ids = plan.graph.ids
     return [[ids[t] for t in wave] for wave in _naive(plan)]
 
@@ -422,6 +493,11 @@ def _reasons(
             y = why[t]
             if y is _FULL:
                 text += f"; wave {w - 1} was full (max_concurrent={cap})"
+            elif y is _CLOSED:
+                text += (
+                    f"; wave {w - 1} stopped taking tasks after {MAX_REFUSALS} were refused "
+                    "in a row (a bound on planning work)"
+                )
             elif y is _LEVEL:
                 text += (
                     f"; kept at dependency level {depth[t]} by level-by-level packing, "  # type: ignore[index]
@@ -474,6 +550,7 @@ def assign_waves(
     *,
     max_concurrent: int,
     read_write: ReadWriteRule = "allow",
+    case_sensitive: bool | None = None,
 ) -> WaveSchedule:
     """Assign every task a wave: dependencies earlier, capped, conflict-free.
 
@@ -492,6 +569,8 @@ def assign_waves(
         Most tasks per wave (at least 1).
     read_write : {"allow", "conflict"}
         Whether a reader beside a writer of an overlapping path is a conflict.
+    case_sensitive : bool or None
+        How paths compare (``paths.path_key``); ``None``: the platform's default.
 
     Returns
     -------
@@ -519,7 +598,7 @@ def assign_waves(
     ([['a', 'b'], ['c']], 'no dependencies; wave 1 was full (max_concurrent=2)', 2)
     """
     with _gc_paused():
-        return _assign(_prepare(tasks, max_concurrent, read_write))
+        return _assign(_prepare(tasks, max_concurrent, read_write, case_sensitive))
 
 
 def _assign(plan: _Plan) -> WaveSchedule:

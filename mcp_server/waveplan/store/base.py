@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from waveplan.models import (
     Cost,
+    DeclaredPaths,
     Duration,
     Moment,
     PlanRecord,
@@ -29,7 +30,48 @@ from waveplan.models import (
 if TYPE_CHECKING:
     from waveplan.store.feed import FeedPage
 
-__all__ = ["ClaimResult", "Store", "TaskChanges", "TaskNew", "TaskSummary", "UpdateResult"]
+__all__ = [
+    "MAX_ERROR_CHARS",
+    "MAX_METADATA_CHARS",
+    "MAX_NOTE_CHARS",
+    "MAX_OUTPUT_CHARS",
+    "MAX_OWNER_CHARS",
+    "ClaimResult",
+    "Store",
+    "TaskChanges",
+    "TaskNew",
+    "TaskSummary",
+    "UpdateResult",
+]
+
+# Size limits of what a task stores; task_create and task_update share them. A task's
+# text comes back in every task_get and (outputs) in its dependents' descriptions, so
+# each field has a cap (5 MB subjects and 2 MB notes were accepted before).
+MAX_SUBJECT_CHARS = 500
+MAX_DESCRIPTION_CHARS = 100_000
+MAX_OWNER_CHARS = 200
+MAX_OUTPUT_CHARS = 1_000_000
+MAX_ERROR_CHARS = 20_000
+MAX_NOTE_CHARS = 20_000
+MAX_METADATA_CHARS = 100_000
+
+_Paths = DeclaredPaths
+
+
+def _metadata_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return value
+    import json
+
+    try:
+        size = len(json.dumps(value, default=str))
+    except (RecursionError, ValueError):
+        raise ValueError("metadata is nested too deeply to store") from None
+    if size > MAX_METADATA_CHARS:
+        raise ValueError(
+            f"metadata is {size:,} characters as JSON; the limit is {MAX_METADATA_CHARS:,}"
+        )
+    return value
 
 
 def _canonical(paths: list[str] | None) -> list[str] | None:
@@ -42,6 +84,7 @@ def _canonical(paths: list[str] | None) -> list[str] | None:
 
 
 _Line = Annotated[str, Field(min_length=1, max_length=2000)]
+_Tags = list[Annotated[str, Field(min_length=1, max_length=100)]]
 
 
 class TaskNew(BaseModel):
@@ -51,26 +94,24 @@ class TaskNew(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    subject: str = Field(min_length=1, max_length=500)
-    description: str = Field(default="", max_length=100_000)
-    activeForm: str | None = Field(default=None, max_length=500)
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT_CHARS)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+    activeForm: str | None = Field(default=None, max_length=MAX_SUBJECT_CHARS)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    plan_id: str | None = None
+    plan_id: str | None = Field(default=None, max_length=100)
     id: str | None = Field(default=None, min_length=1, max_length=200)
     blockedBy: list[str] = Field(default_factory=list)
     depends_on: list[str] = Field(default_factory=list)
-    writes: list[str] | None = None
-    reads: list[str] = Field(default_factory=list)
-    agent: str | None = Field(default=None, max_length=200)
+    writes: _Paths | None = None
+    reads: _Paths = Field(default_factory=list)
+    agent: str | None = Field(default=None, max_length=MAX_OWNER_CHARS)
     priority: Priority = "normal"
-    owner: str | None = None
+    owner: str | None = Field(default=None, max_length=MAX_OWNER_CHARS)
     type: TaskTypeName = "task"
     wave: int | None = Field(default=None, ge=1)
     expected_output: str | None = Field(default=None, max_length=20_000)
     input: dict[str, Any] = Field(default_factory=dict)
-    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        default_factory=list, max_length=50
-    )
+    tags: _Tags = Field(default_factory=list, max_length=50)
     deadline: Moment | None = None
     timeout: Duration | None = None
     retry: TaskRetry | None = None
@@ -85,6 +126,8 @@ class TaskNew(BaseModel):
     role: str | None = Field(default=None, max_length=100)
 
     _paths = field_validator("writes", "reads")(_canonical)
+    _metadata = field_validator("metadata")(_metadata_size)
+    _input = field_validator("input")(_metadata_size)
 
     @model_validator(mode="after")
     def _conditions_name_dependencies(self) -> TaskNew:
@@ -111,12 +154,14 @@ class TaskChanges(BaseModel):
     except inside ``metadata`` where a ``None`` value deletes that key."""
 
     status: str | None = Field(
-        default=None, description="A lifecycle status or a Claude Code alias (in_progress, ...)"
+        default=None,
+        max_length=50,
+        description="A lifecycle status or a Claude Code alias (in_progress, ...)",
     )
-    subject: str | None = Field(default=None, min_length=1, max_length=500)
-    description: str | None = Field(default=None, max_length=100_000)
-    activeForm: str | None = Field(default=None, max_length=500)
-    owner: str | None = None
+    subject: str | None = Field(default=None, min_length=1, max_length=MAX_SUBJECT_CHARS)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
+    activeForm: str | None = Field(default=None, max_length=MAX_SUBJECT_CHARS)
+    owner: str | None = Field(default=None, max_length=MAX_OWNER_CHARS)
     metadata: dict[str, Any] | None = None
     addBlockedBy: list[str] = Field(default_factory=list)
     addBlocks: list[str] = Field(default_factory=list)
@@ -124,13 +169,11 @@ class TaskChanges(BaseModel):
         default_factory=list, description="Dependencies to add, by id or name"
     )
     priority: Priority | None = None
-    agent: str | None = Field(default=None, min_length=1, max_length=200)
+    agent: str | None = Field(default=None, min_length=1, max_length=MAX_OWNER_CHARS)
     type: TaskTypeName | None = None
     expected_output: str | None = Field(default=None, max_length=20_000)
     input: dict[str, Any] | None = None
-    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
-        default=None, max_length=50
-    )
+    tags: _Tags | None = Field(default=None, max_length=50)
     deadline: Moment | None = None
     timeout: Duration | None = None
     retry: TaskRetry | None = None
@@ -145,15 +188,23 @@ class TaskChanges(BaseModel):
     summary: str | None = Field(default=None, max_length=20_000)
     memory: list[_Line] | None = Field(default=None, max_length=50)
     cost: Cost | None = None
-    writes: list[str] | None = None
-    reads: list[str] | None = None
-    output: str | None = Field(default=None, description="Result text or the output file path")
-    error: str | None = None
+    writes: _Paths | None = None
+    reads: _Paths | None = None
+    output: str | None = Field(
+        default=None,
+        max_length=MAX_OUTPUT_CHARS,
+        description="Result text or the output file path",
+    )
+    error: str | None = Field(default=None, max_length=MAX_ERROR_CHARS)
     error_code: str | None = Field(
-        default=None, description="Machine-readable failure code (retry policies match it)"
+        default=None,
+        max_length=200,
+        description="Machine-readable failure code (retry policies match it)",
     )
     note: str | None = Field(
-        default=None, description="Progress note, kept in history; the reason for blocked/handoff"
+        default=None,
+        max_length=MAX_NOTE_CHARS,
+        description="Progress note, kept in history; the reason for blocked/handoff",
     )
     expected_version: int | None = None
     attempt: int | None = Field(
@@ -164,6 +215,7 @@ class TaskChanges(BaseModel):
     )
 
     _paths = field_validator("writes", "reads")(_canonical)
+    _metadata = field_validator("metadata")(_metadata_size)
 
 
 class UpdateResult(BaseModel):

@@ -434,7 +434,20 @@ def apply_migrations(tx: Tx, dialect: str, migrations: Sequence[Migration] = MIG
                 only, statement = statement
                 if only != dialect:
                     continue
-            tx.run(render(statement, dialect))
+            try:
+                tx.run(render(statement, dialect))
+            except Exception as exc:
+                text = str(exc)
+                retryable = getattr(exc, "sqlstate", None) in ("40001", "40P01")
+                if retryable or "locked" in text.lower() or "busy" in text.lower():
+                    raise  # the backend retries these
+                raise StoreError(
+                    f"the task database's schema is damaged: it says version {current}, but "
+                    f"migration {migration.version} ({migration.description}) fails ({text}); "
+                    "restore the database from a backup, or point $WAVEPLAN_DB at a new file",
+                    version=current,
+                    migration=migration.version,
+                ) from exc
     if todo:
         if found:
             tx.run("UPDATE schema_version SET version = ?", (todo[-1].version,))

@@ -8,10 +8,15 @@ from reaching a caller. The logic is ``SQLStore``'s, in portable SQL.
 One connection per store object; a ``threading.Lock`` serialises the transactions of
 threads sharing the store (the server may call from worker threads). Processes are
 serialised by SQLite's own file locks.
+
+A new database file is created readable by its owner only (0600; SQLite gives its WAL
+and shared-memory files the same mode). An SQLite file that holds other tables and no
+waveplan schema is refused rather than given waveplan's tables.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -28,8 +33,23 @@ __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
+_TABLES = frozenset(
+    {"counters", "plans", "tasks", "dependencies", "task_paths", "checkpoints", "events"}
+)
 BUSY_TIMEOUT_SECONDS = 10.0
 RETRY_SECONDS = 60.0
+
+
+def _create_private(path: Path) -> None:
+    # Create the file 0600 before SQLite opens it (SQLite itself would use 0644 under
+    # the usual umask); an existing file keeps its mode.
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # sqlite3.connect reports why the file cannot be opened
+    os.close(fd)
 
 
 class _SQLiteTx(Tx):
@@ -101,6 +121,7 @@ class SQLiteStore(SQLStore):
                     "set $WAVEPLAN_DB to a writable path",
                     path=str(self.path),
                 ) from exc
+            _create_private(self.path)
         try:
             self._conn = sqlite3.connect(
                 str(path),
@@ -122,7 +143,9 @@ class SQLiteStore(SQLStore):
             )
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("PRAGMA foreign_keys = ON")
+            self._refuse_foreign()
             self._migrate(migrations)
+            self._check_tables()
         except BaseException:
             self._conn.close()
             raise
@@ -188,6 +211,36 @@ class SQLiteStore(SQLStore):
             return int(found[0]["version"]) if found else 0
 
         return self._transaction_read(run)
+
+    def _refuse_foreign(self) -> None:
+        def run(tx: Tx) -> list[str]:
+            return [
+                r["name"] for r in tx.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+
+        tables = self._transaction_read(run)
+        if tables and "schema_version" not in tables:
+            shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+            raise StoreError(
+                f"{self.path} is an SQLite database of another program (tables: {shown}), "
+                "not a waveplan task database; point $WAVEPLAN_DB at a new file",
+                path=str(self.path),
+            )
+
+    def _check_tables(self) -> None:
+        def run(tx: Tx) -> set[str]:
+            return {
+                r["name"] for r in tx.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+
+        missing = sorted(_TABLES - self._transaction_read(run))
+        if missing:
+            raise StoreError(
+                f"the task database {self.path} has a damaged schema: tables "
+                f"{', '.join(missing)} are missing; restore it from a backup or point "
+                "$WAVEPLAN_DB at a new file",
+                path=str(self.path),
+            )
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
         def run(tx: Tx) -> None:
