@@ -74,8 +74,8 @@ def create_plan(
     tx.run(
         "INSERT INTO plans (id, name, goal, status, project, session_id, "
         "max_concurrent, strategy, failure_policy, read_write, spec_json, result_json, "
-        "created_at, updated_at, inputs_json, retry_json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, updated_at, inputs_json, retry_json, case_sensitive) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             plan_id,
             result.name,
@@ -93,6 +93,7 @@ def create_plan(
             at,
             json.dumps(spec.plan.inputs),
             spec.plan.retry.model_dump_json(),
+            None if result.case_sensitive is None else int(result.case_sensitive),
         ),
     )
     tx.run(
