@@ -180,3 +180,19 @@ def test_a_rolled_back_change_leaves_no_trace_in_the_cached_plan_shape(
         other.close()
     claimed = {t.id for t in store.claim_next("p1", owner="w", limit=3).claimed}
     assert claimed == {"p1.a", "p1.b"}
+
+
+def test_a_description_that_would_render_past_the_budget_is_blocked_not_handed_out(
+    store: Store,
+) -> None:
+    make_plan(
+        store,
+        [task("a"), task("b", "a", description="{taskResult:a} and again {taskResult:a}")],
+    )
+    store.claim_next("p1", owner="w")
+    start(store, "p1.a")
+    complete(store, "p1.a", output="x" * 600_000)  # each one fits; twice, 1.2 MB does not
+    assert store.claim_next("p1", owner="w").claimed == []
+    blocked = store.get_task("p1.b")
+    assert blocked.status == "blocked"
+    assert "result too large" in (blocked.reason or "")

@@ -93,6 +93,9 @@ __all__ = [
 RESERVE_AFTER_LEVELS = 2
 """A task blocked by files for this many aging periods reserves its files."""
 
+CONTENTION_LIMIT = 256
+"""Conflicting partners counted per ready task at most (the ordering key)."""
+
 EXACT_REASONS = 16
 """Ready tasks held back get their own reason, this many at least; once nothing more
 can be handed out in the call, the rest share one summary reason."""
@@ -302,11 +305,23 @@ def _contention(snap: Snapshot, status: list[Status], ready: list[int]) -> dict[
         if status[i] not in FINISHED and not snap.tasks[i].external:
             everyone.add(i)
             unfinished.add(i)
-    return {
-        i: len(everyone.all_conflicts(i)) - (1 if i in unfinished else 0)
-        for i in ready
-        if i in capable
-    }
+    # Counted up to a bound (past a few hundred the order among such tasks is the same:
+    # they all gate more serial work than any chain), once per file signature (tasks
+    # with the same files conflict with the same tasks): linear however dense.
+    files = snap.shape.files
+    by_sig: dict[int, dict[int, object]] = {}
+    out: dict[int, int] = {}
+    for i in ready:
+        if i not in capable:
+            continue
+        sig = files.sig[i]
+        found = by_sig.get(sig)
+        if found is None:
+            found = by_sig[sig] = everyone.all_conflicts(i, limit=CONTENTION_LIMIT + 1)
+        # Found for another task of the signature, the set holds that task instead of i:
+        # still a partner of i, so only i itself is left out.
+        out[i] = min(len(found) - (1 if i in found else 0), CONTENTION_LIMIT)
+    return out
 
 
 def dispatch_snapshot(

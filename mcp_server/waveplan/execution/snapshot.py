@@ -71,9 +71,15 @@ class Shape:
     decides which paths matter). Built on first use; valid while no task, edge or path
     of the plan changes."""
 
-    def __init__(self, tasks: Sequence[ExecTask], read_write: str = "allow") -> None:
+    def __init__(
+        self,
+        tasks: Sequence[ExecTask],
+        read_write: str = "allow",
+        case_sensitive: bool | None = None,
+    ) -> None:
         self._specs = cast("list[TaskSpec]", [_Spec(t) for t in tasks])
         self.read_write = read_write
+        self.case_sensitive = case_sensitive
 
     @cached_property
     def graph(self) -> TaskGraph:
@@ -119,7 +125,9 @@ class Shape:
             everyone.add(i)
         out = set()
         for i in range(n):
-            if len(everyone.all_conflicts(i)) - (1 if files.self_conflict[files.sig[i]] else 0) > 0:
+            # One partner is enough to know (bounded: all-conflicting plans stay linear).
+            found = everyone.all_conflicts(i, limit=2)
+            if len(found) - (1 if i in found else 0) > 0:
                 out.add(i)
         return frozenset(out)
 
@@ -127,7 +135,11 @@ class Shape:
     def files(self) -> FileInfo:
         from waveplan.planning.conflicts import prepare_files
 
-        return prepare_files(self._specs, self.read_write)  # type: ignore[arg-type]
+        return prepare_files(
+            self._specs,
+            self.read_write,  # type: ignore[arg-type]
+            case_sensitive=self.case_sensitive,
+        )
 
 
 @dataclass(frozen=True)

@@ -44,16 +44,17 @@ __all__ = [
     "UpdateResult",
 ]
 
-# Size limits of what a task stores; task_create and task_update share them. A task's
-# text comes back in every task_get and (outputs) in its dependents' descriptions, so
-# each field has a cap (5 MB subjects and 2 MB notes were accepted before).
-MAX_SUBJECT_CHARS = 500
-MAX_DESCRIPTION_CHARS = 100_000
-MAX_OWNER_CHARS = 200
-MAX_OUTPUT_CHARS = 1_000_000
-MAX_ERROR_CHARS = 20_000
-MAX_NOTE_CHARS = 20_000
-MAX_METADATA_CHARS = 100_000
+# Size limits of what a task stores; task_create and task_update share them (one place:
+# store.limits, which the hooks' pydantic-free requests check too).
+from waveplan.store.limits import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_ERROR_CHARS,
+    MAX_METADATA_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_OUTPUT_CHARS,
+    MAX_OWNER_CHARS,
+    MAX_SUBJECT_CHARS,
+)
 
 _Paths = DeclaredPaths
 

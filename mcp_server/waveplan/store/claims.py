@@ -29,6 +29,7 @@ from waveplan.execution.state import ExecTask
 from waveplan.lifecycle import BUSY, FINISHED, STATUSES, Status
 from waveplan.store.records import brief_records, summaries, task_record
 from waveplan.store.repository import spec_of
+from waveplan.store.tx import Tx, one
 from waveplan.store.unit import Unit
 
 if TYPE_CHECKING:
@@ -40,30 +41,65 @@ __all__ = ["PlanNow", "claim_next", "placeholder_veto", "plan_now", "review_task
 MAX_REASONS = 5
 
 
-def placeholder_veto(snap: Snapshot) -> Callable[[ExecTask], tuple[str, str] | None]:
-    """Dispatch's veto for tasks whose placeholders cannot be filled yet."""
-    results: dict[str, str] = {}
-    for t in snap.tasks:
-        if t.status == Status.DONE and t.has_output and not t.external:
-            results[t.id] = ""
-            results[spec_of(snap.plan_id, t.id)] = ""
+def placeholder_veto(
+    snap: Snapshot, tx: Tx | None = None
+) -> Callable[[ExecTask], tuple[str, str] | None]:
+    """Dispatch's veto for tasks whose description cannot be filled now: a result it
+    names does not exist, an input is missing, or filling it would exceed the render
+    budget (``execution.placeholders``). With ``tx``, the description and the results it
+    names are read for the task about to be released (only such tasks: few per claim),
+    so the budget sees their real sizes."""
+    done = {t.id for t in snap.tasks if t.status == Status.DONE and t.has_output and not t.external}
 
     def veto(t: ExecTask) -> tuple[str, str] | None:
         names = snap.placeholders.get(t.id)
         if not names:
             return None
+        text = "".join(names)
+        results: dict[str, str] = {}
+        refs = _referenced(snap, names) & done
+        if tx is not None:
+            found = one(tx, "SELECT description FROM tasks WHERE id = ?", (t.id,))
+            text = found["description"] if found else text
+            for r in (
+                tx.rows(
+                    f"SELECT id, output FROM tasks WHERE id IN ({', '.join('?' * len(refs))})",
+                    sorted(refs),
+                )
+                if refs
+                else []
+            ):
+                results[r["id"]] = results[spec_of(snap.plan_id, r["id"])] = r["output"] or ""
+        else:
+            for tid in refs:
+                results[tid] = results[spec_of(snap.plan_id, tid)] = ""
         try:
             render_description(
-                "".join(names),
-                task_results=results,
-                positions=snap.positions,
-                inputs=snap.inputs,
+                text, task_results=results, positions=snap.positions, inputs=snap.inputs
             )
         except PlaceholderError as err:
             return err.code, err.message
         return None
 
     return veto
+
+
+def _referenced(snap: Snapshot, names: tuple[str, ...]) -> set[str]:
+    """The stored ids of the tasks a task's ``{taskResult:...}`` placeholders name."""
+    prefix = f"{snap.plan_id}." if snap.plan_id else ""
+    positions = snap.positions
+    out: set[str] = set()
+    for name in names:
+        if not name.startswith("{taskResult:"):
+            continue
+        ref = name[len("{taskResult:") : -1]
+        if snap.has(ref):
+            out.add(ref)
+        elif snap.has(prefix + ref):
+            out.add(prefix + ref)
+        elif ref.startswith("task") and ref[4:].isdigit() and 0 < int(ref[4:]) <= len(positions):
+            out.add(prefix + positions[int(ref[4:]) - 1])
+    return out
 
 
 def claim_next(
@@ -93,7 +129,7 @@ def claim_next(
         limit=limit,
         lease_seconds=lease_seconds,
         tokens=lambda: secrets.token_hex(16),
-        veto=placeholder_veto(ledger.snap),
+        veto=placeholder_veto(ledger.snap, u.tx),
     )
     u.apply(ledger)
     snap = ledger.snap

@@ -77,8 +77,8 @@ def create_plan(
     tx.run(
         "INSERT INTO plans (id, name, goal, status, project, session_id, "
         "max_concurrent, strategy, failure_policy, read_write, spec_json, result_json, "
-        "created_at, updated_at, inputs_json, retry_json, types_json, pools_json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, updated_at, inputs_json, retry_json, case_sensitive, types_json, "
+        "pools_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             plan_id,
             result.name,
@@ -96,6 +96,7 @@ def create_plan(
             at,
             json.dumps(spec.plan.inputs),
             RetrySettings(**spec.plan.retry.model_dump(exclude_none=True)).model_dump_json(),
+            None if result.case_sensitive is None else int(result.case_sensitive),
             json.dumps(
                 {
                     k: v.model_dump(mode="json", exclude_none=True)

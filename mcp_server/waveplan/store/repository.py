@@ -55,7 +55,7 @@ TASK_COLUMNS = (
 PLAN_COLUMNS = (
     "id, name, goal, status, project, session_id, max_concurrent, strategy, failure_policy, "
     "read_write, created_at, updated_at, inputs_json, retry_json, halted_by, "
-    "shape_seq, revision, change_seq, types_json, pools_json"
+    "shape_seq, revision, change_seq, case_sensitive, types_json, pools_json"
 )
 # The state columns a snapshot reads of every task of a scope.
 _STATE_COLUMNS = (
@@ -379,7 +379,9 @@ class Repository:
             for i in ids
         ]
         tasks += [ExecTask(id=o, external=True, writes=(), wave=_EXTERNAL_WAVE) for o in outside]
-        built = _Cached(**{**_fields(built), "shape": Shape(tasks, plan["read_write"])})
+        sensitive = plan["case_sensitive"]
+        shape = Shape(tasks, plan["read_write"], None if sensitive is None else bool(sensitive))
+        built = _Cached(**{**_fields(built), "shape": shape})
         with self._lock:
             self._shapes[plan_id] = built
         return built

@@ -72,6 +72,17 @@ class Changes:
     cost: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        from waveplan.errors import WaveplanError
+        from waveplan.store.limits import TEXT_LIMITS
+
+        for name, cap in TEXT_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, str) and len(value) > cap:
+                raise WaveplanError(
+                    f"invalid_input: {name}: at most {cap:,} characters, got {len(value):,}",
+                    field=name,
+                    limit=cap,
+                )
         object.__setattr__(self, "writes", canonical_paths(self.writes))
         object.__setattr__(self, "reads", canonical_paths(self.reads))
 

@@ -285,6 +285,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             # with it (triggers: whoever writes), so a reader that knows the plan as of one
             # change_seq re-reads only the tasks changed since (store.repository).
             "ALTER TABLE plans ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0",
+            # How the plan compares paths (planning.paths.case_sensitive_for; NULL: the
+            # platform's default), so claims compare them as the planner did.
+            "ALTER TABLE plans ADD COLUMN case_sensitive INTEGER",
             "ALTER TABLE tasks ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0",
             "CREATE INDEX IF NOT EXISTS tasks_plan_change ON tasks (plan_id, change_seq)",
             (
