@@ -27,7 +27,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError
 
 from waveplan import __version__
 from waveplan.current import stored_result
@@ -62,6 +62,7 @@ from waveplan.status import (
     task_id,
 )
 from waveplan.store.base import TaskSummary
+from waveplan.tool_inputs import invalid_input, strict_tool
 
 if TYPE_CHECKING:
     from waveplan.planning.agents import AgentProfile
@@ -269,10 +270,7 @@ def _adapt(fn: _F) -> _F:
         except WaveplanError as exc:
             raise ToolError(f"{exc.code}: {exc.message}") from exc
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
-            )
-            raise ToolError(f"invalid_input: {problems}") from exc
+            raise ToolError(invalid_input(exc)) from exc
 
     return run  # type: ignore[return-value]
 
@@ -476,9 +474,17 @@ def _summary(task: TaskRecord) -> TaskSummary:
     return TaskSummary.model_validate(task.model_dump(include=set(TaskSummary.model_fields)))
 
 
+@functools.cache
+def _task_list_adapter() -> TypeAdapter[list[TaskSpec]]:
+    return TypeAdapter(list[TaskSpec])
+
+
 def _tasks(items: list[dict[str, Any]]) -> list[TaskSpec]:
     """Validate task objects passed untyped (their schema is published once, by plan_create)."""
-    return [TaskSpec.model_validate(item) for item in items]
+    try:
+        return _task_list_adapter().validate_python(items)
+    except ValidationError as exc:
+        raise ToolError(invalid_input(exc, under="tasks")) from exc
 
 
 def _delegation(
@@ -637,7 +643,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     def tool(annotations: ToolAnnotations) -> Callable[[_F], _F]:
         def register(fn: _F) -> _F:
-            tools.append(_compact_tool(Tool.from_function(_adapt(fn), annotations=annotations)))
+            made = Tool.from_function(_adapt(fn), annotations=annotations)
+            tools.append(_compact_tool(strict_tool(made)))
             return fn
 
         return register
