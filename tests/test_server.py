@@ -24,6 +24,7 @@ TOOLS = {
     "task_list",
     "plan_create",
     "plan_status",
+    "plan_list",
     "plan_next",
     "task_review",
     "score_complexity",
@@ -36,6 +37,7 @@ READ_ONLY = {
     "task_get",
     "task_list",
     "plan_status",
+    "plan_list",
     "score_complexity",
     "select_agent",
     "assign_waves",
@@ -43,7 +45,7 @@ READ_ONLY = {
     "group_items",
 }
 # Tools whose text block is a short summary: the result travels once, as structuredContent.
-SUMMARISED = {"plan_create", "plan_status", "group_items"}
+SUMMARISED = {"plan_create", "plan_status", "plan_list", "group_items"}
 
 AUTH_PLAN: dict[str, Any] = {
     "plan": {"name": "auth-feature", "max_concurrent": 4},

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -219,6 +220,35 @@ class NextTasks(BaseModel):
     reason: str
 
 
+class PlanRow(BaseModel):
+    """One plan of ``plan_list``: progress as ``waveplan list`` shows it."""
+
+    id: str
+    name: str
+    status: str
+    finished: int = Field(description="Tasks done, skipped or cancelled")
+    total: int
+    running: int
+    review: int
+    age: str = Field(description="Since created: 45s, 12m, 3h05m, 2d04h")
+    project: str | None = None
+
+
+class PlanList(BaseModel):
+    count: int = Field(description="Plans that match, before `limit`")
+    plans: list[PlanRow] = Field(description="Newest first")
+
+    def reply_text(self) -> str:
+        rows = [
+            f"{p.id} {p.name!r} {p.status} {p.finished}/{p.total} done, {p.running} running, "
+            f"{p.review} in review, {p.age} old"
+            for p in self.plans
+        ]
+        more = self.count - len(self.plans)
+        head = f"{self.count} plan(s)" + (f", newest {len(self.plans)} shown" if more else "")
+        return "\n".join([head, *rows])
+
+
 class ConflictReport(BaseModel):
     # planning.conflicts.ScheduleCheck's fields; that module is imported on first call only.
     conflicts: list[Conflict]
@@ -312,6 +342,8 @@ def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> b
         or (key == "description" and "properties" in schema)
         or (key == "default" and value is None)
         or (key == "additionalProperties" and value is True)  # JSON Schema's own default
+        # Strict inputs refuse unknown fields by name (tool_inputs); not published.
+        or (not output and key == "additionalProperties" and value is False)
         or (output and key in _INPUT_ONLY_KEYS)
         # "items" already says it is a list, "properties" an object: the type adds nothing
         # for a reader (the root keeps its type: MCP requires it).
@@ -325,11 +357,24 @@ def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> b
     )
 
 
+_SCALARS = frozenset({"string", "integer", "number", "boolean"})
+
+
+def _null_scalar(schema: Any) -> bool:
+    """Whether ``schema`` is ``anyOf: [<one scalar type>, null]`` (and nothing else)."""
+    options = schema.get("anyOf") if isinstance(schema, dict) and len(schema) == 1 else None
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+        return False
+    other = next(o for o in options if o != {"type": "null"})
+    return set(other) == {"type"} and other["type"] in _SCALARS
+
+
 def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> Any:
     """The same contract in fewer bytes: every client pays for ``tools/list`` each turn.
 
-    Drops pydantic's generated ``title`` keys and the length and count caps (checked on
-    every call all the same). In an input schema, an optional field
+    Drops pydantic's generated ``title`` keys, the length and count caps and
+    ``additionalProperties: false`` (each checked on every call all the same, and a
+    refusal names the field). In an input schema, an optional field
     whose default is ``null`` loses its ``null`` branch and the default: leaving it out
     means the same, and single-type properties are what every client dialect maps
     (the Inspector's portability lint flags ``type`` arrays and such unions).
@@ -338,7 +383,9 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     ``$defs`` go) and drops the ``type`` beside ``items``, ``properties`` or
     ``additionalProperties`` (except at the root, which MCP requires): a result is
     read, not filled in, and stays valid against the looser schema, so clients that
-    validate ``structuredContent`` accept it.
+    validate ``structuredContent`` accept it. For the same reason a result's fields that
+    may be a null scalar (``owner``, ``lease_expires_at``) are left out of its schema:
+    a lint-clean nullable spelling costs ~50 bytes a field in every ``tools/list``.
 
     >>> compact_schema({"title": "T", "properties": {"a": {"anyOf": [{"type": "string"},
     ...     {"type": "null"}], "default": None, "title": "A"}}})
@@ -349,6 +396,9 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     >>> compact_schema({"type": "object", "properties": {"a": {"type": "array",
     ...     "items": {"$ref": "#/$defs/A"}}, "n": {"type": "integer"}}}, output=True)
     {'type': 'object', 'properties': {'a': {'items': {'type': 'object'}}, 'n': {'type': 'integer'}}}
+    >>> compact_schema({"type": "object", "properties": {"owner": {"anyOf": [
+    ...     {"type": "string"}, {"type": "null"}]}, "id": {"type": "string"}}}, output=True)
+    {'type': 'object', 'properties': {'id': {'type': 'string'}}}
     """
     if isinstance(schema, list):
         return [compact_schema(s, output=output, _root=False) for s in schema]
@@ -357,10 +407,12 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "properties" and isinstance(value, dict):
-            # Property names are data here, never schema keywords: keep every one.
-            out[key] = {
+            # Property names are data here, never schema keywords (a property named
+            # "title" stays); in a result, those that may be a null scalar go.
+            subs = {
                 name: compact_schema(sub, output=output, _root=False) for name, sub in value.items()
             }
+            out[key] = {n: sub for n, sub in subs.items() if not (output and _null_scalar(sub))}
         elif (_root and key == "type") or not _dropped(key, value, schema, output=output):
             out[key] = compact_schema(value, output=output, _root=False)
     options = out.get("anyOf")
@@ -449,6 +501,7 @@ def inline_scalar_refs(schema: Any) -> Any:
 
 
 def _compact_tool(tool: Tool) -> Tool:
+    tool.description = " ".join(tool.description.split())  # a docstring's line breaks
     # Scalar definitions (the status enums) are inlined first: compaction then spells the
     # remaining nested objects as plain objects.
     tool.parameters = compact_schema(inline_scalar_refs(tool.parameters))
@@ -840,6 +893,25 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             rendered += "\n**Cursor**: not from this plan's current tasks; the whole view above\n"
         view.rendered = rendered + status_notes(view, format)
         return view
+
+    @tool(_READ)
+    def plan_list(
+        status: Annotated[
+            Literal["open", "all"], Field(description="open: not finished (open or halted)")
+        ] = "open",
+        project: Annotated[str | None, Field(description="Only plans made in this dir")] = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 50,
+    ) -> PlanList:
+        """Stored plans, newest first: status, finished/total tasks, running, age."""
+        from waveplan.board.view import plan_rows
+        from waveplan.times import age_text, epoch
+
+        store = holder.get()
+        plans = store.list_plans(status=status, project=project)
+        rows = plan_rows(store, list(reversed(plans))[:limit])
+        now = time.time()
+        listed = [PlanRow(**r, age=age_text(now - (epoch(r["created_at"]) or now))) for r in rows]
+        return PlanList(count=len(plans), plans=listed)
 
     @tool(_WRITE)
     def plan_next(
