@@ -24,9 +24,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError
 
@@ -63,6 +65,7 @@ from waveplan.status import (
     task_id,
 )
 from waveplan.store.base import TaskSummary
+from waveplan.subscriptions import PlanWatch
 from waveplan.tool_inputs import invalid_input, strict_tool
 
 if TYPE_CHECKING:
@@ -684,11 +687,20 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         Opens the store on first use; default ``open_store()`` (``$WAVEPLAN_DB`` etc.).
     """
     holder = _StoreHolder(store_factory or _default_store)
+    bus = InMemorySubscriptionBus()
+    watch = PlanWatch(holder.get, bus)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[None]:
         try:
-            yield None
+            # One follower of the change feed for the server's life (idle until a
+            # plan is watched); it stops before the store closes.
+            async with anyio.create_task_group() as followers:
+                followers.start_soon(watch.run)
+                try:
+                    yield None
+                finally:
+                    followers.cancel_scope.cancel()
         finally:
             holder.close()
 
@@ -1014,7 +1026,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         tools=tools,
+        subscriptions=bus,
     )
+    watch.install(server)
 
     # ------------------------------------------------------------------ prompt, resources
 

@@ -1,0 +1,271 @@
+"""Change events for ``plan://<id>`` through the SDK's subscriptions, in both protocol eras.
+
+Every test has a *listener* and a *writer*: two servers (two stores) on one database,
+as two processes would be, so an update can only come from the change feed. Over real
+stdio processes: tests/test_subscriptions_stdio.py.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, MCPError
+from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated
+from mcp.types import ResourceUpdatedNotification
+
+from waveplan import subscriptions
+from waveplan.server import server_for
+
+pytestmark = pytest.mark.anyio
+
+# Generous: these prove delivery, not speed (the stdio test holds the 1 s promise).
+WAIT = 10.0
+TASKS = [
+    {"id": "a", "subject": "Write the parser", "writes": ["src/parser.py"]},
+    {"id": "b", "subject": "Test the parser", "writes": ["tests/test_parser.py"]},
+]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return str(tmp_path / "tasks.sqlite3")
+
+
+@pytest.fixture
+async def writer(location: str) -> AsyncIterator[Client]:
+    async with Client(server_for(location)) as c:
+        yield c
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error is False, result.content[0].text
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def new_plan(client: Client, name: str = "parser") -> str:
+    plan = await call(client, "plan_create", plan={"name": name}, tasks=TASKS)
+    return plan["plan_id"]
+
+
+class Updates:
+    """``notifications/resources/updated`` as a 2025-era client receives them."""
+
+    def __init__(self) -> None:
+        self.send, self.receive = anyio.create_memory_object_stream[str](100)
+
+    async def handler(self, message: Any) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            await self.send.send(str(message.params.uri))
+
+    async def next(self) -> str:
+        with anyio.fail_after(WAIT):
+            return await self.receive.receive()
+
+    def pending(self) -> list[str]:
+        seen = []
+        while True:
+            try:
+                seen.append(self.receive.receive_nowait())
+            except anyio.WouldBlock:
+                return seen
+
+
+@asynccontextmanager
+async def legacy_listener(location: str) -> AsyncIterator[tuple[Client, Updates]]:
+    updates = Updates()
+    async with Client(server_for(location), mode="legacy", message_handler=updates.handler) as c:
+        yield c, updates
+
+
+async def subscribe(client: Client, uri: str) -> None:
+    with warnings.catch_warnings():  # deprecated as of 2026-07-28: this is the 2025 path
+        warnings.simplefilter("ignore")
+        await client.subscribe_resource(uri)
+
+
+async def unsubscribe(client: Client, uri: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        await client.unsubscribe_resource(uri)
+
+
+async def next_event(sub: Any) -> Any:
+    with anyio.fail_after(WAIT):
+        return await sub.__anext__()
+
+
+async def claim_and_finish(writer: Client, plan: str) -> str:
+    task = (await call(writer, "plan_next", plan_id=plan, owner="lead"))["claimed"][0]["id"]
+    await call(writer, "task_update", taskId=task, status="in_progress")
+    await call(writer, "task_update", taskId=task, status="completed", output="done")
+    return task
+
+
+# --------------------------------------------------------------------------- 2026-07-28
+
+
+async def test_a_listener_hears_a_claim_made_through_another_server(
+    location: str, writer: Client
+) -> None:
+    plan = await new_plan(writer)
+    async with Client(server_for(location)) as listener:
+        assert listener.protocol_version == "2026-07-28"
+        assert listener.server_capabilities.resources.subscribe is True
+        async with listener.listen(resource_subscriptions=[f"plan://{plan}"]) as sub:
+            assert sub.honored.resource_subscriptions == [f"plan://{plan}"]
+            await call(writer, "plan_next", plan_id=plan, owner="lead")
+            assert await next_event(sub) == ResourceUpdated(uri=f"plan://{plan}")
+            # Read again, the resource shows the change.
+            text = (await listener.read_resource(f"plan://{plan}")).contents[0].text
+            assert "claimed" in text
+
+
+async def test_a_listener_hears_only_the_plans_it_named(location: str, writer: Client) -> None:
+    watched, other = await new_plan(writer, "watched"), await new_plan(writer, "other")
+    async with (
+        Client(server_for(location)) as listener,
+        listener.listen(resource_subscriptions=[f"plan://{watched}"]) as sub,
+    ):
+        await claim_and_finish(writer, other)
+        await call(writer, "task_update", taskId=f"{watched}.a", note="starting soon")
+        # The other plan's changes came first, in commit order; none of them is heard.
+        assert await next_event(sub) == ResourceUpdated(uri=f"plan://{watched}")
+
+
+async def test_every_stream_hears_the_change_from_one_follower(
+    location: str, writer: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[int] = []
+    real = subscriptions.PlanWatch._read
+
+    async def counted(self: subscriptions.PlanWatch) -> bool:
+        reads.append(id(self))
+        return await real(self)
+
+    monkeypatch.setattr(subscriptions.PlanWatch, "_read", counted)
+    plan = await new_plan(writer)
+    uri = f"plan://{plan}"
+    async with (
+        Client(server_for(location)) as listener,
+        listener.listen(resource_subscriptions=[uri]) as first,
+        listener.listen(resource_subscriptions=[uri]) as second,
+        listener.listen(resource_subscriptions=[uri]) as third,
+    ):
+        await claim_and_finish(writer, plan)
+        for sub in (first, second, third):
+            assert await next_event(sub) == ResourceUpdated(uri=uri)
+    assert len(set(reads)) == 1  # one follower in the listening server, however many streams
+
+
+async def test_a_list_listener_hears_that_a_plan_was_added(location: str, writer: Client) -> None:
+    await new_plan(writer, "existing")
+    async with (
+        Client(server_for(location)) as listener,
+        listener.listen(resources_list_changed=True) as sub,
+    ):
+        await call(writer, "task_update", taskId="p1.a", note="not a new plan")
+        added = await new_plan(writer, "added")
+        assert await next_event(sub) == ResourcesListChanged()
+        listed = [r.uri for r in (await listener.list_resources()).resources]
+        assert f"plan://{added}" in listed
+
+
+async def test_no_feed_is_read_while_nobody_listens(
+    location: str, writer: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[int] = []
+    real = subscriptions.PlanWatch._read
+
+    async def counted(self: subscriptions.PlanWatch) -> bool:
+        reads.append(1)
+        return await real(self)
+
+    monkeypatch.setattr(subscriptions.PlanWatch, "_read", counted)
+    plan = await new_plan(writer)
+    async with Client(server_for(location)) as listener:
+        async with listener.listen(resource_subscriptions=[f"plan://{plan}"]) as sub:
+            await call(writer, "plan_next", plan_id=plan, owner="lead")
+            await next_event(sub)
+        await anyio.sleep(0.3)  # the stream's end reaches the follower
+        before = len(reads)
+        await anyio.sleep(4 * subscriptions.FEED_INTERVAL)
+        assert len(reads) == before
+
+
+# --------------------------------------------------------------------------- 2025 eras
+
+
+async def test_a_subscriber_hears_a_completion_made_through_another_server(
+    location: str, writer: Client
+) -> None:
+    plan = await new_plan(writer)
+    async with legacy_listener(location) as (listener, updates):
+        assert listener.protocol_version == "2025-11-25"
+        assert listener.server_capabilities.resources.subscribe is True
+        await subscribe(listener, f"plan://{plan}")
+        await claim_and_finish(writer, plan)
+        assert await updates.next() == f"plan://{plan}"
+
+
+async def test_unsubscribing_stops_the_updates_of_that_plan_only(
+    location: str, writer: Client
+) -> None:
+    first, second = await new_plan(writer, "first"), await new_plan(writer, "second")
+    async with legacy_listener(location) as (listener, updates):
+        await subscribe(listener, f"plan://{first}")
+        await subscribe(listener, f"plan://{second}")
+        await unsubscribe(listener, f"plan://{first}")
+        await call(writer, "task_update", taskId=f"{first}.a", note="first changed")
+        await call(writer, "task_update", taskId=f"{second}.a", note="second changed")
+        assert await updates.next() == f"plan://{second}"
+        await anyio.sleep(3 * subscriptions.FEED_INTERVAL)
+        assert updates.pending() == []
+
+
+async def test_subscribing_to_something_else_than_a_stored_plan_is_refused(
+    location: str, writer: Client
+) -> None:
+    async with legacy_listener(location) as (listener, _):
+        with pytest.raises(MCPError, match=r"unknown plan 'p9'.*plan_list"):
+            await subscribe(listener, "plan://p9")
+        with pytest.raises(MCPError, match="subscribe to plan://<id>"):
+            await subscribe(listener, "task://1")
+
+
+# --------------------------------------------------------------------------- resources/list
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_resources_list_names_every_stored_plan_in_pages(
+    location: str, writer: Client, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscriptions, "PAGE_SIZE", 2)
+    ids = [await new_plan(writer, f"plan {i}") for i in range(5)]
+    async with Client(server_for(location), mode=mode) as client:
+        seen: list[Any] = []
+        cursor = None
+        while True:
+            page = await client.list_resources(cursor=cursor)
+            seen += page.resources
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert [r.uri for r in seen] == [f"plan://{i}" for i in ids]
+        assert seen[0].title == "plan 0" and seen[0].mime_type == "text/markdown"
+        assert seen[0].description == "open plan"
+
+
+def test_plan_uris_are_recognised_exactly() -> None:
+    assert subscriptions.plan_id_of("plan://p3") == "p3"
+    for other in ("plan://", "plan://p3/tasks", "plans://p3", "plan://p 3"):
+        assert subscriptions.plan_id_of(other) is None, other
