@@ -2,7 +2,7 @@
 
 Every test has a *listener* and a *writer*: two servers (two stores) on one database,
 as two processes would be, so an update can only come from the change feed. Over real
-stdio processes: tests/test_subscriptions_stdio.py.
+processes (stdio, HTTP): tests/test_subscriptions_processes.py.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from waveplan.server import server_for
 
 pytestmark = pytest.mark.anyio
 
-# Generous: these prove delivery, not speed (the stdio test holds the 1 s promise).
+# Generous: these prove delivery, not speed (the process tests hold the 1 s promise).
 WAIT = 10.0
 TASKS = [
     {"id": "a", "subject": "Write the parser", "writes": ["src/parser.py"]},
