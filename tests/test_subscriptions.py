@@ -82,8 +82,14 @@ class Updates:
 
 @asynccontextmanager
 async def legacy_listener(location: str) -> AsyncIterator[tuple[Client, Updates]]:
+    async with legacy_listener_of(server_for(location)) as pair:
+        yield pair
+
+
+@asynccontextmanager
+async def legacy_listener_of(server: Any) -> AsyncIterator[tuple[Client, Updates]]:
     updates = Updates()
-    async with Client(server_for(location), mode="legacy", message_handler=updates.handler) as c:
+    async with Client(server, mode="legacy", message_handler=updates.handler) as c:
         yield c, updates
 
 
@@ -145,26 +151,28 @@ async def test_a_listener_hears_only_the_plans_it_named(location: str, writer: C
 async def test_every_stream_hears_the_change_from_one_follower(
     location: str, writer: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads: list[int] = []
+    readers: list[int] = []
     real = subscriptions.PlanWatch._read
 
     async def counted(self: subscriptions.PlanWatch) -> bool:
-        reads.append(id(self))
+        readers.append(anyio.get_current_task().id)
         return await real(self)
 
     monkeypatch.setattr(subscriptions.PlanWatch, "_read", counted)
     plan = await new_plan(writer)
     uri = f"plan://{plan}"
+    server = server_for(location)  # each in-memory client runs the server's lifespan
     async with (
-        Client(server_for(location)) as listener,
-        listener.listen(resource_subscriptions=[uri]) as first,
-        listener.listen(resource_subscriptions=[uri]) as second,
-        listener.listen(resource_subscriptions=[uri]) as third,
+        Client(server) as one,
+        Client(server) as two,
+        one.listen(resource_subscriptions=[uri]) as first,
+        one.listen(resource_subscriptions=[uri]) as second,
+        two.listen(resource_subscriptions=[uri]) as third,
     ):
         await claim_and_finish(writer, plan)
         for sub in (first, second, third):
             assert await next_event(sub) == ResourceUpdated(uri=uri)
-    assert len(set(reads)) == 1  # one follower in the listening server, however many streams
+        assert len(set(readers)) == 1  # one follower, however many streams and lifespans
 
 
 async def test_a_list_listener_hears_that_a_plan_was_added(location: str, writer: Client) -> None:
@@ -230,6 +238,31 @@ async def test_unsubscribing_stops_the_updates_of_that_plan_only(
         assert await updates.next() == f"plan://{second}"
         await anyio.sleep(3 * subscriptions.FEED_INTERVAL)
         assert updates.pending() == []
+
+
+async def test_a_connections_subscriptions_end_with_it(
+    location: str, writer: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[int] = []
+    real = subscriptions.PlanWatch._read
+
+    async def counted(self: subscriptions.PlanWatch) -> bool:
+        reads.append(1)
+        return await real(self)
+
+    monkeypatch.setattr(subscriptions.PlanWatch, "_read", counted)
+    plan = await new_plan(writer)
+    server = server_for(location)
+    async with Client(server) as other:  # keeps the server, and its follower, alive
+        async with legacy_listener_of(server) as (listener, updates):
+            await subscribe(listener, f"plan://{plan}")
+            await call(writer, "task_update", taskId=f"{plan}.a", note="heard")
+            assert await updates.next() == f"plan://{plan}"
+        await anyio.sleep(3 * subscriptions.FEED_INTERVAL)
+        before = len(reads)
+        await anyio.sleep(4 * subscriptions.FEED_INTERVAL)
+        assert len(reads) == before  # nobody left to tell: the follower stopped reading
+        assert (await other.call_tool("plan_list", {})).is_error is False
 
 
 async def test_subscribing_to_something_else_than_a_stored_plan_is_refused(

@@ -126,6 +126,7 @@ class PlanWatch:
         self._known: set[str] | None = None  # plan ids, for list-changed events
         self._cursor: int | None = None
         self._wake = anyio.Event()
+        self._one_follower = anyio.Lock()
 
     # ------------------------------------------------------------------ registration
 
@@ -229,7 +230,15 @@ class PlanWatch:
     # ------------------------------------------------------------------ the follower
 
     async def run(self) -> None:
-        """Follow the feed while anything is watched; sleep without reading otherwise."""
+        """Follow the feed while anything is watched; sleep without reading otherwise.
+
+        One server object can run several lifespans at once (in-memory clients each
+        run one): the others wait here, and one takes over when the follower ends.
+        """
+        async with self._one_follower:
+            await self._follow()
+
+    async def _follow(self) -> None:
         while True:
             if not self._wanted():
                 self._cursor = None  # the next subscriber starts from the feed's end
