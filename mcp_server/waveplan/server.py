@@ -1,10 +1,12 @@
 """The waveplan MCP server: short tool functions over the planner and the store.
 
-This is the only module that imports ``mcp``. Each tool validates its arguments
-(pydantic, from the signature), calls one planner or store function and returns a
-pydantic model, so clients get an ``outputSchema`` and ``structuredContent``. Domain
-errors (``WaveplanError``) become ``ToolError("<code>: <message>")`` in one place,
-``_adapt``; the server keeps answering after any failure.
+With its plumbing (``tool_inputs``: strict arguments; ``subscriptions``: plan change
+events and the plan list) this is the only code that imports ``mcp``. Each tool
+validates its arguments (pydantic, from the signature; an unknown argument is refused
+by name), calls one planner or store function and returns a pydantic model, so clients
+get an ``outputSchema`` and ``structuredContent``. Domain errors (``WaveplanError``)
+become ``ToolError("<code>: <message>")`` in one place, ``_adapt``; the server keeps
+answering after any failure.
 
 The store, networkx and the planning core are imported on first use, so a client's
 first ``tools/list`` costs little more than the SDK's own import.
