@@ -20,7 +20,8 @@ from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated
 from mcp.types import ResourceUpdatedNotification
 
 from waveplan import subscriptions
-from waveplan.server import server_for
+from waveplan.errors import StoreError
+from waveplan.server import build_server, server_for
 
 pytestmark = pytest.mark.anyio
 
@@ -273,6 +274,19 @@ async def test_subscribing_to_something_else_than_a_stored_plan_is_refused(
             await subscribe(listener, "plan://p9")
         with pytest.raises(MCPError, match="subscribe to plan://<id>"):
             await subscribe(listener, "task://1")
+
+
+async def test_a_store_that_cannot_open_refuses_subscriptions_and_keeps_serving() -> None:
+    def broken() -> Any:
+        raise StoreError("cannot open the task database /nope; set $WAVEPLAN_DB")
+
+    updates = Updates()
+    server = build_server(broken)
+    async with Client(server, mode="legacy", message_handler=updates.handler) as listener:
+        with pytest.raises(MCPError, match="store: cannot open the task database"):
+            await subscribe(listener, "plan://p1")
+        score = await call(listener, "score_complexity", text="Create utility function")
+        assert score["tier"] == 1
 
 
 # --------------------------------------------------------------------------- resources/list

@@ -37,6 +37,7 @@ import anyio
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, SubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     EmptyResult,
     ListResourcesResult,
@@ -47,7 +48,7 @@ from mcp.types import (
     UnsubscribeRequestParams,
 )
 
-from waveplan.errors import NotFoundError
+from waveplan.errors import NotFoundError, WaveplanError
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -207,6 +208,8 @@ class PlanWatch:
             self._store().get_plan(plan)
         except NotFoundError as exc:
             raise MCPError(INVALID_PARAMS, exc.message, data={"uri": uri}) from exc
+        except WaveplanError as exc:  # the store cannot be reached: say so, as tools do
+            raise MCPError(INTERNAL_ERROR, f"{exc.code}: {exc.message}") from exc
         return plan
 
     # ------------------------------------------------------------------ resources/list
