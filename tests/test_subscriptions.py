@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client, MCPError
-from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated
+from mcp.server.subscriptions import ResourceUpdated
 from mcp.types import ResourceUpdatedNotification
 
 from waveplan import subscriptions
@@ -176,17 +176,33 @@ async def test_every_stream_hears_the_change_from_one_follower(
         assert len(set(readers)) == 1  # one follower, however many streams and lifespans
 
 
-async def test_a_list_listener_hears_that_a_plan_was_added(location: str, writer: Client) -> None:
-    await new_plan(writer, "existing")
+async def test_a_listen_without_plans_neither_opens_the_store_nor_reads_the_feed(
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Claude Code opens this listen on every connection and waits for its ack.
+    opened: list[int] = []
+    reads: list[int] = []
+    real = subscriptions.PlanWatch._read
+
+    async def counted(self: subscriptions.PlanWatch) -> bool:
+        reads.append(1)
+        return await real(self)
+
+    def factory() -> Any:
+        from waveplan.store import open_store
+
+        opened.append(1)
+        return open_store(location)
+
+    monkeypatch.setattr(subscriptions.PlanWatch, "_read", counted)
     async with (
-        Client(server_for(location)) as listener,
-        listener.listen(resources_list_changed=True) as sub,
+        Client(build_server(factory)) as client,
+        client.listen(
+            tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
+        ),
     ):
-        await call(writer, "task_update", taskId="p1.a", note="not a new plan")
-        added = await new_plan(writer, "added")
-        assert await next_event(sub) == ResourcesListChanged()
-        listed = [r.uri for r in (await listener.list_resources()).resources]
-        assert f"plan://{added}" in listed
+        await anyio.sleep(3 * subscriptions.FEED_INTERVAL)
+        assert opened == [] and reads == []
 
 
 async def test_no_feed_is_read_while_nobody_listens(
@@ -293,11 +309,13 @@ async def test_a_store_that_cannot_open_refuses_subscriptions_and_keeps_serving(
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_resources_list_names_every_stored_plan_in_pages(
+async def test_resources_list_names_every_open_plan_in_pages(
     location: str, writer: Client, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(subscriptions, "PAGE_SIZE", 2)
     ids = [await new_plan(writer, f"plan {i}") for i in range(5)]
+    finished = await call(writer, "plan_create", plan={"name": "one task"}, tasks=TASKS[:1])
+    await claim_and_finish(writer, finished["plan_id"])
     async with Client(server_for(location), mode=mode) as client:
         seen: list[Any] = []
         cursor = None
@@ -310,6 +328,19 @@ async def test_resources_list_names_every_stored_plan_in_pages(
         assert [r.uri for r in seen] == [f"plan://{i}" for i in ids]
         assert seen[0].title == "plan 0" and seen[0].mime_type == "text/markdown"
         assert seen[0].description == "open plan"
+        # A finished plan is left out of the list, not out of reach.
+        done = await client.read_resource(f"plan://{finished['plan_id']}")
+        assert "done" in done.contents[0].text
+
+
+async def test_resources_list_answers_without_plans_when_the_store_cannot_open() -> None:
+    def broken() -> Any:
+        raise StoreError("cannot open the task database /nope; set $WAVEPLAN_DB")
+
+    async with Client(build_server(broken)) as client:
+        assert (await client.list_resources()).resources == []
+        templates = (await client.list_resource_templates()).resource_templates
+        assert [t.uri_template for t in templates] == ["plan://{plan_id}"]
 
 
 def test_plan_uris_are_recognised_exactly() -> None:

@@ -8,21 +8,24 @@ on SQLite and PostgreSQL alike), not from this process's own tool calls.
   ["plan://p1"]`` (``Client.listen()`` in the SDK). The SDK's listen handler serves
   the stream, stamps and filters; ``PlanWatch`` wraps it only to learn which plans
   are watched, and publishes ``ResourceUpdated`` on the server's subscription bus.
-  A stream that also asks for ``resources_list_changed`` hears when a plan is added.
+  No ``resources/list_changed`` is sent: Claude Code asks for it on every connection,
+  and serving it would mean reading the store before acknowledging (its connection
+  waits on that) and following the feed for the whole session.
 - **2025 eras**: ``resources/subscribe`` / ``resources/unsubscribe`` with a
   ``plan://<id>`` URI; ``notifications/resources/updated`` goes out on the
   connection's own channel. A connection's subscriptions end with it.
 
 One follower per server process, however many subscribers: ``PlanWatch.run`` reads
 the feed every ``FEED_INTERVAL`` seconds while at least one plan is watched (one
-indexed query; every ``LIST_INTERVAL`` seconds while only list changes are asked for;
-nothing at all while nobody listens) and sends one update per changed plan
+indexed query; nothing at all while nobody listens) and sends one update per changed plan
 per read: an update says "read it again", so several changes of one plan between two
 reads are one update. The feed position is read *before* a subscription is
 acknowledged, so nothing committed after the acknowledgement is missed.
 
-``resources/list`` lists the stored plans (oldest first, paged) after the server's
-own resources.
+``resources/list`` lists the open plans (oldest first, paged) after the server's own
+resources; a finished plan stays readable at its URI (``plan_list(status="all")``
+names them). Claude Code lists resources when it connects: a store that cannot be
+opened then leaves the plans out rather than failing the listing.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, SubscriptionBus
+from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INTERNAL_ERROR,
@@ -57,14 +60,12 @@ if TYPE_CHECKING:
 
     from waveplan.store.base import Store
 
-__all__ = ["FEED_INTERVAL", "LIST_INTERVAL", "PAGE_SIZE", "PlanWatch", "plan_id_of", "plan_uri"]
+__all__ = ["FEED_INTERVAL", "PAGE_SIZE", "PlanWatch", "plan_id_of", "plan_uri"]
 
 logger = logging.getLogger(__name__)
 
 #: Seconds between two reads of the change feed while a plan is watched.
 FEED_INTERVAL = 0.2
-#: Seconds between feed reads while only ``resources_list_changed`` is asked for.
-LIST_INTERVAL = 2.0
 #: Plans per ``resources/list`` page.
 PAGE_SIZE = 100
 _FEED_PAGE = 1000
@@ -122,9 +123,7 @@ class PlanWatch:
         self._bus = bus
         self._interval = interval
         self._streams: Counter[str] = Counter()  # plan id -> listen streams naming it
-        self._list_streams = 0  # listen streams asking for resources_list_changed
         self._connections: dict[Connection, set[str]] = {}  # 2025 eras
-        self._known: set[str] | None = None  # plan ids, for list-changed events
         self._cursor: int | None = None
         self._wake = anyio.Event()
         self._one_follower = anyio.Lock()
@@ -152,9 +151,6 @@ class PlanWatch:
             plans |= subscribed
         return plans
 
-    def _wanted(self) -> bool:
-        return bool(self._list_streams or self.watched())
-
     def _begin(self) -> None:
         """Start following from the feed's current end (before the caller acknowledges)."""
         if self._cursor is None:
@@ -165,21 +161,16 @@ class PlanWatch:
         inner = entry.handler
 
         async def listen(ctx: Any, params: SubscriptionsListenRequestParams) -> Any:
-            wanted = params.notifications
-            plans = [p for u in wanted.resource_subscriptions or () if (p := plan_id_of(u))]
-            lists = bool(wanted.resources_list_changed)
-            if plans or lists:
+            uris = params.notifications.resource_subscriptions or ()
+            plans = [p for u in uris if (p := plan_id_of(u))]
+            if plans:  # only then: a listen without plans never waits on the store
                 self._begin()
-            if lists and self._known is None:
-                self._known = {p.id for p in self._store().list_plans(status="all")}
             self._streams.update(plans)
-            self._list_streams += lists
             try:
                 return await inner(ctx, params)
             finally:
                 self._streams.subtract(plans)
                 self._streams = +self._streams  # drop the zeros
-                self._list_streams -= lists
 
         return listen
 
@@ -218,9 +209,13 @@ class PlanWatch:
         async def list_resources(ctx: Any, params: PaginatedRequestParams) -> ListResourcesResult:
             start = int(params.cursor) if params.cursor and params.cursor.isdigit() else 0
             fixed = await own() if start == 0 else []
-            # Oldest first: a plan made between two pages goes at the end, so the
-            # offset cursor neither repeats nor skips one.
-            plans = self._store().list_plans(status="all")
+            try:
+                # Oldest first: a plan made between two pages goes at the end, so the
+                # offset cursor neither repeats nor skips one.
+                plans = self._store().list_plans(status="open")
+            except WaveplanError as exc:
+                logger.warning("resources/list without plans: %s: %s", exc.code, exc.message)
+                plans = []
             page = plans[start : start + PAGE_SIZE]
             following = start + PAGE_SIZE
             return ListResourcesResult(
@@ -243,9 +238,8 @@ class PlanWatch:
 
     async def _follow(self) -> None:
         while True:
-            if not self._wanted():
+            if not self.watched():
                 self._cursor = None  # the next subscriber starts from the feed's end
-                self._known = None
                 self._wake = anyio.Event()
                 await self._wake.wait()
                 continue
@@ -258,13 +252,8 @@ class PlanWatch:
             except Exception:  # a store hiccup must not end subscriptions: read again
                 logger.exception("reading the change feed failed; retrying")
             if not more:
-                with anyio.move_on_after(self._pause()):
+                with anyio.move_on_after(self._interval):
                     await self._wake.wait()
-
-    def _pause(self) -> float:
-        # Only "a plan was added" wanted (Claude Code's listen asks for every list): a
-        # slower pace is enough, and a team database sees fewer reads.
-        return self._interval if self.watched() else LIST_INTERVAL
 
     async def _read(self) -> bool:
         store = self._store()
@@ -279,10 +268,6 @@ class PlanWatch:
 
     async def _tell(self, changed: Iterable[str]) -> None:
         changed = list(changed)
-        if self._known is not None and not set(changed) <= self._known:
-            self._known |= set(changed)
-            if self._list_streams:
-                await self._bus.publish(ResourcesListChanged())
         streams = {plan for plan, n in self._streams.items() if n > 0}
         for plan in changed:
             if plan in streams:
