@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -579,8 +580,11 @@ async def test_an_unexpected_error_is_withheld_and_the_server_keeps_answering(mo
         ] == "general-purpose"
 
 
-async def test_the_store_is_opened_on_first_use_and_closed_with_the_session(mode: str) -> None:
+async def test_the_store_opens_once_in_the_background_and_closes_with_the_session(
+    mode: str,
+) -> None:
     events: list[str] = []
+    release = threading.Event()
 
     class Recording:
         def list_tasks(self, **_: Any) -> list[Any]:
@@ -590,13 +594,16 @@ async def test_the_store_is_opened_on_first_use_and_closed_with_the_session(mode
             events.append("close")
 
     def factory() -> Any:
+        events.append("opening")
+        release.wait(10)  # a slow store: nothing but the calls that need it waits
         events.append("open")
         return Recording()
 
     async with Client(build_server(factory), mode=mode) as client:
         await client.list_tools()
-        assert events == []
+        assert "open" not in events
+        release.set()
         await ok(client, "task_list")
         await ok(client, "task_list")
-        assert events == ["open"]
-    assert events == ["open", "close"]
+        assert events == ["opening", "open"]
+    assert events == ["opening", "open", "close"]

@@ -7,6 +7,7 @@ processes (stdio, HTTP): tests/test_subscriptions_processes.py.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -176,11 +177,12 @@ async def test_every_stream_hears_the_change_from_one_follower(
         assert len(set(readers)) == 1  # one follower, however many streams and lifespans
 
 
-async def test_a_listen_without_plans_neither_opens_the_store_nor_reads_the_feed(
+async def test_a_listen_without_plans_waits_for_no_store_and_reads_no_feed(
     location: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Claude Code opens this listen on every connection and waits for its ack.
-    opened: list[int] = []
+    release = threading.Event()
+    timed_out: list[bool] = []
     reads: list[int] = []
     real = subscriptions.PlanWatch._read
 
@@ -188,21 +190,27 @@ async def test_a_listen_without_plans_neither_opens_the_store_nor_reads_the_feed
         reads.append(1)
         return await real(self)
 
-    def factory() -> Any:
+    def slow_store() -> Any:
         from waveplan.store import open_store
 
-        opened.append(1)
+        timed_out.append(not release.wait(10))  # released only once the ack has come
         return open_store(location)
 
     monkeypatch.setattr(subscriptions.PlanWatch, "_read", counted)
-    async with (
-        Client(build_server(factory)) as client,
-        client.listen(
-            tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
-        ),
-    ):
-        await anyio.sleep(3 * subscriptions.FEED_INTERVAL)
-        assert opened == [] and reads == []
+    try:
+        async with (
+            Client(build_server(slow_store)) as client,
+            client.listen(
+                tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
+            ) as sub,
+        ):
+            assert sub.honored.resources_list_changed is True  # acknowledged, store unopened
+            release.set()
+            await anyio.sleep(3 * subscriptions.FEED_INTERVAL)
+            assert reads == []
+    finally:
+        release.set()
+    assert timed_out == [False]
 
 
 async def test_no_feed_is_read_while_nobody_listens(

@@ -8,8 +8,9 @@ get an ``outputSchema`` and ``structuredContent``. Domain errors (``WaveplanErro
 become ``ToolError("<code>: <message>")`` in one place, ``_adapt``; the server keeps
 answering after any failure.
 
-The store, networkx and the planning core are imported on first use, so a client's
-first ``tools/list`` costs little more than the SDK's own import.
+networkx and the planning core are imported on first use and the store opens on a
+worker thread at start-up, so a client's first ``tools/list`` costs little more than
+the SDK's own import.
 
 >>> server = build_server(lambda: None)
 >>> server.name
@@ -19,7 +20,9 @@ first ``tools/list`` costs little more than the SDK's own import.
 from __future__ import annotations
 
 import functools
+import logging
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -264,16 +267,30 @@ class ConflictReport(BaseModel):
 
 
 class _StoreHolder:
-    """Opens the store on first use (not at start-up) and closes it with the server."""
+    """Opens the store once and closes it with the server.
+
+    ``warm`` opens it on a worker thread when the server starts, so no request waits
+    for it: Claude Code waits for ``resources/list`` (which lists the stored plans)
+    before it offers the server's tools, while ``tools/list`` never touches the store.
+    A store that cannot open is reported by the first call that needs it.
+    """
 
     def __init__(self, factory: Callable[[], Store]) -> None:
         self._factory = factory
         self._store: Store | None = None
+        self._lock = threading.Lock()  # the warm-up thread and the event loop
 
     def get(self) -> Store:
-        if self._store is None:
-            self._store = self._factory()
-        return self._store
+        with self._lock:
+            if self._store is None:
+                self._store = self._factory()
+            return self._store
+
+    def warm(self) -> None:
+        try:
+            self.get()
+        except Exception as exc:  # the first call that needs the store says why
+            logging.getLogger(__name__).warning("the task store did not open: %s", exc)
 
     def close(self) -> None:
         store, self._store = self._store, None
@@ -723,9 +740,11 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[None]:
         try:
-            # One follower of the change feed for the server's life (idle until a
-            # plan is watched); it stops before the store closes.
+            # The store opens in the background; one follower of the change feed runs
+            # for the server's life (idle until a plan is watched). Both end before
+            # the store closes.
             async with anyio.create_task_group() as followers:
+                followers.start_soon(anyio.to_thread.run_sync, holder.warm)
                 followers.start_soon(watch.run)
                 try:
                     yield None
