@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ TOOLS = {
     "task_list",
     "plan_create",
     "plan_status",
+    "plan_list",
     "plan_next",
     "task_review",
     "score_complexity",
@@ -36,6 +38,7 @@ READ_ONLY = {
     "task_get",
     "task_list",
     "plan_status",
+    "plan_list",
     "score_complexity",
     "select_agent",
     "assign_waves",
@@ -43,7 +46,7 @@ READ_ONLY = {
     "group_items",
 }
 # Tools whose text block is a short summary: the result travels once, as structuredContent.
-SUMMARISED = {"plan_create", "plan_status", "group_items"}
+SUMMARISED = {"plan_create", "plan_status", "plan_list", "group_items"}
 
 AUTH_PLAN: dict[str, Any] = {
     "plan": {"name": "auth-feature", "max_concurrent": 4},
@@ -577,8 +580,11 @@ async def test_an_unexpected_error_is_withheld_and_the_server_keeps_answering(mo
         ] == "general-purpose"
 
 
-async def test_the_store_is_opened_on_first_use_and_closed_with_the_session(mode: str) -> None:
+async def test_the_store_opens_once_in_the_background_and_closes_with_the_session(
+    mode: str,
+) -> None:
     events: list[str] = []
+    release = threading.Event()
 
     class Recording:
         def list_tasks(self, **_: Any) -> list[Any]:
@@ -588,13 +594,16 @@ async def test_the_store_is_opened_on_first_use_and_closed_with_the_session(mode
             events.append("close")
 
     def factory() -> Any:
+        events.append("opening")
+        release.wait(10)  # a slow store: nothing but the calls that need it waits
         events.append("open")
         return Recording()
 
     async with Client(build_server(factory), mode=mode) as client:
         await client.list_tools()
-        assert events == []
+        assert "open" not in events
+        release.set()
         await ok(client, "task_list")
         await ok(client, "task_list")
-        assert events == ["open"]
-    assert events == ["open", "close"]
+        assert events == ["opening", "open"]
+    assert events == ["opening", "open", "close"]

@@ -171,21 +171,10 @@ def _now() -> float:
 
 
 def _age(seconds: float | None) -> str:
-    """``45s``, ``12m``, ``3h05m``, ``2d04h`` (``-`` for none).
+    """``45s``, ``12m``, ``3h05m``, ``2d04h`` (``-`` for none): ``times.age_text``."""
+    from waveplan.times import age_text
 
-    >>> [_age(s) for s in (None, 45, 720, 11100, 187200)]
-    ['-', '45s', '12m', '3h05m', '2d04h']
-    """
-    if seconds is None:
-        return "-"
-    s = int(max(0, seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    return age_text(seconds)
 
 
 def _since(stored: str | None, now: float) -> float | None:

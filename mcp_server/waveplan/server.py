@@ -1,13 +1,16 @@
 """The waveplan MCP server: short tool functions over the planner and the store.
 
-This is the only module that imports ``mcp``. Each tool validates its arguments
-(pydantic, from the signature), calls one planner or store function and returns a
-pydantic model, so clients get an ``outputSchema`` and ``structuredContent``. Domain
-errors (``WaveplanError``) become ``ToolError("<code>: <message>")`` in one place,
-``_adapt``; the server keeps answering after any failure.
+With its plumbing (``tool_inputs``: strict arguments; ``subscriptions``: plan change
+events and the plan list) this is the only code that imports ``mcp``. Each tool
+validates its arguments (pydantic, from the signature; an unknown argument is refused
+by name), calls one planner or store function and returns a pydantic model, so clients
+get an ``outputSchema`` and ``structuredContent``. Domain errors (``WaveplanError``)
+become ``ToolError("<code>: <message>")`` in one place, ``_adapt``; the server keeps
+answering after any failure.
 
-The store, networkx and the planning core are imported on first use, so a client's
-first ``tools/list`` costs little more than the SDK's own import.
+networkx and the planning core are imported on first use and the store opens on a
+worker thread at start-up, so a client's first ``tools/list`` costs little more than
+the SDK's own import.
 
 Threads: store calls are short and run on the event loop, one at a time (an async
 lock, so a call waiting for the store never blocks the loop). CPU-heavy work runs in
@@ -24,21 +27,26 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import re
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
@@ -79,6 +87,8 @@ from waveplan.status import (
     task_id,
 )
 from waveplan.store.base import MAX_NOTE_CHARS, TaskSummary
+from waveplan.subscriptions import PlanWatch
+from waveplan.tool_inputs import invalid_input, strict_tool
 
 if TYPE_CHECKING:
     from waveplan.planning.agents import AgentProfile
@@ -248,6 +258,35 @@ class NextTasks(BaseModel):
     reason: str
 
 
+class PlanRow(BaseModel):
+    """One plan of ``plan_list``: progress as ``waveplan list`` shows it."""
+
+    id: str
+    name: str
+    status: str
+    finished: int = Field(description="Tasks done, skipped or cancelled")
+    total: int
+    running: int
+    review: int
+    age: str = Field(description="Since created: 45s, 12m, 3h05m, 2d04h")
+    project: str | None = None
+
+
+class PlanList(BaseModel):
+    count: int = Field(description="Plans that match, before `limit`")
+    plans: list[PlanRow] = Field(description="Newest first")
+
+    def reply_text(self) -> str:
+        rows = [
+            f"{p.id} {p.name!r} {p.status} {p.finished}/{p.total} done, {p.running} running, "
+            f"{p.review} in review, {p.age} old"
+            for p in self.plans
+        ]
+        more = self.count - len(self.plans)
+        head = f"{self.count} plan(s)" + (f", newest {len(self.plans)} shown" if more else "")
+        return "\n".join([head, *rows])
+
+
 class ConflictReport(BaseModel):
     # planning.conflicts.ScheduleCheck's fields; that module is imported on first call only.
     conflicts: list[Conflict]
@@ -258,7 +297,12 @@ class ConflictReport(BaseModel):
 
 
 class _StoreHolder:
-    """Opens the store on first use (not at start-up) and closes it with the server.
+    """Opens the store once and closes it with the server.
+
+    ``warm`` opens it on a worker thread when the server starts, so no request waits
+    for it: Claude Code waits for ``resources/list`` (which lists the stored plans)
+    before it offers the server's tools, while ``tools/list`` never touches the store.
+    A store that cannot open is reported by the first call that needs it.
 
     ``lock`` serialises store use on the event loop: a call that waits for it yields
     the loop instead of blocking it on the store's own thread lock.
@@ -268,7 +312,7 @@ class _StoreHolder:
         self._factory = factory
         self._store: Store | None = None
         self._lock: Any = None
-        self._opening = threading.Lock()
+        self._opening = threading.Lock()  # the warm-up thread, the loop and workers
 
     @property
     def lock(self) -> Any:
@@ -281,10 +325,16 @@ class _StoreHolder:
         return self._lock
 
     def get(self) -> Store:
-        with self._opening:  # the loop and a worker thread may both be first
+        with self._opening:
             if self._store is None:
                 self._store = self._factory()
             return self._store
+
+    def warm(self) -> None:
+        try:
+            self.get()
+        except Exception as exc:  # the first call that needs the store says why
+            logging.getLogger(__name__).warning("the task store did not open: %s", exc)
 
     def close(self) -> None:
         store, self._store = self._store, None
@@ -376,10 +426,7 @@ def _adapt(fn: _F, *, cpu: bool = False, lock: Any = None) -> _F:
         except WaveplanError as exc:
             raise ToolError(f"{exc.code}: {exc.message}") from exc
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
-            )
-            raise ToolError(f"invalid_input: {problems}") from exc
+            raise ToolError(invalid_input(exc)) from exc
 
     return run  # type: ignore[return-value]
 
@@ -718,9 +765,17 @@ def _summary(task: TaskRecord) -> TaskSummary:
     return TaskSummary.model_validate(task.model_dump(include=set(TaskSummary.model_fields)))
 
 
+@functools.cache
+def _task_list_adapter() -> TypeAdapter[list[TaskSpec]]:
+    return TypeAdapter(list[TaskSpec])
+
+
 def _tasks(items: list[dict[str, Any]]) -> list[TaskSpec]:
     """Validate task objects passed untyped (their schema is published once, by plan_create)."""
-    return [TaskSpec.model_validate(item) for item in items]
+    try:
+        return _task_list_adapter().validate_python(items)
+    except ValidationError as exc:
+        raise ToolError(invalid_input(exc, under="tasks")) from exc
 
 
 def agent_name(name: str, table: Sequence[AgentProfile], env: Any = None) -> str:
@@ -932,11 +987,22 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         Opens the store on first use; default ``open_store()`` (``$WAVEPLAN_DB`` etc.).
     """
     holder = _StoreHolder(store_factory or _default_store)
+    bus = InMemorySubscriptionBus()
+    watch = PlanWatch(holder.get, bus)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[None]:
         try:
-            yield None
+            # The store opens in the background; one follower of the change feed runs
+            # for the server's life (idle until a plan is watched). Both end before
+            # the store closes.
+            async with anyio.create_task_group() as followers:
+                followers.start_soon(anyio.to_thread.run_sync, holder.warm)
+                followers.start_soon(watch.run)
+                try:
+                    yield None
+                finally:
+                    followers.cancel_scope.cancel()
         finally:
             holder.close()
 
@@ -946,7 +1012,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         # Store tools run under the store lock; ``cpu`` ones in a worker thread.
         def register(fn: _F) -> _F:
             adapted = _adapt(fn, cpu=cpu, lock=None if cpu else holder)
-            tools.append(_compact_tool(Tool.from_function(adapted, annotations=annotations)))
+            made = Tool.from_function(adapted, annotations=annotations)
+            tools.append(_compact_tool(strict_tool(made)))
             return fn
 
         return register
@@ -1196,6 +1263,25 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         view.rendered = rendered + status_notes(view, format)
         return view
 
+    @tool(_READ)
+    def plan_list(
+        status: Annotated[
+            Literal["open", "all"], Field(description="open: not finished (open or halted)")
+        ] = "open",
+        project: Annotated[str | None, Field(description="Only plans made in this dir")] = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 50,
+    ) -> PlanList:
+        """Stored plans, newest first: status, finished/total tasks, running, age."""
+        from waveplan.board.view import plan_rows
+        from waveplan.times import age_text, epoch
+
+        store = holder.get()
+        plans = store.list_plans(status=status, project=project)
+        rows = plan_rows(store, list(reversed(plans))[:limit])
+        now = time.time()
+        listed = [PlanRow(**r, age=age_text(now - (epoch(r["created_at"]) or now))) for r in rows]
+        return PlanList(count=len(plans), plans=listed)
+
     @tool(_WRITE)
     def plan_next(
         plan_id: PlanId,
@@ -1299,7 +1385,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         tools=tools,
+        subscriptions=bus,
     )
+    watch.install(server)
 
     # ------------------------------------------------------------------ prompt, resources
 

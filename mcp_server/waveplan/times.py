@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["epoch", "format_time", "from_epoch"]
+__all__ = ["age_text", "epoch", "format_time", "from_epoch"]
 
 
 def format_time(moment: datetime) -> str:
@@ -44,3 +44,21 @@ def from_epoch(seconds: float) -> str:
     '1970-01-01T00:01:00.500000Z'
     """
     return format_time(datetime.fromtimestamp(seconds, tz=UTC))
+
+
+def age_text(seconds: float | None) -> str:
+    """A duration for people: ``45s``, ``12m``, ``3h05m``, ``2d04h`` (``-`` for none).
+
+    >>> [age_text(s) for s in (None, 45, 720, 11100, 187200)]
+    ['-', '45s', '12m', '3h05m', '2d04h']
+    """
+    if seconds is None:
+        return "-"
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"

@@ -54,10 +54,10 @@ ERROR_CODES = _codes() | {"invalid_input"}
 def handled_error(tool: str, result: CallToolResult) -> str | None:
     """What is wrong with an error result, or ``None`` when it is a handled one.
 
-    A handled error reads ``Error executing tool <tool>: <code>: <message>`` (a
-    ``WaveplanError`` or invalid input, via the server's ``_adapt``) or carries the
-    SDK's argument validation text. An unexpected exception gives the bare
-    ``Error executing tool <tool>``: the SDK withholds its message.
+    A handled error reads ``Error executing tool <tool>: <code>: <message>`` on one
+    line (a ``WaveplanError`` via the server's ``_adapt``, or ``invalid_input`` for
+    arguments, never pydantic's multi-line dump). An unexpected exception gives the
+    bare ``Error executing tool <tool>``: the SDK withholds its message.
     """
     if not result.is_error:
         return None
@@ -67,9 +67,11 @@ def handled_error(tool: str, result: CallToolResult) -> str | None:
         return f"unhandled exception (no message): {text!r}"
     rest = text[len(prefix) :]
     match = re.match(r"([a-z_]+): \S", rest)
-    if match and match.group(1) in ERROR_CODES:
-        return None
-    if re.match(r"\d+ validation errors? for \w+Arguments", rest):
+    if (
+        match
+        and match.group(1) in ERROR_CODES
+        and (match.group(1) != "invalid_input" or "\n" not in rest)
+    ):
         return None
     return f"error without a known code: {text[:300]!r}"
 

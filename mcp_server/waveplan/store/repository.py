@@ -150,7 +150,7 @@ class Repository:
         row = one(tx, f"SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?", (plan_id,))
         if row is None:
             raise NotFoundError(
-                f"unknown plan {plan_id!r}; list plans with plan_status or `waveplan list`",
+                f"unknown plan {plan_id!r}; list plans with plan_list or `waveplan list`",
                 plan_id=plan_id,
             )
         return row
