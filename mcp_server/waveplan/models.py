@@ -7,9 +7,13 @@ are what the planner computes and every front end renders.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "MAX_PLAN_TASKS",
@@ -31,6 +35,7 @@ __all__ = [
     "TeamFactor",
     "TeamMode",
     "WaveSchedule",
+    "plan_task_cap",
 ]
 
 Priority = Literal["urgent", "high", "normal", "low"]
@@ -142,12 +147,50 @@ class PlanSettings(_Strict):
 
 #: Tasks in one plan at most. Validating and planning cost memory in proportion (330,000
 #: tasks sent to plan_create took the server past 1.4 GB); 10,000 is far beyond a real plan.
+#: ``plan_task_cap`` raises it for one explicit request (``waveplan plan --max-tasks``).
 MAX_PLAN_TASKS = 10_000
+
+_task_cap: ContextVar[int] = ContextVar("waveplan_plan_task_cap", default=MAX_PLAN_TASKS)
+
+
+@contextmanager
+def plan_task_cap(limit: int) -> Iterator[None]:
+    """Let the ``PlanSpec`` validated inside hold up to ``limit`` tasks instead of 10,000.
+
+    >>> with plan_task_cap(3):
+    ...     PlanSpec.model_validate({"tasks": [{"id": f"t{i}", "subject": "x"} for i in range(4)]})
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for PlanSpec
+    tasks
+      a plan holds at most 3 tasks, not 4 ...
+    """
+    if limit < 1:
+        raise ValueError(f"the task cap must be at least 1, not {limit}")
+    token = _task_cap.set(limit)
+    try:
+        yield
+    finally:
+        _task_cap.reset(token)
 
 
 class PlanSpec(_Strict):
     plan: PlanSettings = Field(default_factory=PlanSettings)
-    tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_PLAN_TASKS)
+    tasks: list[TaskSpec] = Field(min_length=1)
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _at_most_the_cap(cls, value: Any) -> Any:
+        # Before any task is validated, so an oversized plan costs no more than its size.
+        cap = _task_cap.get()
+        if isinstance(value, list | tuple) and len(value) > cap:
+            raise PydanticCustomError(
+                "too_long",
+                "a plan holds at most {max_length} tasks, not {actual_length} "
+                "(`waveplan plan --max-tasks N` plans a larger file)",
+                {"field_type": "List", "max_length": cap, "actual_length": len(value)},
+            )
+        return value
 
 
 # --------------------------------------------------------------------------- output

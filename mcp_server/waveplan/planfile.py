@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from waveplan.errors import PlanFileError
-from waveplan.models import PlanSpec
+from waveplan.models import MAX_PLAN_TASKS, PlanSpec, plan_task_cap
 
 __all__ = ["MAX_PLAN_FILE_BYTES", "load_plan_file", "parse_plan_data", "parse_plan_text"]
 
@@ -29,8 +29,15 @@ __all__ = ["MAX_PLAN_FILE_BYTES", "load_plan_file", "parse_plan_data", "parse_pl
 MAX_PLAN_FILE_BYTES = 3 * 1024 * 1024
 
 
-def load_plan_file(path: str | Path) -> PlanSpec:
-    """Read and validate a plan file (YAML or JSON, chosen by content)."""
+def load_plan_file(path: str | Path, *, max_tasks: int | None = None) -> PlanSpec:
+    """Read and validate a plan file (YAML or JSON, chosen by content).
+
+    ``max_tasks`` (the CLI's ``--max-tasks``) replaces the cap of ``MAX_PLAN_TASKS``
+    tasks, and the file size limit grows with it: ``MAX_PLAN_FILE_BYTES`` per 10,000
+    tasks, never below 3 MB.
+    """
+    cap = MAX_PLAN_TASKS if max_tasks is None else max_tasks
+    limit = max(MAX_PLAN_FILE_BYTES, -(-MAX_PLAN_FILE_BYTES * cap // MAX_PLAN_TASKS))
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -40,10 +47,10 @@ def load_plan_file(path: str | Path) -> PlanSpec:
         raise PlanFileError(f"cannot read plan file {str(p)!r}: {exc.strerror}") from None
     if p.is_dir():
         raise PlanFileError(f"{str(p)!r} is a directory, not a plan file")
-    if size > MAX_PLAN_FILE_BYTES:
+    if size > limit:
         raise PlanFileError(
             f"plan file {str(p)!r} is {size / 1e6:.1f} MB; the limit is "
-            f"{MAX_PLAN_FILE_BYTES // (1024 * 1024)} MB"
+            f"{limit // (1024 * 1024)} MB for {cap:,} tasks (--max-tasks raises both)"
         )
     try:
         text = p.read_text(encoding="utf-8")
@@ -51,7 +58,8 @@ def load_plan_file(path: str | Path) -> PlanSpec:
         raise PlanFileError(f"plan file {str(p)!r} is not UTF-8 text") from None
     except OSError as exc:
         raise PlanFileError(f"cannot read plan file {str(p)!r}: {exc.strerror}") from None
-    return parse_plan_text(text, source=str(p))
+    with plan_task_cap(cap):
+        return parse_plan_text(text, source=str(p))
 
 
 def parse_plan_text(text: str, *, source: str = "<plan>") -> PlanSpec:

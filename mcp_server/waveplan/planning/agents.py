@@ -46,7 +46,7 @@ import yaml
 
 from waveplan.errors import WaveplanError
 from waveplan.models import AgentChoice
-from waveplan.planning.scoring import find_terms
+from waveplan.planning.scoring import TermSets, compile_terms
 
 __all__ = [
     "AGENTS_DIR_ENV",
@@ -343,9 +343,22 @@ def _builtin_agents() -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- selection
 
 
-def _matches(text: str, profile: AgentProfile) -> list[str]:
-    found = {hit.term for hit in find_terms(text, profile.keywords)}
-    return [k for k in profile.keywords if k in found]
+@lru_cache(maxsize=32)
+def _keyword_matcher(keywords: tuple[tuple[str, ...], ...]) -> TermSets:
+    # Built once per agent table: every agent's keywords in one index of words.
+    return TermSets(compile_terms(k) for k in keywords)
+
+
+def _table_matches(text: str, table: Sequence[AgentProfile]) -> list[list[str]]:
+    """Each agent's matched keywords (``find_terms`` of its keywords, in keyword order).
+
+    One pass over the text's words for the whole table, not one matcher per agent.
+    """
+    hits = _keyword_matcher(tuple(p.keywords for p in table)).terms(text)
+    return [
+        [k for k in profile.keywords if k in found] if found else []
+        for profile, found in zip(table, map(set, hits), strict=True)
+    ]
 
 
 def select_agent(text: str, table: Sequence[AgentProfile], *, writes: bool) -> AgentChoice:
@@ -388,8 +401,7 @@ def select_agent(text: str, table: Sequence[AgentProfile], *, writes: bool) -> A
     """
     scored: list[tuple[AgentProfile, list[str]]] = []
     skipped: list[str] = []
-    for profile in table:
-        matched = _matches(text, profile)
+    for profile, matched in zip(table, _table_matches(text, table), strict=True):
         if writes and not profile.modifies_files:
             if len(matched) >= MIN_MATCHES:
                 skipped.append(profile.name)

@@ -15,9 +15,9 @@ from waveplan.planning.agents import AgentProfile, select_agent
 from waveplan.planning.conflicts import find_conflicts
 from waveplan.planning.outputs import output_file_names
 from waveplan.planning.paths import is_escaping, normalize_path
-from waveplan.planning.scoring import score_complexity
+from waveplan.planning.scoring import ComplexityScorer
 from waveplan.planning.team import plan_team_inputs, team_mode_score
-from waveplan.planning.waves import assign_waves
+from waveplan.planning.waves import _gc_paused, assign_waves
 
 __all__ = ["build_plan", "canonical_paths", "path_warnings", "task_text"]
 
@@ -60,6 +60,9 @@ def path_warnings(tasks: Sequence[TaskSpec]) -> list[str]:
     return found
 
 
+# Scoring and agent choice allocate a few objects per task and no reference cycles; on
+# large plans the collector's full passes over every live task cost more than the work.
+@_gc_paused()
 def build_plan(
     spec: PlanSpec,
     *,
@@ -109,9 +112,10 @@ def build_plan(
     outputs = output_file_names([(t.id, t.subject) for t in tasks], output_dir)
 
     scheduled: list[ScheduledTask] = []
+    score = ComplexityScorer()  # tasks matching the same words share one Complexity
     for task in tasks:
         text = task_text(task)
-        complexity = score_complexity(text)
+        complexity = score(text)
         if task.agent:
             agent, agent_reason = task.agent, "set in the plan"
         else:

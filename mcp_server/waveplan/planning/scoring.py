@@ -29,19 +29,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Literal
 
-from waveplan.models import Complexity, ComplexityMatch
+from waveplan.models import Complexity
 
 __all__ = [
     "COMPONENTS",
+    "ComplexityScorer",
     "Inflection",
     "Lexicon",
     "TermMatch",
+    "TermSet",
+    "TermSets",
+    "compile_terms",
     "find_terms",
     "load_lexicon",
     "score_complexity",
@@ -54,6 +58,10 @@ Inflection = Literal["exact", "plural", "full"]
 COMPONENTS: tuple[str, ...] = ("action_verbs", "connectors", "domain", "scope", "risk")
 
 _WORD_CHARS = "a-z0-9"
+_WORD = re.compile(f"[{_WORD_CHARS}]+")
+_WORD_SET = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# A word of a phrase that starts and ends with a letter or digit (``trade-off``, ``k8s``).
+_WORD_EDGES = re.compile(f"[{_WORD_CHARS}](?:.*[{_WORD_CHARS}])?", re.S)
 _VOWELS = frozenset("aeiou")
 
 
@@ -191,6 +199,378 @@ def _term_regex(term: str, inflect: Inflection, extra: tuple[str, ...]) -> re.Pa
     return re.compile(rf"(?<![{_WORD_CHARS}])(?:{body})(?![{_WORD_CHARS}])")
 
 
+class _Text:
+    """One text prepared for matching: lowered once, its words collected once.
+
+    Every term list matched against the same text (five lexicon components, each agent's
+    keywords) reuses this, so a task's text is lowered and split into words once per plan,
+    not once per list or per term.
+    """
+
+    __slots__ = ("_spans", "_starts", "lowered", "text", "tokens", "words")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lowered = text.lower()
+        #: Whole words (runs of letters and digits) in text order, and as a set.
+        self.tokens: list[str] = _WORD.findall(self.lowered)
+        self.words = frozenset(self.tokens)
+        self._starts: dict[str, list[int]] = {}
+        self._spans: dict[_Phrase, list[tuple[int, int]]] = {}
+
+    def starts(self, word: str) -> list[int]:
+        """Where ``word`` (letters and digits only) occurs as a whole word."""
+        found = self._starts.get(word)
+        if found is None:
+            found = []
+            lowered, n, size = self.lowered, len(word), len(self.lowered)
+            at = lowered.find(word)
+            while at >= 0:
+                after = at + n
+                if (at == 0 or lowered[at - 1] not in _WORD_SET) and (
+                    after == size or lowered[after] not in _WORD_SET
+                ):
+                    found.append(at)
+                at = lowered.find(word, at + 1)
+            self._starts[word] = found
+        return found
+
+    def spans(self, phrase: _Phrase) -> list[tuple[int, int]]:
+        """The spans of ``phrase`` in this text (computed once per text)."""
+        found = self._spans.get(phrase)
+        if found is None:
+            found = self._spans[phrase] = phrase.spans(self)
+        return found
+
+
+@lru_cache(maxsize=256)
+def _prepare(text: str) -> _Text:
+    # Scoring, agent choice and team mode ask about the same texts one after another.
+    return _Text(text)
+
+
+_SEPARATORS = re.compile(r"[\s_-]+")
+
+
+class _Phrase:
+    """A term with a spelling that is not one plain word: ``data model``, ``trade-off``.
+
+    Its spans are those of ``_term_regex(term, ...).finditer`` on the lowered text. When
+    every word of every spelling starts and ends with a letter or digit, they are found
+    without the expression: a match starts at a whole word equal to a spelling's leading
+    letters and digits; words are separated by a run of spaces, hyphens or underscores,
+    as in the expression; of the spellings that match at one place, the expression takes
+    the first in its order (longest first), and so does this. Spellings are grouped by
+    their words before the last (only the last word is inflected), and a group's last
+    words are looked up by the whole word of the text where the last word starts. Other
+    spellings use the expression itself.
+    """
+
+    __slots__ = ("_args", "_groups", "_regex", "leads", "needs")
+
+    def __init__(self, term: str, inflect: Inflection, extra: tuple[str, ...]) -> None:
+        forms = term_forms(term, inflect, extra)
+        self._args = (term, inflect, extra)
+        self._regex: re.Pattern[str] | None = None
+        plain = bool(forms) and all(
+            _WORD_EDGES.fullmatch(word) for form in forms for word in form.split()
+        )
+        # head words -> {leading letters and digits of the last word: [(order, last)]}
+        groups: dict[tuple[str, ...], dict[str, list[tuple[int, str]]]] = {}
+        for order, form in enumerate(forms if plain else ()):
+            *head, last = form.split()
+            lead = _WORD.match(last).group()  # type: ignore[union-attr]
+            groups.setdefault(tuple(head), {}).setdefault(lead, []).append((order, last))
+        #: None: use the expression.
+        self._groups: tuple[_Group, ...] | None = tuple(groups.items()) if plain else None
+        #: Per group, whole words a text must have for it to match: each head word's
+        #: leading letters and digits, and one of the last words' (a quick refusal).
+        self.needs: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
+            (frozenset(_WORD.match(w).group() for w in head), frozenset(lasts))  # type: ignore[union-attr]
+            for head, lasts in self._groups or ()
+        )
+        leads = [_WORD.match(form) for form in forms]
+        #: Whole words a match can start with; None: a match may start anywhere.
+        self.leads: tuple[str, ...] | None = (
+            tuple(dict.fromkeys(m.group() for m in leads if m is not None))
+            if leads and all(leads)
+            else None
+        )
+
+    def spans(self, text: _Text) -> list[tuple[int, int]]:
+        if self._groups is None or self.leads is None:
+            if self._regex is None:
+                self._regex = _term_regex(*self._args)
+            return [m.span() for m in self._regex.finditer(text.lowered)]
+        words = text.words
+        if not any(heads <= words and not lasts.isdisjoint(words) for heads, lasts in self.needs):
+            return []
+        lowered = text.lowered
+        starts = sorted(at for lead in self.leads for at in text.starts(lead))
+        found: list[tuple[int, int]] = []
+        resume = 0
+        for at in starts:
+            if at < resume:
+                continue  # inside the previous match, which finditer skips past
+            best: tuple[int, int] | None = None
+            for head, lasts in self._groups:
+                hit = _match_last(lowered, _match_head(lowered, at, head), lasts, best)
+                if hit is not None:
+                    best = hit
+            if best is not None:
+                found.append((at, best[1]))
+                resume = best[1]
+        return found
+
+
+# Words before the last of some spellings, and their last words by leading word.
+_Group = tuple[tuple[str, ...], dict[str, list[tuple[int, str]]]]
+
+
+def _match_head(lowered: str, at: int, head: tuple[str, ...]) -> int:
+    """Where the last word must start after ``head`` matched at ``at`` (-1: no match)."""
+    for word in head:
+        if not lowered.startswith(word, at):
+            return -1
+        gap = _SEPARATORS.match(lowered, at + len(word))
+        if gap is None:
+            return -1
+        at = gap.end()
+    return at
+
+
+def _match_last(
+    lowered: str,
+    at: int,
+    lasts: dict[str, list[tuple[int, str]]],
+    best: tuple[int, int] | None,
+) -> tuple[int, int] | None:
+    """(order, end) of the first last word matching at ``at``, if before ``best``."""
+    if at < 0:
+        return None
+    lead = _WORD.match(lowered, at)
+    if lead is None:
+        return None
+    for order, word in lasts.get(lead.group(), ()):
+        if best is not None and order >= best[0]:
+            return None
+        end = at + len(word)
+        if lowered.startswith(word, at) and (end == len(lowered) or lowered[end] not in _WORD_SET):
+            return order, end
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _phrase(term: str, inflect: Inflection, extra: tuple[str, ...]) -> _Phrase:
+    return _Phrase(term, inflect, extra)
+
+
+# A candidate: a term's rank in its list, and the words of the text that are spellings
+# of it (for a phrase, the words it may start with; its spans come from ``_Phrase``).
+_Candidate = tuple[int, list[str]]
+# A resolved match: (start, term, end) of a term's first unclaimed occurrence.
+_Hit = tuple[int, str, int]
+
+
+class TermSet:
+    """One list of terms compiled for matching, built once per list.
+
+    ``find`` gives exactly ``find_terms``'s answer. Terms whose spellings are all plain
+    words (letters and digits) are looked up by word; phrases and spellings with other
+    characters (``data model``, ``trade-off``) keep their regular expression, tried only
+    when the text has the word they start with. The claim rule (longer terms first, a
+    claimed span is not matched again) runs on the few terms that can match.
+    """
+
+    __slots__ = ("_keys", "_phrases", "always", "terms")
+
+    def __init__(
+        self,
+        terms: Iterable[str],
+        inflect: Inflection = "full",
+        forms: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        irregular = load_lexicon().forms if forms is None else forms
+        unique = list(dict.fromkeys(t.lower().strip() for t in terms if t.strip()))
+        #: The terms in claim order (more words first, then longer, then alphabetical).
+        self.terms: tuple[str, ...] = tuple(
+            sorted(unique, key=lambda t: (-len(t.split()), -len(t), t))
+        )
+        self._phrases: list[_Phrase | None] = []
+        keys: dict[str, list[int]] = {}
+        always: list[int] = []
+        for rank, term in enumerate(self.terms):
+            extra = tuple(irregular.get(term, ()))
+            spellings = term_forms(term, inflect, extra)
+            if spellings and all(_WORD.fullmatch(s) for s in spellings):
+                # Plain words: a match is a whole word of the text equal to a spelling.
+                self._phrases.append(None)
+                for spelling in spellings:
+                    keys.setdefault(spelling, []).append(rank)
+                continue
+            phrase = _phrase(term, inflect, extra)
+            self._phrases.append(phrase)
+            if phrase.leads is None:
+                always.append(rank)
+            else:
+                for lead in phrase.leads:
+                    keys.setdefault(lead, []).append(rank)
+        #: Word of a text -> ranks of the terms it may start.
+        self._keys: dict[str, tuple[int, ...]] = {
+            k: tuple(dict.fromkeys(v)) for k, v in keys.items()
+        }
+        #: Ranks of terms tried on every text.
+        self.always: tuple[int, ...] = tuple(dict.fromkeys(always))
+
+    def find(self, text: str) -> list[TermMatch]:
+        """The terms of this list in ``text``, as ``find_terms`` reports them."""
+        prepared = _prepare(text)
+        return [
+            TermMatch(term, start, end, text[start:end])
+            for start, term, end in self._resolve(prepared, self._candidates(prepared))
+        ]
+
+    def _candidates(self, text: _Text) -> list[_Candidate]:
+        """The terms that may match ``text``, in rank order, with the words they may use."""
+        found: dict[int, list[str]] = {rank: [] for rank in self.always}
+        keys = self._keys
+        for word in text.words & keys.keys():
+            for rank in keys[word]:
+                found.setdefault(rank, []).append(word)
+        return sorted(found.items())
+
+    def _resolve(self, text: _Text, candidates: Iterable[_Candidate]) -> list[_Hit]:
+        """Apply the claim rule to the candidates (in rank order): the first hits."""
+        claimed: list[tuple[int, int]] = []
+        hits: list[_Hit] = []
+        phrases = self._phrases
+        for rank, words in candidates:
+            phrase = phrases[rank]
+            if phrase is not None:
+                spans = text.spans(phrase)
+            elif len(words) == 1:
+                word = words[0]
+                spans = [(at, at + len(word)) for at in text.starts(word)]
+            else:
+                spans = sorted((at, at + len(w)) for w in words for at in text.starts(w))
+            first: _Hit | None = None
+            for start, end in spans:
+                if claimed and any(start < e and s < end for s, e in claimed):
+                    continue
+                # Every unclaimed occurrence claims its span; the first is reported.
+                claimed.append((start, end))
+                if first is None:
+                    first = (start, self.terms[rank], end)
+            if first is not None:
+                hits.append(first)
+        hits.sort()
+        return hits
+
+
+class TermSets:
+    """Several ``TermSet`` matched against one text in one pass over its words.
+
+    The lexicon's five components and an agent table's keyword lists are each one
+    ``TermSets``, built once: one index maps every word any list can match to the terms
+    it belongs to. ``terms`` walks the text's distinct words in order and, for each list,
+    collects the terms of its plain words in order of first occurrence. That is
+    ``find_terms``'s answer whenever nothing can claim a word from another term: the
+    lists where a phrase matches, or where one word spells two terms, are resolved with
+    the full claim rule instead (``TermSet._resolve``).
+    """
+
+    __slots__ = ("_exact_always", "_index", "_terms", "sets")
+
+    def __init__(self, sets: Iterable[TermSet]) -> None:
+        self.sets: tuple[TermSet, ...] = tuple(sets)
+        self._terms = tuple(s.terms for s in self.sets)
+        plain: dict[str, list[tuple[int, int]]] = {}
+        special: dict[str, list[tuple[int, _Phrase | None]]] = {}
+        for which, term_set in enumerate(self.sets):
+            for word, ranks in term_set._keys.items():
+                phrases = [term_set._phrases[r] for r in ranks if term_set._phrases[r]]
+                words = [r for r in ranks if term_set._phrases[r] is None]
+                for phrase in phrases:
+                    special.setdefault(word, []).append((which, phrase))
+                if len(words) > 1:
+                    # One word spelling two terms: which one claims it is the claim
+                    # rule's business.
+                    special.setdefault(word, []).append((which, None))
+                elif words:
+                    plain.setdefault(word, []).append((which, words[0]))
+        #: word -> ((list, rank) of plain terms, (list, phrase or None: resolve) specials)
+        self._index: dict[
+            str, tuple[tuple[tuple[int, int], ...], tuple[tuple[int, _Phrase | None], ...]]
+        ] = {
+            word: (tuple(plain.get(word, ())), tuple(special.get(word, ())))
+            for word in plain.keys() | special.keys()
+        }
+        #: Lists with terms tried on every text: always resolved in full.
+        self._exact_always = frozenset(w for w, s in enumerate(self.sets) if s.always)
+
+    def terms(self, text: str) -> list[list[str]]:
+        """The matched terms of each list in order of first occurrence, as ``find_terms``."""
+        prepared = _prepare(text)
+        out: list[list[str]] = [[] for _ in self.sets]
+        seen: set[tuple[int, int]] = set()
+        exact = set(self._exact_always)
+        phrases: list[tuple[int, _Phrase]] = []
+        index, names = self._index, self._terms
+        for word in dict.fromkeys(prepared.tokens):
+            entry = index.get(word)
+            if entry is None:
+                continue
+            plain, special = entry
+            for key in plain:
+                if key not in seen:
+                    seen.add(key)
+                    out[key[0]].append(names[key[0]][key[1]])
+            for which, phrase in special:
+                if phrase is None:
+                    exact.add(which)
+                else:
+                    phrases.append((which, phrase))
+        words = prepared.words
+        for which, phrase in phrases:
+            if which in exact:
+                continue
+            # The phrase's quick refusal, inlined: most candidates fail it.
+            for heads, lasts in phrase.needs:
+                if heads <= words and not lasts.isdisjoint(words):
+                    if prepared.spans(phrase):
+                        exact.add(which)
+                    break
+        for which in exact:
+            term_set = self.sets[which]
+            hits = term_set._resolve(prepared, term_set._candidates(prepared))
+            out[which] = [term for _, term, _ in hits]
+        return out
+
+    def find(self, text: str) -> list[list[TermMatch]]:
+        """``find_terms`` of ``text`` for each list, in order."""
+        return [s.find(text) for s in self.sets]
+
+
+@lru_cache(maxsize=256)
+def _compiled(
+    terms: tuple[str, ...],
+    inflect: Inflection,
+    forms: tuple[tuple[str, tuple[str, ...]], ...] | None,
+) -> TermSet:
+    return TermSet(terms, inflect, None if forms is None else dict(forms))
+
+
+def compile_terms(
+    terms: Iterable[str],
+    *,
+    inflect: Inflection = "full",
+    forms: Mapping[str, tuple[str, ...]] | None = None,
+) -> TermSet:
+    """The ``TermSet`` of a term list (cached: one build per distinct list)."""
+    key = None if forms is None else tuple(sorted((k, tuple(v)) for k, v in forms.items()))
+    return _compiled(tuple(terms), inflect, key)
+
+
 def find_terms(
     text: str,
     terms: Iterable[str],
@@ -226,26 +606,7 @@ def find_terms(
     >>> [m.term for m in find_terms("Do a code review", ["review", "code review"])]
     ['code review']
     """
-    lowered = text.lower()
-    irregular = load_lexicon().forms if forms is None else forms
-    unique = list(dict.fromkeys(t.lower().strip() for t in terms if t.strip()))
-    ordered = sorted(unique, key=lambda t: (-len(t.split()), -len(t), t))
-    claimed: list[tuple[int, int]] = []
-    found: list[TermMatch] = []
-    for term in ordered:
-        pattern = _term_regex(term, inflect, tuple(irregular.get(term, ())))
-        first: TermMatch | None = None
-        for m in pattern.finditer(lowered):
-            start, end = m.span()
-            if any(start < e and s < end for s, e in claimed):
-                continue
-            claimed.append((start, end))
-            if first is None:
-                first = TermMatch(term, start, end, text[start:end])
-        if first is not None:
-            found.append(first)
-    found.sort(key=lambda m: (m.start, m.term))
-    return found
+    return compile_terms(terms, inflect=inflect, forms=forms).find(text)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -262,6 +623,18 @@ def tier_for_score(score: int) -> Literal[1, 2, 3]:
     if score <= 15:
         return 2
     return 3
+
+
+@cache
+def _lexicon_matcher() -> tuple[TermSets, tuple[dict[str, int], ...]]:
+    """The five components as one ``TermSets``, and each component's points by term."""
+    lexicon = load_lexicon()
+    points = tuple(dict(spec.entries) for spec in lexicon.components)
+    sets = TermSets(
+        compile_terms(p, inflect=spec.inflect)
+        for spec, p in zip(lexicon.components, points, strict=True)
+    )
+    return sets, points
 
 
 def score_complexity(text: str) -> Complexity:
@@ -290,19 +663,61 @@ def score_complexity(text: str) -> Complexity:
     >>> [(m.word, m.points) for m in c.matches]
     [('create', 2), ('test', 2), ('with', 2)]
     """
+    return _complexity(_lexicon_matcher()[0].terms(text))
+
+
+def _complexity(terms: Sequence[Sequence[str]]) -> Complexity:
+    """The ``Complexity`` of the matched terms of each component, in text order."""
     lexicon = load_lexicon()
     components: dict[str, int] = {}
-    matches: list[ComplexityMatch] = []
-    for spec in lexicon.components:
-        points_of = dict(spec.entries)
+    matches: list[dict[str, Any]] = []
+    for spec, points_of, found in zip(
+        lexicon.components, _lexicon_matcher()[1], terms, strict=True
+    ):
         total = 0
-        for hit in find_terms(text, points_of, inflect=spec.inflect):
-            points = min(points_of[hit.term], spec.cap - total)
+        for term in found:
+            points = min(points_of[term], spec.cap - total)
             total += points
-            matches.append(ComplexityMatch(component=spec.name, word=hit.term, points=points))
+            matches.append({"component": spec.name, "word": term, "points": points})
         components[spec.name] = total
     score = sum(components.values())
     tier = tier_for_score(score)
-    return Complexity(
-        score=score, tier=tier, min_depth=tier, components=components, matches=matches
+    # One validation call for the whole result (cheaper than one per match).
+    return Complexity.model_validate(
+        {
+            "score": score,
+            "tier": tier,
+            "min_depth": tier,
+            "components": components,
+            "matches": matches,
+        }
     )
+
+
+class ComplexityScorer:
+    """``score_complexity`` for the tasks of one plan: one ``Complexity`` per distinct result.
+
+    Most tasks of a large plan match one of a few hundred combinations of lexicon words;
+    building (and holding) a ``Complexity`` with its match list per task was a third of the
+    planner's memory at 100,000 tasks. Calls whose texts match the same words in the same
+    order get the *same* instance, so treat the results as read-only (the models of a
+    ``PlanResult`` are rendered and stored, never changed).
+
+    >>> score = ComplexityScorer()
+    >>> score("Create calculator with tests") is score("create the calculator, with tests")
+    True
+    >>> score("Create calculator with tests") == score_complexity("Create calculator with tests")
+    True
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[tuple[str, ...], ...], Complexity] = {}
+
+    def __call__(self, text: str) -> Complexity:
+        key = tuple(map(tuple, _lexicon_matcher()[0].terms(text)))
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = _complexity(key)
+        return found

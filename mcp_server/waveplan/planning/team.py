@@ -28,12 +28,12 @@ enabled, else ``"subagents"``. A phase is one task of the plan.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from waveplan.errors import WaveplanError
 from waveplan.models import TaskSpec, TeamFactor, TeamMode
-from waveplan.planning.paths import paths_overlap
+from waveplan.planning.paths import is_glob, parts_overlap, path_parts
 from waveplan.planning.scoring import find_terms, load_lexicon
 
 __all__ = [
@@ -118,6 +118,31 @@ def _writes(task: TaskSpec) -> list[str]:
     return list(task.writes or [])
 
 
+def _overlap_test() -> Callable[[str, str], bool]:
+    """``paths_overlap`` with each path split once (a task's writes meet every dependent).
+
+    Two paths without glob components overlap exactly when one is a prefix of the other,
+    compared as tuples; any glob goes through ``parts_overlap``.
+    """
+    split: dict[str, tuple[tuple[str, ...], bool]] = {}
+
+    def parts(path: str) -> tuple[tuple[str, ...], bool]:
+        found = split.get(path)
+        if found is None:
+            p = path_parts(path)
+            found = split[path] = (p, any(is_glob(c) for c in p))
+        return found
+
+    def overlap(a: str, b: str) -> bool:
+        (pa, ga), (pb, gb) = parts(a), parts(b)
+        if ga or gb:
+            return parts_overlap(pa, pb)
+        n = min(len(pa), len(pb))
+        return pa[:n] == pb[:n]
+
+    return overlap
+
+
 def plan_team_inputs(
     tasks: Sequence[TaskSpec],
     waves: Sequence[Sequence[str]],
@@ -173,13 +198,16 @@ def plan_team_inputs(
     wave_of = {tid: n for n, wave in enumerate(waves) for tid in wave}
 
     cross_phase = False
+    overlap = _overlap_test()
     for b in tasks:
         used = [*b.reads, *_writes(b)]
+        if not used:
+            continue
         for dep in b.depends_on:
             a = by_id.get(dep)
-            if a is None or wave_of.get(a.id) == wave_of.get(b.id):
+            if a is None or not a.writes or wave_of.get(a.id) == wave_of.get(b.id):
                 continue
-            if any(paths_overlap(u, w) for u in used for w in _writes(a)):
+            if any(overlap(u, w) for u in used for w in a.writes):
                 cross_phase = True
                 break
         if cross_phase:
