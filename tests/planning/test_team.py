@@ -236,3 +236,18 @@ def test_plan_inputs_feed_team_mode_score() -> None:
 
 def test_docstring_examples_hold() -> None:
     assert doctest.testmod(team).failed == 0
+
+
+PATHS = [".", "src", "src/", "./src/a.py", "src/a.py", "src/b.py", "src/*.py", "src/**",
+         "src/sub/c.py", "*", "docs/x.md", "docs/*.md", "/etc", "../x", "x", "src\\a.py",
+         "src/[ab].py", "src/?.py", "a/b/c/d", "a/b"]  # fmt: skip
+
+
+def test_the_split_once_overlap_test_is_paths_overlap() -> None:
+    # plan_team_inputs splits each path once and compares literal paths as tuples.
+    from waveplan.planning.paths import paths_overlap
+
+    overlap = team._overlap_test()
+    for a in PATHS:
+        for b in PATHS:
+            assert overlap(a, b) == paths_overlap(a, b), (a, b)

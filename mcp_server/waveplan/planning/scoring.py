@@ -273,7 +273,8 @@ class _Phrase:
         self._args = (term, inflect, extra)
         self._regex: re.Pattern[str] | None = None
         plain = bool(forms) and all(
-            _WORD_EDGES.fullmatch(word) for form in forms for word in form.split()
+            form.split() and all(_WORD_EDGES.fullmatch(word) for word in form.split())
+            for form in forms
         )
         # head words -> {leading letters and digits of the last word: [(order, last)]}
         groups: dict[tuple[str, ...], dict[str, list[tuple[int, str]]]] = {}
@@ -283,18 +284,23 @@ class _Phrase:
             groups.setdefault(tuple(head), {}).setdefault(lead, []).append((order, last))
         #: None: use the expression.
         self._groups: tuple[_Group, ...] | None = tuple(groups.items()) if plain else None
-        #: Per group, whole words a text must have for it to match: each head word's
-        #: leading letters and digits, and one of the last words' (a quick refusal).
-        self.needs: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
-            (frozenset(_WORD.match(w).group() for w in head), frozenset(lasts))  # type: ignore[union-attr]
-            for head, lasts in self._groups or ()
-        )
         leads = [_WORD.match(form) for form in forms]
         #: Whole words a match can start with; None: a match may start anywhere.
         self.leads: tuple[str, ...] | None = (
             tuple(dict.fromkeys(m.group() for m in leads if m is not None))
             if leads and all(leads)
             else None
+        )
+        #: Per group, whole words a text must have for it to match: each head word's
+        #: leading letters and digits, and one of the last words' (a quick refusal). For
+        #: the expression, only one of the leading words.
+        self.needs: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
+            tuple(
+                (frozenset(_WORD.match(w).group() for w in head), frozenset(lasts))  # type: ignore[union-attr]
+                for head, lasts in self._groups
+            )
+            if self._groups is not None
+            else ((frozenset(), frozenset(self.leads or ())),)
         )
 
     def spans(self, text: _Text) -> list[tuple[int, int]]:
@@ -474,9 +480,10 @@ class TermSets:
     ``TermSets``, built once: one index maps every word any list can match to the terms
     it belongs to. ``terms`` walks the text's distinct words in order and, for each list,
     collects the terms of its plain words in order of first occurrence. That is
-    ``find_terms``'s answer whenever nothing can claim a word from another term: the
-    lists where a phrase matches, or where one word spells two terms, are resolved with
-    the full claim rule instead (``TermSet._resolve``).
+    ``find_terms``'s answer whenever no phrase of the list matches the text: a plain
+    word is then one term's span, claimed by the first term in claim order that spells
+    it (so the index lists that term only). The lists where a phrase does match are
+    resolved with the full claim rule instead (``TermSet._resolve``).
     """
 
     __slots__ = ("_exact_always", "_index", "_terms", "sets")
@@ -485,22 +492,21 @@ class TermSets:
         self.sets: tuple[TermSet, ...] = tuple(sets)
         self._terms = tuple(s.terms for s in self.sets)
         plain: dict[str, list[tuple[int, int]]] = {}
-        special: dict[str, list[tuple[int, _Phrase | None]]] = {}
+        special: dict[str, list[tuple[int, _Phrase]]] = {}
         for which, term_set in enumerate(self.sets):
             for word, ranks in term_set._keys.items():
-                phrases = [term_set._phrases[r] for r in ranks if term_set._phrases[r]]
-                words = [r for r in ranks if term_set._phrases[r] is None]
-                for phrase in phrases:
-                    special.setdefault(word, []).append((which, phrase))
-                if len(words) > 1:
-                    # One word spelling two terms: which one claims it is the claim
-                    # rule's business.
-                    special.setdefault(word, []).append((which, None))
-                elif words:
-                    plain.setdefault(word, []).append((which, words[0]))
-        #: word -> ((list, rank) of plain terms, (list, phrase or None: resolve) specials)
+                for rank in ranks:
+                    phrase = term_set._phrases[rank]
+                    if phrase is not None:
+                        special.setdefault(word, []).append((which, phrase))
+                # Ranks are in claim order: the first plain term spelling the word claims
+                # every occurrence of it; another term spelling it never matches there.
+                spelled = [r for r in ranks if term_set._phrases[r] is None]
+                if spelled:
+                    plain.setdefault(word, []).append((which, spelled[0]))
+        #: word -> ((list, rank) of the plain term it spells, (list, phrase) it may start)
         self._index: dict[
-            str, tuple[tuple[tuple[int, int], ...], tuple[tuple[int, _Phrase | None], ...]]
+            str, tuple[tuple[tuple[int, int], ...], tuple[tuple[int, _Phrase], ...]]
         ] = {
             word: (tuple(plain.get(word, ())), tuple(special.get(word, ())))
             for word in plain.keys() | special.keys()
@@ -525,11 +531,8 @@ class TermSets:
                 if key not in seen:
                     seen.add(key)
                     out[key[0]].append(names[key[0]][key[1]])
-            for which, phrase in special:
-                if phrase is None:
-                    exact.add(which)
-                else:
-                    phrases.append((which, phrase))
+            if special:
+                phrases.extend(special)
         words = prepared.words
         for which, phrase in phrases:
             if which in exact:
