@@ -82,15 +82,16 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     # Reading, planning and rendering create no reference cycles: the cyclic collector's
     # passes over every task object cost a third of the run on large files.
     with _gc_paused():
-        spec = load_plan_file(args.file, max_tasks=args.max_tasks)
         result = make_plan(
-            spec,
+            load_plan_file(args.file, max_tasks=args.max_tasks),  # freed before rendering
             max_concurrent=args.max_concurrent,
             read_write=args.read_write,
             output_dir=args.output_dir,
         )
         rendered = render_plan(result, args.format)
-    sys.stdout.write(rendered)
+    # In slices: writing a 60 MB plan at once would encode a second copy of it.
+    for start in range(0, len(rendered), 1 << 20):
+        sys.stdout.write(rendered[start : start + (1 << 20)])
     for warning in result.warnings:
         print(f"waveplan: warning: {warning}", file=sys.stderr)
     return 0

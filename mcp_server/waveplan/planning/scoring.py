@@ -35,7 +35,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Literal
 
-from waveplan.models import Complexity
+from waveplan.models import Complexity, ComplexityMatch
 
 __all__ = [
     "COMPONENTS",
@@ -669,11 +669,17 @@ def score_complexity(text: str) -> Complexity:
     return _complexity(_lexicon_matcher()[0].terms(text))
 
 
-def _complexity(terms: Sequence[Sequence[str]]) -> Complexity:
-    """The ``Complexity`` of the matched terms of each component, in text order."""
+def _complexity(
+    terms: Sequence[Sequence[str]],
+    shared: dict[tuple[str, str, int], ComplexityMatch] | None = None,
+) -> Complexity:
+    """The ``Complexity`` of the matched terms of each component, in text order.
+
+    With ``shared``, equal matches are one ``ComplexityMatch`` instance (kept there).
+    """
     lexicon = load_lexicon()
     components: dict[str, int] = {}
-    matches: list[dict[str, Any]] = []
+    matches: list[dict[str, Any] | ComplexityMatch] = []
     for spec, points_of, found in zip(
         lexicon.components, _lexicon_matcher()[1], terms, strict=True
     ):
@@ -681,11 +687,19 @@ def _complexity(terms: Sequence[Sequence[str]]) -> Complexity:
         for term in found:
             points = min(points_of[term], spec.cap - total)
             total += points
-            matches.append({"component": spec.name, "word": term, "points": points})
+            if shared is None:
+                matches.append({"component": spec.name, "word": term, "points": points})
+                continue
+            key = (spec.name, term, points)
+            match = shared.get(key)
+            if match is None:
+                match = shared[key] = ComplexityMatch(component=spec.name, word=term, points=points)  # type: ignore[arg-type]
+            matches.append(match)
         components[spec.name] = total
     score = sum(components.values())
     tier = tier_for_score(score)
-    # One validation call for the whole result (cheaper than one per match).
+    # One validation call for the whole result (cheaper than one per match); instances
+    # in ``matches`` are kept as they are.
     return Complexity.model_validate(
         {
             "score": score,
@@ -700,10 +714,11 @@ def _complexity(terms: Sequence[Sequence[str]]) -> Complexity:
 class ComplexityScorer:
     """``score_complexity`` for the tasks of one plan: one ``Complexity`` per distinct result.
 
-    Most tasks of a large plan match one of a few hundred combinations of lexicon words;
-    building (and holding) a ``Complexity`` with its match list per task was a third of the
-    planner's memory at 100,000 tasks. Calls whose texts match the same words in the same
-    order get the *same* instance, so treat the results as read-only (the models of a
+    Most tasks of a large plan match one of a few thousand combinations of lexicon words,
+    made of a few hundred distinct matches; building (and holding) a ``Complexity`` and
+    its matches per task was a third of the planner's memory at 100,000 tasks. Calls whose
+    texts match the same words in the same order get the *same* instance, and equal
+    matches are one ``ComplexityMatch``: treat the results as read-only (the models of a
     ``PlanResult`` are rendered and stored, never changed).
 
     >>> score = ComplexityScorer()
@@ -711,16 +726,19 @@ class ComplexityScorer:
     True
     >>> score("Create calculator with tests") == score_complexity("Create calculator with tests")
     True
+    >>> score("Create tests").matches[0] is score("Create calculator with tests").matches[0]
+    True
     """
 
-    __slots__ = ("_seen",)
+    __slots__ = ("_matches", "_seen")
 
     def __init__(self) -> None:
         self._seen: dict[tuple[tuple[str, ...], ...], Complexity] = {}
+        self._matches: dict[tuple[str, str, int], ComplexityMatch] = {}
 
     def __call__(self, text: str) -> Complexity:
         key = tuple(map(tuple, _lexicon_matcher()[0].terms(text)))
         found = self._seen.get(key)
         if found is None:
-            found = self._seen[key] = _complexity(key)
+            found = self._seen[key] = _complexity(key, self._matches)
         return found
