@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from waveplan.errors import InvalidPlanError
 from waveplan.models import PlanResult, PlanSpec, ReadWriteRule, ScheduledTask, TaskSpec
 from waveplan.planning.agents import AgentProfile, select_agent
+from waveplan.planning.compact import share_fields_set
 from waveplan.planning.conflicts import find_conflicts
 from waveplan.planning.outputs import output_file_names
 from waveplan.planning.paths import is_escaping, normalize_path
@@ -113,6 +114,7 @@ def build_plan(
 
     scheduled: list[ScheduledTask] = []
     score = ComplexityScorer()  # tasks matching the same words share one Complexity
+    reasons: dict[str, str] = {}
     for task in tasks:
         text = task_text(task)
         complexity = score(text)
@@ -121,7 +123,8 @@ def build_plan(
         else:
             writes = task.writes is None or bool(task.writes)
             choice = select_agent(text, agents, writes=writes)
-            agent, agent_reason = choice.agent, choice.reason
+            # Most tasks share one of a few hundred reasons: keep one copy of each.
+            agent, agent_reason = choice.agent, reasons.setdefault(choice.reason, choice.reason)
         scheduled.append(
             ScheduledTask(
                 id=task.id,
@@ -143,6 +146,7 @@ def build_plan(
                 reason=schedule.reasons[task.id],
             )
         )
+        share_fields_set(scheduled[-1])  # see planning.compact
 
     team_inputs = plan_team_inputs(
         tasks,

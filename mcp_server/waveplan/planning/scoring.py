@@ -36,6 +36,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from waveplan.models import Complexity, ComplexityMatch
+from waveplan.planning.compact import share_fields_set
 
 __all__ = [
     "COMPONENTS",
@@ -693,14 +694,16 @@ def _complexity(
             key = (spec.name, term, points)
             match = shared.get(key)
             if match is None:
-                match = shared[key] = ComplexityMatch(component=spec.name, word=term, points=points)  # type: ignore[arg-type]
+                match = shared[key] = share_fields_set(
+                    ComplexityMatch(component=spec.name, word=term, points=points)  # type: ignore[arg-type]
+                )
             matches.append(match)
         components[spec.name] = total
     score = sum(components.values())
     tier = tier_for_score(score)
     # One validation call for the whole result (cheaper than one per match); instances
     # in ``matches`` are kept as they are.
-    return Complexity.model_validate(
+    result = Complexity.model_validate(
         {
             "score": score,
             "tier": tier,
@@ -709,6 +712,7 @@ def _complexity(
             "matches": matches,
         }
     )
+    return result if shared is None else share_fields_set(result)
 
 
 class ComplexityScorer:
