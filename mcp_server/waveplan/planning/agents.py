@@ -349,16 +349,35 @@ def _keyword_matcher(keywords: tuple[tuple[str, ...], ...]) -> TermSets:
     return TermSets(compile_terms(k) for k in keywords)
 
 
+# The last table's matcher: planning asks about one table thousands of times in a row.
+# One tuple, swapped whole, so a concurrent reader never pairs a table with another's.
+_last_matcher: tuple[object, TermSets | None] = (None, None)
+
+
+def _table_matcher(table: Sequence[AgentProfile]) -> TermSets:
+    global _last_matcher
+    last_table, matcher = _last_matcher
+    if last_table is table and matcher is not None:
+        return matcher
+    matcher = _keyword_matcher(tuple(p.keywords for p in table))
+    if isinstance(table, tuple):  # immutable (of frozen profiles): safe to know by identity
+        _last_matcher = (table, matcher)
+    return matcher
+
+
 def _table_matches(text: str, table: Sequence[AgentProfile]) -> list[list[str]]:
     """Each agent's matched keywords (``find_terms`` of its keywords, in keyword order).
 
     One pass over the text's words for the whole table, not one matcher per agent.
     """
-    hits = _keyword_matcher(tuple(p.keywords for p in table)).terms(text)
-    return [
-        [k for k in profile.keywords if k in found] if found else []
-        for profile, found in zip(table, map(set, hits), strict=True)
-    ]
+    out: list[list[str]] = []
+    for profile, found in zip(table, _table_matcher(table).terms(text), strict=True):
+        if found:
+            terms = set(found)
+            out.append([k for k in profile.keywords if k in terms])
+        else:
+            out.append(found)  # a new empty list
+    return out
 
 
 def select_agent(text: str, table: Sequence[AgentProfile], *, writes: bool) -> AgentChoice:

@@ -28,7 +28,7 @@ enabled, else ``"subagents"``. A phase is one task of the plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from waveplan.errors import WaveplanError
@@ -118,29 +118,34 @@ def _writes(task: TaskSpec) -> list[str]:
     return list(task.writes or [])
 
 
-def _overlap_test() -> Callable[[str, str], bool]:
-    """``paths_overlap`` with each path split once (a task's writes meet every dependent).
+_Split = tuple[tuple[str, ...], bool]  # a path's components, and whether one is a glob
 
-    Two paths without glob components overlap exactly when one is a prefix of the other,
-    compared as tuples; any glob goes through ``parts_overlap``.
-    """
-    split: dict[str, tuple[tuple[str, ...], bool]] = {}
 
-    def parts(path: str) -> tuple[tuple[str, ...], bool]:
-        found = split.get(path)
+def _split(paths: Sequence[str], memo: dict[str, _Split]) -> list[_Split]:
+    out = []
+    for path in paths:
+        found = memo.get(path)
         if found is None:
-            p = path_parts(path)
-            found = split[path] = (p, any(is_glob(c) for c in p))
-        return found
+            parts = path_parts(path)
+            found = memo[path] = (parts, any(is_glob(c) for c in parts))
+        out.append(found)
+    return out
 
-    def overlap(a: str, b: str) -> bool:
-        (pa, ga), (pb, gb) = parts(a), parts(b)
-        if ga or gb:
-            return parts_overlap(pa, pb)
-        n = min(len(pa), len(pb))
-        return pa[:n] == pb[:n]
 
-    return overlap
+def _any_overlap(used: list[_Split], written: list[_Split]) -> bool:
+    """Whether a path of ``used`` overlaps one of ``written`` (``paths_overlap`` rules).
+
+    Two paths without glob components overlap exactly when one is a prefix of the other
+    (the root, ``()``, is a prefix of everything); globs go through ``parts_overlap``.
+    """
+    for pu, gu in used:
+        for pw, gw in written:
+            if gu or gw:
+                if parts_overlap(pu, pw):
+                    return True
+            elif not pu or not pw or (pu[0] == pw[0] and pu[: len(pw)] == pw[: len(pu)]):
+                return True
+    return False
 
 
 def plan_team_inputs(
@@ -198,16 +203,19 @@ def plan_team_inputs(
     wave_of = {tid: n for n, wave in enumerate(waves) for tid in wave}
 
     cross_phase = False
-    overlap = _overlap_test()
+    memo: dict[str, _Split] = {}  # each path split once: a task's writes meet every dependent
+    written = {t.id: _split(t.writes, memo) for t in tasks if t.writes}
     for b in tasks:
-        used = [*b.reads, *_writes(b)]
-        if not used:
+        if not b.depends_on or not (b.reads or b.writes):
             continue
+        used: list[_Split] | None = None
         for dep in b.depends_on:
-            a = by_id.get(dep)
-            if a is None or not a.writes or wave_of.get(a.id) == wave_of.get(b.id):
+            w = written.get(dep)
+            if w is None or dep not in by_id or wave_of.get(dep) == wave_of.get(b.id):
                 continue
-            if any(overlap(u, w) for u in used for w in a.writes):
+            if used is None:
+                used = _split([*b.reads, *_writes(b)], memo)
+            if _any_overlap(used, w):
                 cross_phase = True
                 break
         if cross_phase:
