@@ -115,6 +115,7 @@ def build_plan(
     scheduled: list[ScheduledTask] = []
     score = ComplexityScorer()  # tasks matching the same words share one Complexity
     reasons: dict[str, str] = {}
+    warnings: list[str] = []
     for task in tasks:
         text = task_text(task)
         complexity = score(text)
@@ -147,6 +148,8 @@ def build_plan(
             )
         )
         share_fields_set(scheduled[-1])  # see planning.compact
+        # Right after canonical_paths: the paths' normal forms are still in its cache.
+        warnings += path_warnings([task])
 
     team_inputs = plan_team_inputs(
         tasks,
@@ -181,5 +184,5 @@ def build_plan(
         critical_path=schedule.critical_path,
         team_mode=team,
         checkpoints=list(spec.plan.checkpoints),
-        warnings=path_warnings(tasks),
+        warnings=warnings,
     )

@@ -208,14 +208,15 @@ class _Text:
     not once per list or per term.
     """
 
-    __slots__ = ("_spans", "_starts", "lowered", "text", "tokens", "words")
+    __slots__ = ("_spans", "_starts", "distinct", "lowered", "text", "words")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.lowered = text.lower()
-        #: Whole words (runs of letters and digits) in text order, and as a set.
-        self.tokens: list[str] = _WORD.findall(self.lowered)
-        self.words = frozenset(self.tokens)
+        #: Whole words (runs of letters and digits): each once, in order of first
+        #: occurrence, and as a set.
+        self.distinct: tuple[str, ...] = tuple(dict.fromkeys(_WORD.findall(self.lowered)))
+        self.words = frozenset(self.distinct)
         self._starts: dict[str, list[int]] = {}
         self._spans: dict[_Phrase, list[tuple[int, int]]] = {}
 
@@ -523,7 +524,7 @@ class TermSets:
         exact = set(self._exact_always)
         phrases: list[tuple[int, _Phrase]] = []
         index, names = self._index, self._terms
-        for word in dict.fromkeys(prepared.tokens):
+        for word in prepared.distinct:
             entry = index.get(word)
             if entry is None:
                 continue

@@ -199,19 +199,18 @@ def plan_team_inputs(
     >>> inputs["cross_phase_data_flow"], inputs["max_tier"], inputs["phases"]
     (True, 2, 2)
     """
-    by_id = {t.id: t for t in tasks}
     wave_of = {tid: n for n, wave in enumerate(waves) for tid in wave}
 
     cross_phase = False
     memo: dict[str, _Split] = {}  # each path split once: a task's writes meet every dependent
-    written = {t.id: _split(t.writes, memo) for t in tasks if t.writes}
+    written = {t.id: _split(t.writes, memo) if t.writes else None for t in tasks}
     for b in tasks:
         if not b.depends_on or not (b.reads or b.writes):
             continue
         used: list[_Split] | None = None
         for dep in b.depends_on:
             w = written.get(dep)
-            if w is None or dep not in by_id or wave_of.get(dep) == wave_of.get(b.id):
+            if w is None or wave_of.get(dep) == wave_of.get(b.id):
                 continue
             if used is None:
                 used = _split([*b.reads, *_writes(b)], memo)
