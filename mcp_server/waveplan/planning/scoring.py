@@ -17,6 +17,14 @@ Matching rules (``find_terms``), used for the lexicon *and* for agent keywords:
   a shorter term of the same list (``code review`` does not also count as ``review``);
 - each distinct term counts once, however often it occurs.
 
+How it runs: a term list is compiled once (``TermSet``; several lists, such as the five
+components or an agent table, into one ``TermSets`` index of words). A text is lowered
+and split into words once (shared by scoring and agent choice); plain words are looked
+up, phrases are checked word by word only where the text has their words, and the claim
+rule runs in full only for a list where a phrase matched. ``_term_regex`` states the
+rules as one regular expression per term: the engine gives its answer exactly
+(``tests/planning/test_matcher.py`` compares them), and falls back to it for odd terms.
+
 >>> score_complexity("Create utility function").tier
 1
 >>> score_complexity("Create calculator with tests").tier
@@ -192,6 +200,8 @@ def term_forms(
 
 @lru_cache(maxsize=4096)
 def _term_regex(term: str, inflect: Inflection, extra: tuple[str, ...]) -> re.Pattern[str]:
+    # The matching rules for one term as an expression: every spelling an alternative
+    # (longest first), words joined by separator runs, whole words only.
     alternatives = []
     for form in term_forms(term, inflect, extra):
         words = [re.escape(w) for w in form.split()]
