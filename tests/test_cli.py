@@ -55,9 +55,9 @@ def test_the_execution_plan_lists_every_task_in_table_and_breakdown(capsys, fmt)
     assert "EXECUTION PLAN" in out
     for column in ("ID", "Description", "Agent", "Depends On", "Wave"):
         assert column in out
-    assert "Max concurrent" in out and "Execution mode" in out and "Goal" in out
+    assert "Max Concurrent" in out and "Execution Mode" in out and "Goal" in out
     breakdown = (
-        out.split("ave breakdown", 1)[1] if fmt == "markdown" else out.split("WAVE BREAKDOWN")[1]
+        out.split("Wave Breakdown", 1)[1] if fmt == "markdown" else out.split("WAVE BREAKDOWN")[1]
     )
     for task_id in ("schema", "api-types", "login-endpoint", "e2e-tests", "review"):
         assert f"- {task_id}:" in breakdown

@@ -86,15 +86,14 @@ async def test_a_fail_fast_plan_halts_and_plan_status_says_why(client: Client) -
         client, "task_update", taskId="p1.a", status="failed", error="crash", error_code="crash"
     )
     assert failed["statusChange"] == {"from": "running", "to": "failed"}
-    status = await call(client, "plan_status", plan_id=pid)
+    status = await call(client, "plan_status", plan_id=pid, detail="full")
+    assert status["status"] == "halted"
     assert status["halted"] == "halted: 'p1.a' failed under fail_fast; nothing more is released"
-    assert status["stopped"] == [
-        {
-            "id": "p1.b",
-            "status": "cancelled",
-            "waiting_on": [],
-            "reason": "plan halted: 'p1.a' failed under fail_fast",
-        }
+    # Held, not cancelled (issue 17): b waits for a, which a person may retry.
+    assert status["stopped"] == []
+    assert [(w["id"], w["status"], w["waiting_on"]) for w in status["blocked"]] == [
+        ("p1.a", "failed", []),
+        ("p1.b", "pending", ["p1.a"]),
     ]
     assert "**Halted**: halted: 'p1.a' failed" in status["rendered"]
     after = await claim(client, pid)

@@ -68,8 +68,16 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(serve)
 
+    from waveplan import cli_group
+
+    cli_group.add_parser(sub)
+
     hook = sub.add_parser("hook", help="run a Claude Code hook (JSON on stdin)")
     hook.add_argument("event", help="hook name, e.g. post-agent")
+
+    from waveplan.cli_transfer import add_parsers  # import, export
+
+    add_parsers(sub)
     return parser
 
 
@@ -92,7 +100,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     # In slices: writing a 60 MB plan at once would encode a second copy of it.
     for start in range(0, len(rendered), 1 << 20):
         sys.stdout.write(rendered[start : start + (1 << 20)])
-    for warning in result.warnings:
+    for warning in [*result.warnings, *(w.message for w in result.decomposition)]:
         print(f"waveplan: warning: {warning}", file=sys.stderr)
     return 0
 
@@ -148,12 +156,27 @@ def _cmd_hook(args: argparse.Namespace) -> int:
     return hook_main([args.event])
 
 
+def _cmd_transfer(args: argparse.Namespace) -> int:
+    from waveplan.cli_transfer import run
+
+    return run(args)
+
+
+def _group_run(args: argparse.Namespace) -> int:
+    from waveplan.cli_group import run
+
+    return run(args)
+
+
 COMMANDS = {
+    "import": _cmd_transfer,
+    "export": _cmd_transfer,
     "plan": _cmd_plan,
     "score": _cmd_score,
     "check": _cmd_check,
     "serve": _cmd_serve,
     "hook": _cmd_hook,
+    "group": _group_run,
 }
 
 

@@ -124,7 +124,9 @@ class InvalidTransitionError(WaveplanError):
     code = "invalid_transition"
 
     def __init__(self, task_id: str, current: str, wanted: str, allowed: Iterable[str]) -> None:
-        allowed = sorted(allowed)
+        # Plain strings (not ``lifecycle.Status`` members): messages and JSON read the same.
+        allowed = sorted(str(a) for a in allowed)
+        current, wanted = str(current), str(wanted)
         super().__init__(
             f"task {task_id!r} cannot go from {current!r} to {wanted!r}; "
             f"allowed next states: {_listing(allowed) if allowed else '(none: the task is final)'}",

@@ -1,7 +1,9 @@
-"""The task lifecycle: the one place where status transitions are defined.
+"""The task lifecycle: the statuses, their named sets and the allowed transitions.
 
-Pure: no I/O. The store asks this module whether a change is allowed and which
-waiting state a task is in; it never hard-codes a transition itself.
+This is the one place where status vocabulary is defined. Every other module (the
+execution core, the store and its SQL, the status views, the hooks) uses ``Status`` and
+the sets below instead of spelling statuses out. Pure and stdlib-only: the hooks import
+it without pydantic.
 
 ::
 
@@ -17,7 +19,7 @@ waiting state a task is in; it never hard-codes a transition itself.
 waiting to start is ``ready`` when all its dependencies are satisfied (``done``, or
 ``skipped`` unless the edge demands success) and no unapproved checkpoint is in the
 way, else ``pending`` (see ``waiting_state``). ``done`` is frozen; ``skipped`` and
-``cancelled`` are final.
+``cancelled`` are terminal too.
 
 Review rules:
 
@@ -28,89 +30,167 @@ Review rules:
 - Only ``task_review`` moves a task out of ``review`` to ``done`` (approve),
   ``revise`` or ``failed`` (reject).
 
->>> check_transition("a", "running", "done")
+>>> check_transition("a", Status.RUNNING, Status.DONE)
 >>> resolve_alias("in_progress", needs_review=False)
 'running'
 >>> resolve_alias("completed", needs_review=True)
 'review'
+>>> sorted(BUSY)
+['claimed', 'review', 'revise', 'running']
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, get_args
+from enum import StrEnum
+from typing import Any, Literal
 
 from waveplan.errors import InvalidTransitionError, WaveplanError
-from waveplan.models import Status
 
 __all__ = [
-    "ACTIVE",
     "ALIASES",
     "ALLOWED",
-    "CLOSED",
-    "FINAL",
+    "BUSY",
+    "CANCELS_DEPENDENTS",
+    "FILE_HOLDERS",
+    "FINISHED",
     "FROZEN",
+    "LAUNCHABLE",
+    "LEASED",
+    "NEEDS_PERSON",
     "OPEN",
     "REVIEW_ONLY",
     "STATUSES",
+    "TERMINAL",
+    "WAITING",
+    "WORKING",
     "FrozenTaskError",
     "NotInReviewError",
     "NotReadyError",
+    "PlanStatus",
+    "StartedTaskError",
+    "Status",
     "UnknownStatusError",
     "allowed_next",
     "check_transition",
     "dependency_satisfied",
     "needs_review",
+    "plan_status",
     "resolve_alias",
     "waiting_state",
 ]
 
-STATUSES: tuple[Status, ...] = get_args(Status)
 
-#: Statuses that can still change (everything but done, skipped, cancelled).
-OPEN: frozenset[Status] = frozenset(
-    {"pending", "ready", "claimed", "running", "review", "revise", "failed", "blocked", "handoff"}
-)
-#: No way out: done (frozen) and skipped/cancelled (final).
-FROZEN: frozenset[Status] = frozenset({"done"})
-FINAL: frozenset[Status] = frozenset({"skipped", "cancelled"})
-#: A plan is done when all its tasks are closed.
-CLOSED: frozenset[Status] = FROZEN | FINAL
-#: Tasks someone is working on: counted against ``max_concurrent``, hold their files.
-ACTIVE: frozenset[Status] = frozenset({"claimed", "running"})
+class _Name(StrEnum):
+    # Shown as the plain string it equals: messages, doctests and test failures read
+    # ``'done'``, like the value stored and sent to clients.
+    def __repr__(self) -> str:
+        return repr(self.value)
 
-_ESCAPES: frozenset[Status] = frozenset({"skipped", "cancelled", "blocked", "handoff"})
+
+class Status(_Name):
+    """A task's status. Members compare equal to their values (``Status.DONE == "done"``)."""
+
+    PENDING = "pending"
+    READY = "ready"
+    CLAIMED = "claimed"
+    RUNNING = "running"
+    REVIEW = "review"
+    REVISE = "revise"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    BLOCKED = "blocked"
+    HANDOFF = "handoff"
+
+
+class PlanStatus(_Name):
+    """A plan's status, derived from its tasks (``plan_status``)."""
+
+    OPEN = "open"
+    HALTED = "halted"
+    DONE = "done"
+    FAILED = "failed"
+
+
+S = Status
+STATUSES: tuple[Status, ...] = tuple(Status)
+
+TERMINAL: frozenset[Status] = frozenset({S.DONE, S.SKIPPED, S.CANCELLED})
+"""No transition leads out of these (``done`` is also frozen)."""
+
+FROZEN: frozenset[Status] = frozenset({S.DONE})
+"""Refuse changes to the task's work fields (only metadata and notes still merge)."""
+
+OPEN: frozenset[Status] = frozenset(STATUSES) - TERMINAL
+"""Can still change."""
+
+FINISHED: frozenset[Status] = TERMINAL | {S.FAILED}
+"""Need nothing more unless a person retries a failure: what a finished plan contains.
+A failure the policy retries goes back to ``ready`` instead, so ``failed`` means failed
+for good. A wave whose tasks are all here opens the wave barrier."""
+
+WAITING: frozenset[Status] = frozenset({S.PENDING, S.READY})
+"""Computed from the dependencies: the execution core settles these, nobody else."""
+
+BUSY: frozenset[Status] = frozenset({S.CLAIMED, S.RUNNING, S.REVIEW, S.REVISE})
+"""Work tasks here count against ``max_concurrent`` (and ``sequential``'s one at a
+time). ``review`` counts: review may send the task back to ``revise`` and its agent
+resumes without a new claim. Checkpoint gates waiting in ``review`` never count."""
+
+FILE_HOLDERS: frozenset[Status] = BUSY
+"""Work tasks here keep their files (a task in ``review`` may be sent back and write
+them again). Checkpoint gates hold no files."""
+
+LEASED: frozenset[Status] = frozenset({S.CLAIMED, S.RUNNING})
+"""Held under a lease (``plan_next``'s claim): a lapse releases or fails the task."""
+
+WORKING: frozenset[Status] = frozenset({S.CLAIMED, S.RUNNING, S.REVISE})
+"""Someone is working on it (shown as "running" in progress views)."""
+
+NEEDS_PERSON: frozenset[Status] = frozenset({S.BLOCKED, S.HANDOFF})
+"""Wait for a person; entering them needs a reason (the ``note``)."""
+
+LAUNCHABLE: frozenset[Status] = frozenset({S.READY, S.CLAIMED})
+"""A subagent may be launched for the task (if the rules let it start now)."""
+
+CANCELS_DEPENDENTS: frozenset[Status] = frozenset({S.FAILED, S.CANCELLED})
+"""A dependency that ends here cancels its dependents (transitively)."""
+
+_ESCAPES: frozenset[Status] = frozenset({S.SKIPPED, S.CANCELLED, S.BLOCKED, S.HANDOFF})
 
 ALLOWED: Mapping[Status, frozenset[Status]] = {
     # pending -> review: computed, for checkpoint tasks whose dependencies are satisfied.
-    "pending": frozenset({"ready", "review"}) | _ESCAPES,
+    S.PENDING: frozenset({S.READY, S.REVIEW}) | _ESCAPES,
     # ready -> pending: computed, when the task gains an unfinished dependency.
-    "ready": frozenset({"pending", "claimed", "running"}) | _ESCAPES,
-    "claimed": frozenset({"ready", "pending", "running"}) | _ESCAPES,
+    S.READY: frozenset({S.PENDING, S.CLAIMED, S.RUNNING}) | _ESCAPES,
+    S.CLAIMED: frozenset({S.READY, S.PENDING, S.RUNNING}) | _ESCAPES,
     # running -> ready/pending: released (given back without a result).
-    "running": frozenset({"review", "done", "failed", "ready", "pending"}) | _ESCAPES,
-    "review": frozenset({"done", "revise", "failed"}) | _ESCAPES,
-    "revise": frozenset({"running"}) | _ESCAPES,
-    # failed -> ready: retry.
-    "failed": frozenset({"ready", "pending"}) | _ESCAPES,
-    "blocked": frozenset({"pending", "ready", "running"}) | (_ESCAPES - {"blocked"}),
-    "handoff": frozenset({"pending", "ready", "running"}) | (_ESCAPES - {"handoff"}),
-    "done": frozenset(),
-    "skipped": frozenset(),
-    "cancelled": frozenset(),
+    S.RUNNING: frozenset({S.REVIEW, S.DONE, S.FAILED, S.READY, S.PENDING}) | _ESCAPES,
+    S.REVIEW: frozenset({S.DONE, S.REVISE, S.FAILED}) | _ESCAPES,
+    S.REVISE: frozenset({S.RUNNING}) | _ESCAPES,
+    # failed -> ready: retry (by the policy, or by a person).
+    S.FAILED: frozenset({S.READY, S.PENDING}) | _ESCAPES,
+    S.BLOCKED: frozenset({S.PENDING, S.READY, S.RUNNING}) | (_ESCAPES - {S.BLOCKED}),
+    S.HANDOFF: frozenset({S.PENDING, S.READY, S.RUNNING}) | (_ESCAPES - {S.HANDOFF}),
+    S.DONE: frozenset(),
+    S.SKIPPED: frozenset(),
+    S.CANCELLED: frozenset(),
 }
 
-#: Transitions only ``task_review`` may make (approve, revise, reject).
 REVIEW_ONLY: frozenset[tuple[Status, Status]] = frozenset(
-    {("review", "done"), ("review", "revise"), ("review", "failed")}
+    {(S.REVIEW, S.DONE), (S.REVIEW, S.REVISE), (S.REVIEW, S.FAILED)}
 )
+"""Transitions only ``task_review`` may make (approve, revise, reject)."""
 
-#: Claude Code's TaskUpdate vocabulary. ``completed`` depends on the task (see resolve_alias).
 ALIASES: Mapping[str, str] = {
-    "in_progress": "running",
-    "completed": "done",
+    "in_progress": S.RUNNING,
+    "completed": S.DONE,
     "deleted": "deleted",
 }
+"""Claude Code's TaskUpdate vocabulary. ``completed`` depends on the task (see
+``resolve_alias``)."""
 
 
 class UnknownStatusError(WaveplanError):
@@ -119,7 +199,7 @@ class UnknownStatusError(WaveplanError):
     code = "unknown_status"
 
     def __init__(self, status: str) -> None:
-        valid = [*STATUSES, *ALIASES]
+        valid = [*(s.value for s in STATUSES), *ALIASES]
         super().__init__(
             f"unknown status {status!r}; use one of: {', '.join(valid)}",
             status=status,
@@ -128,14 +208,16 @@ class UnknownStatusError(WaveplanError):
 
 
 class NotReadyError(InvalidTransitionError):
-    """Starting (or claiming) a task whose dependencies are not satisfied yet."""
+    """Starting a task the rules do not let start now (dependencies, strategy, caps...)."""
 
     code = "not_ready"
 
-    def __init__(self, task_id: str, current: str, wanted: str, blocking: Iterable[str]) -> None:
-        super().__init__(task_id, current, wanted, ALLOWED.get(current, frozenset()))  # type: ignore[arg-type]
+    def __init__(
+        self, task_id: str, current: str, wanted: str, blocking: Iterable[str], why: str = ""
+    ) -> None:
+        super().__init__(task_id, current, wanted, ALLOWED.get(current, frozenset()))  # type: ignore[call-overload]
         blocking = list(blocking)
-        self.message = (
+        self.message = why or (
             f"task {task_id!r} cannot start: waiting on {', '.join(blocking)}; "
             "finish (or skip) those first, then retry"
         )
@@ -149,12 +231,30 @@ class NotInReviewError(InvalidTransitionError):
     code = "not_in_review"
 
     def __init__(self, task_id: str, current: str, wanted: str) -> None:
-        super().__init__(task_id, current, wanted, ALLOWED.get(current, frozenset()))  # type: ignore[arg-type]
+        super().__init__(task_id, current, wanted, ALLOWED.get(current, frozenset()))  # type: ignore[call-overload]
         self.message = (
             f"task {task_id!r} is {current!r}, not in review; only a task in review can be "
             "approved, revised or rejected (mark it completed first)"
         )
         self.args = (self.message,)
+
+
+class StartedTaskError(InvalidTransitionError):
+    """A new open dependency for a task whose work has started (running, in review or
+    being revised): that work would finish before the dependency."""
+
+    code = "already_started"
+
+    def __init__(self, task_id: str, current: str, blockers: Iterable[str]) -> None:
+        super().__init__(task_id, current, current, ALLOWED.get(current, frozenset()))  # type: ignore[call-overload]
+        blockers = list(blockers)
+        self.message = (
+            f"task {task_id!r} is already {current}: it cannot gain the open dependency "
+            f"{', '.join(blockers)}, its work started before it; release it first (status "
+            "ready) to make it wait, or put the new dependency on a follow-up task"
+        )
+        self.args = (self.message,)
+        self.details["blockers"] = blockers
 
 
 class FrozenTaskError(WaveplanError):
@@ -193,7 +293,7 @@ def needs_review(
 
 
 def allowed_next(
-    current: Status, *, needs_review: bool = False, via_review: bool = False
+    current: Status | str, *, needs_review: bool = False, via_review: bool = False
 ) -> frozenset[Status]:
     """The statuses a task in ``current`` may move to.
 
@@ -202,18 +302,19 @@ def allowed_next(
     >>> "done" in allowed_next("running", needs_review=True)
     False
     """
+    current = Status(current)
     allowed = ALLOWED[current]
     if not via_review:
         allowed = frozenset(s for s in allowed if (current, s) not in REVIEW_ONLY)
-    if needs_review and current == "running":
-        allowed = allowed - {"done"}
+    if needs_review and current == S.RUNNING:
+        allowed = allowed - {S.DONE}
     return allowed
 
 
 def check_transition(
     task_id: str,
-    current: Status,
-    wanted: Status,
+    current: Status | str,
+    wanted: Status | str,
     *,
     needs_review: bool = False,
     via_review: bool = False,
@@ -232,7 +333,7 @@ allowed next states: (none: the task is final)
     """
     allowed = allowed_next(current, needs_review=needs_review, via_review=via_review)
     if wanted not in allowed:
-        raise InvalidTransitionError(task_id, current, wanted, allowed)
+        raise InvalidTransitionError(task_id, str(current), str(wanted), allowed)
 
 
 def resolve_alias(status: str, *, needs_review: bool) -> Status | Literal["deleted"]:
@@ -257,17 +358,18 @@ in_progress, completed, deleted
     """
     key = status.strip().lower().replace("-", "_").replace(" ", "_")
     if key == "completed":
-        return "review" if needs_review else "done"
+        return S.REVIEW if needs_review else S.DONE
     key = ALIASES.get(key, key)
     if key == "deleted":
         return "deleted"
-    if key in STATUSES:
-        return key  # type: ignore[return-value]
-    raise UnknownStatusError(status)
+    try:
+        return Status(key)
+    except ValueError:
+        raise UnknownStatusError(status) from None
 
 
 def dependency_satisfied(
-    status: Status, *, requires_success: bool = False, approval_pending: bool = False
+    status: Status | str, *, requires_success: bool = False, approval_pending: bool = False
 ) -> bool:
     """Whether a dependency in ``status`` lets its dependents start.
 
@@ -283,7 +385,7 @@ def dependency_satisfied(
     """
     if approval_pending:
         return False
-    return status == "done" or (status == "skipped" and not requires_success)
+    return status == S.DONE or (status == S.SKIPPED and not requires_success)
 
 
 def waiting_state(task_type: str, *, satisfied: bool) -> Status:
@@ -292,11 +394,31 @@ def waiting_state(task_type: str, *, satisfied: bool) -> Status:
     ``ready`` when its dependencies are satisfied, else ``pending``; a checkpoint task
     whose dependencies are satisfied waits for ``task_review`` in ``review``.
 
-    >>> waiting_state("task", satisfied=True), waiting_state("task", satisfied=False)
-    ('ready', 'pending')
+    >>> [waiting_state("task", satisfied=s) for s in (True, False)]
+    ['ready', 'pending']
     >>> waiting_state("checkpoint", satisfied=True)
     'review'
     """
     if not satisfied:
-        return "pending"
-    return "review" if task_type == "checkpoint" else "ready"
+        return S.PENDING
+    return S.REVIEW if task_type == "checkpoint" else S.READY
+
+
+def plan_status(statuses: Iterable[Status | str], *, halted: bool = False) -> PlanStatus:
+    """A plan's status from its tasks' statuses.
+
+    Open while a task is not ``FINISHED`` (``halted`` instead when a ``fail_fast``
+    failure holds the rest back); once every task is finished, ``failed`` if one
+    failed, else ``done``. A halted plan is never ``done``.
+
+    >>> plan_status(["done", "running"]), plan_status(["done", "skipped"])
+    ('open', 'done')
+    >>> plan_status(["failed", "pending"], halted=True)
+    'halted'
+    >>> plan_status(["failed", "done"], halted=True)
+    'failed'
+    """
+    seen = set(statuses)
+    if not seen <= FINISHED:
+        return PlanStatus.HALTED if halted else PlanStatus.OPEN
+    return PlanStatus.FAILED if S.FAILED in seen or halted else PlanStatus.DONE

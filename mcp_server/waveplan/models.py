@@ -10,40 +10,55 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
+
+from waveplan.lifecycle import PlanStatus, Status
+from waveplan.terms import ExecutionStrategy, FailurePolicy, Priority, ReadWriteRule
 
 __all__ = [
     "MAX_PLAN_TASKS",
+    "SUCCESS_CRITERION_MAX_ATTEMPTS",
     "AgentChoice",
     "CheckpointSpec",
     "Complexity",
     "ComplexityMatch",
     "Conflict",
+    "DecompositionWarning",
     "ExecutionStrategy",
     "FailurePolicy",
+    "PlanContext",
+    "PlanReadiness",
     "PlanResult",
     "PlanSettings",
     "PlanSpec",
     "Priority",
     "ReadWriteRule",
     "RetrySettings",
+    "ScheduleCheck",
     "ScheduledTask",
+    "Status",
     "TaskSpec",
+    "TeamConfig",
+    "TeamConfigSettings",
     "TeamFactor",
     "TeamMode",
+    "TeammateRole",
     "WaveSchedule",
     "plan_task_cap",
+    "plan_task_limit",
 ]
 
-Priority = Literal["urgent", "high", "normal", "low"]
-ExecutionStrategy = Literal["sequential", "parallel", "adaptive"]
-FailurePolicy = Literal["fail_fast", "retry", "skip", "retry_then_skip"]
-ReadWriteRule = Literal["allow", "conflict"]
+PlanReadiness = Literal["ready", "needs_clarification"]
 
 TaskId = str
+
+#: A task's ``success_criterion`` is tried at most this often (the task-planner rule:
+#: the agent loops until the command passes, at most 5 attempts).
+SUCCESS_CRITERION_MAX_ATTEMPTS = 5
 
 
 class _Strict(BaseModel):
@@ -63,9 +78,9 @@ class TaskSpec(_Strict):
     depends_on: list[TaskId] = Field(default_factory=list)
     writes: list[str] | None = Field(
         default=None,
-        description="Files/dirs/globs the task modifies; omitted = unknown (scheduled alone-ish)",
+        description="Paths it modifies; omitted: unknown (scheduled alone)",
     )
-    reads: list[str] = Field(default_factory=list, description="Files/dirs/globs it only reads")
+    reads: list[str] = Field(default_factory=list, description="Paths it only reads")
     agent: str | None = Field(default=None, description="Agent name; else chosen by keywords")
     priority: Priority = "normal"
     type: Literal["task", "checkpoint"] = "task"
@@ -75,10 +90,22 @@ class TaskSpec(_Strict):
     metadata: dict[str, Any] = Field(default_factory=dict)
     when: dict[TaskId, str] = Field(
         default_factory=dict,
-        description="Condition per dependency over its output; false skips this task",
+        description="Per dependency, a condition on its output; false skips",
     )
     requires_success: list[TaskId] = Field(
         default_factory=list, description="Dependencies that must end done, not skipped"
+    )
+    requirements: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=50, description="What the task must do"
+    )
+    success_criterion: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Shell command, exit 0 = done (5 attempts)",
+    )
+    role: str | None = Field(
+        default=None, max_length=100, description="Teammate role: architect, critic ..."
     )
 
     @model_validator(mode="after")
@@ -97,6 +124,10 @@ class TaskSpec(_Strict):
                 parse_condition(expr)
             except InvalidConditionError as err:
                 raise ValueError(f"condition on {dep!r}: {err.message}") from None
+        if self.success_criterion is not None and not self.success_criterion.strip():
+            raise ValueError("success_criterion is blank; give a command or leave it out")
+        if any(not r.strip() for r in self.requirements):
+            raise ValueError("requirements holds a blank entry; remove it")
         return self
 
 
@@ -129,9 +160,36 @@ class RetrySettings(_Strict):
     retryable_error_codes: list[str] | None = None
 
 
+class PlanContext(_Strict):
+    # The EXECUTION PLAN's "Relevant Context": files, patterns to follow, tests.
+    files: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+    tests: list[str] = Field(default_factory=list)
+
+
+class TeamConfigSettings(_Strict):
+    # What a plan may set of its team_config; the rest is computed (planning.team).
+    team_name: str | None = Field(default=None, pattern=r"^workflow-\d{8}_\d{6}$")
+    lead_mode: Literal["delegate"] = "delegate"
+    plan_approval: bool = True
+    max_teammates: int = Field(default=4, ge=1, le=16)
+
+
+_Lines = list[Annotated[str, Field(min_length=1, max_length=2000)]]
+
+
 class PlanSettings(_Strict):
     name: str = Field(default="plan", min_length=1, max_length=200)
     goal: str | None = None
+    request: str | None = Field(
+        default=None, max_length=20_000, description="The user's request, verbatim"
+    )
+    status: PlanReadiness = "ready"
+    questions: _Lines = Field(default_factory=list, max_length=20)
+    success_criteria: _Lines = Field(default_factory=list, max_length=50)
+    assumptions: _Lines = Field(default_factory=list, max_length=50)
+    context: PlanContext = Field(default_factory=PlanContext)
+    risks: _Lines = Field(default_factory=list, max_length=50)
     max_concurrent: int | None = Field(default=None, ge=1, le=1000)
     strategy: ExecutionStrategy = "parallel"
     failure_policy: FailurePolicy = "fail_fast"
@@ -142,7 +200,20 @@ class PlanSettings(_Strict):
     )
     retry: RetrySettings = Field(default_factory=RetrySettings)
     team_requested: bool = Field(default=False, description="The user asked for a team")
-    agent_teams_enabled: bool = False
+    agent_teams_enabled: bool | None = Field(
+        default=None, description="Default: from the environment"
+    )
+    team_config: TeamConfigSettings | None = None
+    # What an imported document says about the plan that has no field here (kept so an
+    # export writes it back). Left out of plan_create's schema: every client pays for
+    # tools/list on each turn, and only importers fill it.
+    metadata: SkipJsonSchema[dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _questions_when_unclear(self) -> PlanSettings:
+        if self.status == "needs_clarification" and not self.questions:
+            raise ValueError("status needs_clarification needs the blocking questions")
+        return self
 
 
 #: Tasks in one plan at most. Validating and planning cost memory in proportion (330,000
@@ -172,6 +243,11 @@ def plan_task_cap(limit: int) -> Iterator[None]:
         yield
     finally:
         _task_cap.reset(token)
+
+
+def plan_task_limit() -> int:
+    """The task cap in force here: ``MAX_PLAN_TASKS`` unless ``plan_task_cap`` raised it."""
+    return _task_cap.get()
 
 
 class PlanSpec(_Strict):
@@ -229,6 +305,22 @@ class Conflict(BaseModel):
     kind: Literal["write/write", "read/write", "unknown-files"]
 
 
+class ScheduleCheck(BaseModel):
+    """What ``planning.conflicts.check_schedule`` found: file conflicts and every other problem."""
+
+    conflicts: list[Conflict] = Field(default_factory=list)
+    problems: list[str] = Field(
+        default_factory=list,
+        description="Missing or repeated tasks, dependencies not in an earlier wave, "
+        "waves over max_concurrent: one sentence each",
+    )
+
+    @property
+    def ok(self) -> bool:
+        """Whether the schedule has neither conflicts nor problems."""
+        return not self.conflicts and not self.problems
+
+
 class WaveSchedule(BaseModel):
     waves: list[list[TaskId]]
     reasons: dict[TaskId, str]
@@ -243,12 +335,51 @@ class WaveSchedule(BaseModel):
 class TeamFactor(BaseModel):
     name: str
     points: int
+    detail: str | None = Field(default=None, description="The evidence: tasks, files")
 
 
 class TeamMode(BaseModel):
     score: int
     mode: Literal["team", "subagents"]
     factors: list[TeamFactor]
+
+
+class TeammateRole(BaseModel):
+    """One teammate role of a team: the agent it runs as and the phases (tasks) it takes."""
+
+    role_name: str
+    agent_config: str
+    phase_ids: list[TaskId]
+    custom_prompt: str | None = None
+
+
+class TeamConfig(BaseModel):
+    """The task-planner's ``team_config``, present when the execution mode is ``team``."""
+
+    team_name: str
+    lead_mode: Literal["delegate"] = "delegate"
+    plan_approval: bool = True
+    max_teammates: int = 4
+    teammate_roles: list[TeammateRole]
+
+
+class DecompositionWarning(BaseModel):
+    """A decomposition rule the plan breaks, with the tasks and numbers concerned."""
+
+    code: Literal[
+        "too_many_writes",
+        "too_many_reads",
+        "unbounded_reads",
+        "too_shallow",
+        "multiple_operations",
+        "breadth_over_agents",
+        "no_aggregation",
+        "too_many_waves",
+    ]
+    message: str
+    task_ids: list[TaskId] = Field(default_factory=list)
+    value: int | None = None
+    limit: int | None = None
 
 
 class ScheduledTask(BaseModel):
@@ -267,6 +398,9 @@ class ScheduledTask(BaseModel):
     type: Literal["task", "checkpoint"] = "task"
     when: dict[TaskId, str] = Field(default_factory=dict)
     requires_success: list[TaskId] = Field(default_factory=list)
+    requirements: list[str] = Field(default_factory=list)
+    success_criterion: str | None = None
+    role: str | None = Field(default=None, description="Teammate role in team mode")
     output_file: str
     reason: str
 
@@ -290,28 +424,29 @@ class PlanResult(BaseModel):
     warnings: list[str] = Field(
         default_factory=list, description="Paths outside the project root, by task"
     )
+    status: PlanReadiness = "ready"
+    questions: list[str] = Field(default_factory=list)
+    request: str | None = None
+    request_complexity: Complexity | None = None
+    success_criteria: list[str] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+    context: PlanContext = Field(default_factory=PlanContext)
+    risks: list[str] = Field(default_factory=list)
+    team_config: TeamConfig | None = None
+    decomposition: list[DecompositionWarning] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- store records
 # The store's view of tasks and plans. ``lifecycle.py`` owns the status rules.
 
-Status = Literal[
-    "pending",
-    "ready",
-    "claimed",
-    "running",
-    "review",
-    "revise",
-    "done",
-    "failed",
-    "skipped",
-    "cancelled",
-    "blocked",
-    "handoff",
-]
+
+class _Record(BaseModel):
+    # Statuses are ``lifecycle.Status`` members on the way in, plain strings once stored
+    # in a record: what every client and renderer reads.
+    model_config = ConfigDict(use_enum_values=True)
 
 
-class TaskEvent(BaseModel):
+class TaskEvent(_Record):
     """One recorded change of a task: a transition, a progress note, review feedback."""
 
     at: str = Field(description="UTC ISO-8601 time")
@@ -324,7 +459,7 @@ class TaskEvent(BaseModel):
     note: str | None = None
 
 
-class TaskRecord(BaseModel):
+class TaskRecord(_Record):
     """A stored task. Field names mirror Claude Code's Task tools where they overlap."""
 
     id: TaskId
@@ -360,11 +495,11 @@ class TaskRecord(BaseModel):
     history: list[TaskEvent] = Field(default_factory=list)
 
 
-class PlanRecord(BaseModel):
+class PlanRecord(_Record):
     id: str
     name: str
     goal: str | None = None
-    status: Literal["open", "done", "failed", "cancelled"]
+    status: PlanStatus
     project: str | None = Field(default=None, description="Project directory the plan was made in")
     session_id: str | None = None
     max_concurrent: int

@@ -1,7 +1,11 @@
 """Reading plan files (YAML or JSON) into a validated ``PlanSpec``.
 
-Besides waveplan's own format, ``load_plan_file`` reads the formats ``importers``
-recognises (OpenIntent workflow YAML, Claude-Flow JSON, task-planner execution plans).
+Besides waveplan's own format, every reader here takes the formats ``waveplan.formats``
+knows (OpenIntent, Claude-Flow, KaibanJS, task-planner, task-master): the document is
+parsed, converted to a native plan dict there, and validated here.
+``load_plan_document``/``read_plan_text`` return the whole ``PlanDocument`` (the spec,
+the warnings naming what had no native field, the statuses that carry over);
+``load_plan_file``/``parse_plan_text`` only the spec.
 
 This is the imperative edge of plan input: file access and parsing live here, so the
 planning core only ever sees validated models. Every failure is a ``PlanFileError``
@@ -12,15 +16,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from waveplan.errors import PlanFileError
-from waveplan.models import MAX_PLAN_TASKS, PlanSpec, plan_task_cap
+from waveplan.models import MAX_PLAN_TASKS, PlanSpec, Status, plan_task_cap, plan_task_limit
 
-__all__ = ["MAX_PLAN_FILE_BYTES", "load_plan_file", "parse_plan_data", "parse_plan_text"]
+__all__ = [
+    "MAX_PLAN_FILE_BYTES",
+    "PlanDocument",
+    "load_plan_document",
+    "load_plan_file",
+    "parse_document",
+    "parse_plan_data",
+    "parse_plan_text",
+    "read_plan_text",
+]
+
+
+@dataclass(frozen=True)
+class PlanDocument:
+    """A plan file read and validated: its format, spec, warnings and carried statuses."""
+
+    format: str
+    spec: PlanSpec
+    warnings: tuple[str, ...] = ()
+    statuses: Mapping[str, Status] = field(default_factory=dict)
+
 
 # A plan of 10,000 tasks is about 2 MB of YAML; anything far larger is a mistake, and
 # refusing it up front keeps memory bounded before the parser ever sees it. Parsing and
@@ -30,14 +55,31 @@ MAX_PLAN_FILE_BYTES = 3 * 1024 * 1024
 
 
 def load_plan_file(path: str | Path, *, max_tasks: int | None = None) -> PlanSpec:
-    """Read and validate a plan file (YAML or JSON, chosen by content).
+    """Read and validate a plan file (YAML or JSON, chosen by content; any known format).
 
     ``max_tasks`` (the CLI's ``--max-tasks``) replaces the cap of ``MAX_PLAN_TASKS``
     tasks, and the file size limit grows with it: ``MAX_PLAN_FILE_BYTES`` per 10,000
     tasks, never below 3 MB.
     """
-    cap = MAX_PLAN_TASKS if max_tasks is None else max_tasks
-    limit = max(MAX_PLAN_FILE_BYTES, -(-MAX_PLAN_FILE_BYTES * cap // MAX_PLAN_TASKS))
+    if max_tasks is None:
+        return load_plan_document(path).spec
+    with plan_task_cap(max_tasks):
+        return load_plan_document(path).spec
+
+
+def _max_bytes() -> int:
+    """The size limit under the current task cap (``plan_task_cap``): 3 MB per 10,000."""
+    return max(MAX_PLAN_FILE_BYTES, -(-MAX_PLAN_FILE_BYTES * plan_task_limit() // MAX_PLAN_TASKS))
+
+
+def load_plan_document(
+    path: str | Path, *, format: str = "auto", tag: str | None = None
+) -> PlanDocument:
+    """Read a plan file of ``format`` (``auto``: detected) with its warnings and statuses."""
+    return read_plan_text(_read_file(path), format=format, source=str(path), tag=tag)
+
+
+def _read_file(path: str | Path) -> str:
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -47,10 +89,12 @@ def load_plan_file(path: str | Path, *, max_tasks: int | None = None) -> PlanSpe
         raise PlanFileError(f"cannot read plan file {str(p)!r}: {exc.strerror}") from None
     if p.is_dir():
         raise PlanFileError(f"{str(p)!r} is a directory, not a plan file")
+    limit = _max_bytes()
     if size > limit:
         raise PlanFileError(
             f"plan file {str(p)!r} is {size / 1e6:.1f} MB; the limit is "
-            f"{limit // (1024 * 1024)} MB for {cap:,} tasks (--max-tasks raises both)"
+            f"{limit // (1024 * 1024)} MB for {plan_task_limit():,} tasks "
+            "(--max-tasks raises both)"
         )
     try:
         text = p.read_text(encoding="utf-8")
@@ -58,12 +102,40 @@ def load_plan_file(path: str | Path, *, max_tasks: int | None = None) -> PlanSpe
         raise PlanFileError(f"plan file {str(p)!r} is not UTF-8 text") from None
     except OSError as exc:
         raise PlanFileError(f"cannot read plan file {str(p)!r}: {exc.strerror}") from None
-    with plan_task_cap(cap):
-        return parse_plan_text(text, source=str(p))
+    return text
 
 
 def parse_plan_text(text: str, *, source: str = "<plan>") -> PlanSpec:
-    """Parse YAML or JSON plan text (JSON is valid YAML, but JSON errors read better)."""
+    """Parse YAML or JSON plan text of any known format into a validated ``PlanSpec``."""
+    return read_plan_text(text, source=source).spec
+
+
+def read_plan_text(
+    text: str, *, format: str = "auto", source: str = "<plan>", tag: str | None = None
+) -> PlanDocument:
+    """Parse, convert (``waveplan.formats``) and validate plan text of ``format``.
+
+    >>> doc = read_plan_text('{"workflow": {"name": "P", "tasks": [{"id": "a", '
+    ...                      '"description": "Do a", "timeout": 60000}]}}')
+    >>> doc.format, doc.spec.tasks[0].subject, doc.spec.tasks[0].metadata
+    ('claude-flow', 'Do a', {'claude-flow': {'timeout': 60000}})
+    """
+    limit = _max_bytes()
+    if len(text) > limit:
+        raise PlanFileError(
+            f"{source}: the document is {len(text) / 1e6:.1f} MB; the limit is "
+            f"{limit // (1024 * 1024)} MB"
+        )
+    from waveplan.formats import import_data
+
+    data = parse_document(text, source=source)
+    imported = import_data(data, format=format, source=source, tag=tag)
+    spec = parse_plan_data(imported.plan, source=source)
+    return PlanDocument(imported.format, spec, imported.warnings, imported.statuses)
+
+
+def parse_document(text: str, *, source: str = "<plan>") -> Any:
+    """Parse YAML or JSON text (JSON is valid YAML, but JSON errors read better)."""
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
@@ -78,9 +150,7 @@ def parse_plan_text(text: str, *, source: str = "<plan>") -> PlanSpec:
         data = _load_yaml(text, source)
     if data is None:
         raise PlanFileError(f"{source}: the file is empty; a plan needs a `tasks` list")
-    from waveplan.importers import import_plan
-
-    return import_plan(data, source=source)
+    return data
 
 
 def parse_plan_data(data: Any, *, source: str = "<plan>") -> PlanSpec:

@@ -1,14 +1,16 @@
 """The imperative shell around the pure planner: resolve settings, then ``build_plan``.
 
 Settings come from, in order: explicit arguments (CLI flags, tool arguments), the plan
-file, the environment (``$CLAUDE_MAX_CONCURRENT``, ``$CLAUDE_SCRATCHPAD_DIR``), and
-defaults (8 concurrent tasks; outputs under ``.waveplan/outputs``).
+file, the environment (``$CLAUDE_MAX_CONCURRENT``, ``$CLAUDE_SCRATCHPAD_DIR``,
+``$CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS``), and defaults (8 concurrent tasks; outputs
+under ``.waveplan/outputs``; agent teams off).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from waveplan.errors import PlanFileError
 from waveplan.models import PlanResult, PlanSpec, ReadWriteRule
@@ -52,6 +54,7 @@ def make_plan(
     """Plan ``spec`` with settings resolved from arguments, file and environment."""
     from waveplan.planning.agents import load_agent_table
     from waveplan.planning.plan import build_plan
+    from waveplan.planning.team import agent_teams_enabled
 
     directory = output_dir or env.get("CLAUDE_SCRATCHPAD_DIR") or DEFAULT_OUTPUT_DIR
     return build_plan(
@@ -60,4 +63,7 @@ def make_plan(
         max_concurrent=resolve_max_concurrent(max_concurrent, spec, env),
         output_dir=directory.rstrip("/") or "/",
         read_write=read_write,
+        # The server inherits Claude Code's environment: teams are on there too.
+        agent_teams_enabled=agent_teams_enabled(env),
+        now=datetime.now(UTC),
     )

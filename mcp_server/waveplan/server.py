@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -26,28 +26,38 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from waveplan import __version__
-from waveplan.errors import NotFoundError, WaveplanError
+from waveplan.errors import NotFoundError, PlanFileError, WaveplanError
 from waveplan.models import (
     MAX_PLAN_TASKS,
+    SUCCESS_CRITERION_MAX_ATTEMPTS,
     AgentChoice,
     Complexity,
     Conflict,
+    PlanReadiness,
+    PlanResult,
     PlanSettings,
     PlanSpec,
     ReadWriteRule,
+    ScheduledTask,
     TaskRecord,
     TaskSpec,
+    TeamConfig,
     WaveSchedule,
 )
 from waveplan.status import (
     PlanStatusView,
+    apply_since,
     plan_status_view,
+    render_progress,
+    spec_id,
     spec_statuses,
+    status_cursor,
     status_notes,
+    summarize_view,
     task_id,
 )
 from waveplan.store.base import TaskSummary
@@ -58,6 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Delegation",
+    "GroupedItems",
     "NextTasks",
     "PlanCreated",
     "PlanTask",
@@ -84,7 +95,8 @@ _FALLBACK_PROMPT = (
 
 _READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
 _ANALYSE = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
-_WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False)
+# readOnlyHint and idempotentHint default to false in MCP: only the non-defaults are sent.
+_WRITE = ToolAnnotations(destructive_hint=False)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -107,26 +119,55 @@ class TaskList(BaseModel):
 
 
 class PlanTask(BaseModel):
+    """One task of a created plan (``detail="full"``)."""
+
     id: str = Field(description="Stored id, <plan_id>.<id>")
     subject: str
     wave: int
     agent: str
     output_file: str
+    depends_on: list[str] = Field(default_factory=list)
+    reason: str = ""
+    agent_reason: str = ""
+    requirements: list[str] = Field(default_factory=list)
+    success_criterion: str | None = None
+    role: str | None = None
 
 
 class PlanCreated(BaseModel):
-    plan_id: str
+    """What ``plan_create`` answers: the rendered plan, ids, waves and what to do next.
+
+    One copy of each result: the data (and ``rendered``) travel as structured content,
+    which is what Claude Code puts into the model's context; the text block is a short
+    summary for clients that show text only (they read ``plan://<plan_id>``).
+    """
+
+    plan_id: str | None = Field(description="null: not stored (status needs_clarification)")
     name: str
+    status: PlanReadiness
+    mode: Literal["subagent", "team"]
+    execution_mode: str
     waves: list[list[str]]
-    tasks: list[PlanTask]
     lower_bound: int
     critical_path: list[str]
     conflicts: list[Conflict]
-    execution_mode: str
+    team_config: TeamConfig | None = None
+    questions: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(
-        default_factory=list, description="Paths outside the project root; tell the user"
+        default_factory=list, description="Decomposition and path warnings; fix them first"
     )
+    next: str = Field(description="What to do now")
     rendered: str = Field(description="The EXECUTION PLAN (markdown); show it to the user")
+    tasks: list[PlanTask] | None = Field(default=None, description='With detail="full"')
+
+    def reply_text(self) -> str:
+        tasks = sum(len(w) for w in self.waves)
+        where = f"plan {self.plan_id}" if self.plan_id else "draft plan (not stored)"
+        text = (
+            f"{where} {self.name!r}: {tasks} tasks in {len(self.waves)} waves, {self.mode} "
+            f"mode, {len(self.warnings)} warning(s). {self.next}"
+        )
+        return text + (f" The EXECUTION PLAN: plan://{self.plan_id}" if self.plan_id else "")
 
 
 class Delegation(BaseModel):
@@ -142,6 +183,28 @@ class Delegation(BaseModel):
     wave: int | None
     version: int
     lease_expires_at: str | None
+    requirements: list[str] = Field(default_factory=list)
+    success_criterion: str | None = Field(
+        default=None, description="Run it until it exits 0, at most max_attempts times"
+    )
+    max_attempts: int | None = None
+    teammate: str | None = Field(
+        default=None, description="Team mode: launch as the teammate of this name"
+    )
+    plan_approval: bool = Field(default=False, description="Teammate plans before changing")
+
+
+class GroupedItems(BaseModel):
+    """Breadth items grouped by agent: one group (one task) per agent."""
+
+    items: int
+    agents: int
+    sizes: list[int]
+    groups: list[list[str]]
+
+    def reply_text(self) -> str:
+        sizes = ", ".join(str(n) for n in self.sizes)
+        return f"{self.items} items over {self.agents} agents: {len(self.groups)} groups ({sizes})"
 
 
 class NextTasks(BaseModel):
@@ -198,7 +261,10 @@ def _adapt(fn: _F) -> _F:
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            if isinstance(result, BaseModel) and hasattr(result, "reply_text"):
+                return _one_copy(result)
+            return result
         except WaveplanError as exc:
             raise ToolError(f"{exc.code}: {exc.message}") from exc
         except ValidationError as exc:
@@ -210,6 +276,20 @@ def _adapt(fn: _F) -> _F:
     return run  # type: ignore[return-value]
 
 
+def _one_copy(result: BaseModel) -> CallToolResult:
+    """Structured content plus a short text summary, not the same JSON twice.
+
+    Claude Code 2.1.330 gives the model ``structuredContent`` (as compact JSON) and
+    ignores the text block when both are present (seen in scripted sessions); clients
+    that read only text get the model's ``reply_text()``.
+    """
+    data = result.model_dump(mode="json", by_alias=True)
+    return CallToolResult(
+        content=[TextContent(type="text", text=result.reply_text())],  # type: ignore[attr-defined]
+        structured_content=data,
+    )
+
+
 # In an output schema these describe what a caller may send or must know before calling;
 # a result's own content shows its values, and the property names and types remain.
 _INPUT_ONLY_KEYS = frozenset(
@@ -218,11 +298,19 @@ _INPUT_ONLY_KEYS = frozenset(
 )
 
 
+# Length and count caps are enforced on every call (with a message naming the field);
+# published, they cost every client bytes on every turn for a limit nobody reaches.
+_CAP_KEYS = frozenset({"maxLength", "minLength", "maxItems"})
+
+
 def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> bool:
     if isinstance(value, dict):  # a subschema (or a default object): keep
         return False
     return (
         (key == "title" and isinstance(value, str))
+        or key in _CAP_KEYS
+        # A model's docstring, published as its object's description: code documentation.
+        or (key == "description" and "properties" in schema)
         or (key == "default" and value is None)
         or (key == "additionalProperties" and value is True)  # JSON Schema's own default
         or (output and key in _INPUT_ONLY_KEYS)
@@ -241,12 +329,14 @@ def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> b
 def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> Any:
     """The same contract in fewer bytes: every client pays for ``tools/list`` each turn.
 
-    Drops pydantic's generated ``title`` keys. In an input schema, an optional field
+    Drops pydantic's generated ``title`` keys and the length and count caps (checked on
+    every call all the same). In an input schema, an optional field
     whose default is ``null`` loses its ``null`` branch and the default: leaving it out
     means the same, and single-type properties are what every client dialect maps
     (the Inspector's portability lint flags ``type`` arrays and such unions).
     ``output=True`` also drops what only matters for input (descriptions, defaults,
-    limits, enums, ``required``) and the ``type`` beside ``items``, ``properties`` or
+    limits, enums, ``required``), spells nested objects as ``{"type": "object"}`` (their
+    ``$defs`` go) and drops the ``type`` beside ``items``, ``properties`` or
     ``additionalProperties`` (except at the root, which MCP requires): a result is
     read, not filled in, and stays valid against the looser schema, so clients that
     validate ``structuredContent`` accept it.
@@ -258,8 +348,8 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
     ...                output=True)
     {'anyOf': [{'type': 'string'}, {'type': 'null'}]}
     >>> compact_schema({"type": "object", "properties": {"a": {"type": "array",
-    ...     "items": {"type": "string"}}}}, output=True)
-    {'type': 'object', 'properties': {'a': {'items': {'type': 'string'}}}}
+    ...     "items": {"$ref": "#/$defs/A"}}, "n": {"type": "integer"}}}, output=True)
+    {'type': 'object', 'properties': {'a': {'items': {'type': 'object'}}, 'n': {'type': 'integer'}}}
     """
     if isinstance(schema, list):
         return [compact_schema(s, output=output, _root=False) for s in schema]
@@ -280,14 +370,94 @@ def compact_schema(schema: Any, *, output: bool = False, _root: bool = True) -> 
         rest = [o for o in options if o != {"type": "null"}]
         del out["anyOf"]
         out = {**rest[0], **out} if len(rest) == 1 else {"anyOf": rest, **out}
+    if output and isinstance(out.get("$ref"), str):
+        # A nested result object is named by its field; its own fields are documented
+        # with the model, not repeated in every tools/list (objects nest as "object").
+        return {"type": "object"}
     return out
 
 
+def _refs(schema: Any) -> set[str]:
+    if isinstance(schema, dict):
+        found = (
+            {schema["$ref"].rsplit("/", 1)[-1]} if isinstance(schema.get("$ref"), str) else set()
+        )
+        for key, value in schema.items():
+            if key != "$defs":
+                found |= _refs(value)
+        return found
+    if isinstance(schema, list):
+        return set().union(*(_refs(s) for s in schema)) if schema else set()
+    return set()
+
+
+def prune_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without the ``$defs`` nothing refers to any more (after compaction).
+
+    >>> prune_defs({"properties": {"a": {"$ref": "#/$defs/A"}},
+    ...             "$defs": {"A": {"properties": {"b": {"$ref": "#/$defs/B"}}},
+    ...                       "B": {}, "C": {}}})["$defs"].keys()
+    dict_keys(['A', 'B'])
+    """
+    defs = schema.get("$defs")
+    if not isinstance(defs, dict):
+        return schema
+    live: set[str] = set()
+    todo = _refs({k: v for k, v in schema.items() if k != "$defs"})
+    while todo:
+        name = todo.pop()
+        if name in live or name not in defs:
+            continue
+        live.add(name)
+        todo |= _refs(defs[name])
+    kept = {name: sub for name, sub in defs.items() if name in live}
+    out = {k: v for k, v in schema.items() if k != "$defs"}
+    if kept:
+        out["$defs"] = kept
+    return out
+
+
+def inline_scalar_refs(schema: Any) -> Any:
+    """Replace ``$ref``s to scalar definitions (an enum of statuses) by the definition
+    itself, and drop the definitions no longer referenced: the same contract in fewer
+    bytes, and one that compaction cannot mistake for a nested object.
+
+    >>> inline_scalar_refs({"$defs": {"S": {"type": "string"}},
+    ...                     "properties": {"s": {"$ref": "#/$defs/S"}}})
+    {'properties': {'s': {'type': 'string'}}}
+    """
+    if not isinstance(schema, dict) or "$defs" not in schema:
+        return schema
+    defs = schema["$defs"]
+    scalar = {
+        f"#/$defs/{name}": d
+        for name, d in defs.items()
+        if isinstance(d, dict) and "properties" not in d and "$ref" not in str(d)
+    }
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"$ref"} and node["$ref"] in scalar:
+            return dict(scalar[node["$ref"]])
+        return {k: walk(v) for k, v in node.items()}
+
+    out = walk({k: v for k, v in schema.items() if k != "$defs"})
+    kept = {n: walk(d) for n, d in defs.items() if f"#/$defs/{n}" not in scalar}
+    return {"$defs": kept, **out} if kept else out
+
+
 def _compact_tool(tool: Tool) -> Tool:
-    tool.parameters = compact_schema(tool.parameters)
+    # Scalar definitions (the status enums) are inlined first: compaction then spells the
+    # remaining nested objects as plain objects.
+    tool.parameters = compact_schema(inline_scalar_refs(tool.parameters))
     meta = tool.fn_metadata
     # Documented as read live: reassigning the published schema is supported.
-    meta.output_schema = compact_schema(meta.output_schema, output=True)
+    if meta.output_schema is not None:
+        schema = inline_scalar_refs(meta.output_schema)
+        meta.output_schema = prune_defs(compact_schema(schema, output=True))
     return tool
 
 
@@ -310,9 +480,25 @@ def _tasks(items: list[dict[str, Any]]) -> list[TaskSpec]:
     return [TaskSpec.model_validate(item) for item in items]
 
 
-def _delegation(task: TaskRecord, table: Sequence[AgentProfile]) -> Delegation:
+def _delegation(
+    task: TaskRecord,
+    table: Sequence[AgentProfile],
+    planned: Mapping[str, ScheduledTask] | None = None,
+    team: TeamConfig | None = None,
+) -> Delegation:
     from waveplan.planning.agents import subagent_type
 
+    spec = (planned or {}).get(spec_id(task.plan_id, task.id)) if task.plan_id else None
+    extra: dict[str, Any] = {}
+    if spec is not None:
+        extra = {
+            "requirements": spec.requirements,
+            "success_criterion": spec.success_criterion,
+            "max_attempts": SUCCESS_CRITERION_MAX_ATTEMPTS if spec.success_criterion else None,
+        }
+        if team is not None and spec.role:
+            extra["teammate"] = _teammate_name(spec.role, spec.id)
+            extra["plan_approval"] = team.plan_approval
     return Delegation(
         id=task.id,
         subject=task.subject,
@@ -324,6 +510,79 @@ def _delegation(task: TaskRecord, table: Sequence[AgentProfile]) -> Delegation:
         wave=task.wave,
         version=task.version,
         lease_expires_at=task.lease_expires_at,
+        **extra,
+    )
+
+
+_RESERVED_NAMES = frozenset({"main", "team-lead", "user", "system"})
+
+
+def _teammate_name(role: str, spec: str) -> str:
+    """``Agent(name=...)`` of a teammate: role and task, addressable by ``SendMessage``."""
+    name = re.sub(r"[^a-z0-9-]+", "-", f"{role}-{spec}".lower()).strip("-")[:64] or "teammate"
+    return f"{name}-1" if name in _RESERVED_NAMES else name
+
+
+def _plan_created(
+    pid: str | None, result: PlanResult, *, full: bool, late: Sequence[str] = ()
+) -> PlanCreated:
+    from waveplan.planning.render import render_plan
+
+    def stored(tid: str) -> str:
+        return task_id(pid, tid) if pid else tid
+
+    team = result.team_config
+    if team is not None and pid:
+        roles = [
+            r.model_copy(update={"phase_ids": [stored(t) for t in r.phase_ids]})
+            for r in team.teammate_roles
+        ]
+        team = team.model_copy(update={"teammate_roles": roles})
+    warnings = [w.message for w in result.decomposition] + list(result.warnings) + list(late)
+    if pid is None:
+        step = (
+            "Not stored: ask the open questions (AskUserQuestion, most critical first, the "
+            "default in the question), then plan_create again with status ready."
+        )
+    else:
+        run = f"plan_next(plan_id={pid!r}, owner='lead', limit={result.max_concurrent})"
+        how = "as a team (team_config; the skill's team path)" if team else "with subagents"
+        fix = "Fix the warnings (plan_create again) before running; then run" if warnings else "Run"
+        step = f"Show `rendered` to the user verbatim. {fix} it {how}: {run}."
+    tasks = None
+    if full:
+        tasks = [
+            PlanTask(
+                id=stored(t.id),
+                subject=t.subject,
+                wave=t.wave,
+                agent=t.agent,
+                output_file=t.output_file,
+                depends_on=[stored(d) for d in t.depends_on],
+                reason=t.reason,
+                agent_reason=t.agent_reason,
+                requirements=t.requirements,
+                success_criterion=t.success_criterion,
+                role=t.role,
+            )
+            for t in result.tasks
+        ]
+    return PlanCreated(
+        plan_id=pid,
+        name=result.name,
+        status=result.status,
+        mode="team" if result.team_mode.mode == "team" else "subagent",
+        execution_mode=result.execution_mode,
+        waves=[[stored(t) for t in wave] for wave in result.waves],
+        lower_bound=result.lower_bound,
+        critical_path=[stored(t) for t in result.critical_path],
+        conflicts=result.conflicts,
+        team_config=team,
+        questions=result.questions,
+        warnings=warnings,
+        next=step,
+        rendered=render_plan(result, "markdown", plan_id=pid, compact=not full),
+        tasks=tasks,
     )
 
 
@@ -346,6 +605,7 @@ def _json_text(value: Any) -> Any:
 
 
 IdStr = Annotated[str, BeforeValidator(_id_text)]
+Detail = Annotated[Literal["summary", "full"], Field(description="full: per-task detail")]
 Id = Annotated[IdStr, Field(description="Task id")]
 PlanId = Annotated[IdStr, Field(description="Plan id, e.g. p1")]
 Paths = Annotated[list[str] | None, Field(description="Files/dirs/globs")]
@@ -503,56 +763,72 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     @tool(_WRITE)
     def plan_create(
         # The cap is checked before any task is validated: memory stays bounded.
-        tasks: Annotated[list[TaskSpec], Field(max_length=MAX_PLAN_TASKS)],
+        tasks: Annotated[list[TaskSpec] | None, Field(max_length=MAX_PLAN_TASKS)] = None,
         plan: PlanSettings | None = None,
         project: Annotated[str | None, Field(description="Project directory")] = None,
         session_id: str | None = None,
+        document: Annotated[str | None, BeforeValidator(_json_text)] = None,
+        format: str | None = None,
+        detail: Detail = "summary",
     ) -> PlanCreated:
-        """Validate, score, pick agents, assign waves, check conflicts, store; show `rendered`."""
-        from waveplan.planner import make_plan
-        from waveplan.planning.render import render_plan
+        """Plan `tasks` or a `document` (any format): score, agents, waves, conflicts, team
+        mode; store; show `rendered`."""
+        from waveplan.transfer import import_document, store_plan
 
-        spec = PlanSpec(plan=plan or PlanSettings(), tasks=tasks)
-        result = make_plan(spec)
-        record = holder.get().create_plan(
-            spec, result, actor=ACTOR, project=project, session_id=session_id
-        )
-        pid = record.id
-        return PlanCreated(
-            plan_id=pid,
-            name=record.name,
-            waves=[[task_id(pid, t) for t in wave] for wave in result.waves],
-            tasks=[
-                PlanTask(
-                    id=task_id(pid, t.id),
-                    subject=t.subject,
-                    wave=t.wave,
-                    agent=t.agent,
-                    output_file=t.output_file,
-                )
-                for t in result.tasks
-            ],
-            lower_bound=result.lower_bound,
-            critical_path=[task_id(pid, t) for t in result.critical_path],
-            conflicts=result.conflicts,
-            execution_mode=result.execution_mode,
-            warnings=result.warnings,
-            rendered=render_plan(result, "markdown"),
-        )
+        store = holder.get()
+        if document is not None:
+            if tasks is not None or plan is not None:
+                raise PlanFileError("give either tasks (and plan) or a document, not both")
+            from waveplan.planfile import read_plan_text
+
+            doc = read_plan_text(document, format=format or "auto", source="document")
+            stored = import_document(
+                store, doc, actor=ACTOR, project=project, session_id=session_id
+            )
+        elif tasks is None:
+            raise PlanFileError("give tasks (a list of task objects) or a plan document")
+        else:
+            spec = PlanSpec(plan=plan or PlanSettings(), tasks=tasks)
+            stored = store_plan(store, spec, actor=ACTOR, project=project, session_id=session_id)
+        # A plan with open questions is shown, never stored (stored.record is None).
+        pid = stored.record.id if stored.record is not None else None
+        return _plan_created(pid, stored.result, full=detail == "full", late=stored.late)
 
     @tool(_READ)
     def plan_status(
-        plan_id: PlanId, format: Literal["json", "markdown", "mermaid"] = "markdown"
+        plan_id: PlanId,
+        format: Literal["json", "markdown", "mermaid"] = "markdown",
+        detail: Detail = "summary",
+        since: Annotated[str | None, Field(description="A cursor: only what changed")] = None,
     ) -> PlanStatusView:
-        """Progress by wave, counts per status, ready/running/blocked, critical path."""
+        """Progress by wave, counts, ready/running/review/blocked; `since`: changes only."""
         from waveplan.planning.render import render_plan
 
         store = holder.get()
-        store.sweep(plan_id)  # lapsed leases and checkpoint timeouts that already happened
         plan = store.get_plan(plan_id)
-        tasks = store.list_tasks(plan_id=plan_id)
+        # Read only: what time decided since the last write (lapsed leases, overdue
+        # approvals) is played through the rules and shown; the next write applies it.
+        now = store.plan_now(plan_id)
+        tasks = now.tasks
+        plan.escalated = list(dict.fromkeys([*plan.escalated, *now.escalated]))
         view = plan_status_view(plan, tasks, reasons=store.task_reasons(plan_id))
-        rendered = render_plan(plan.result, format, statuses=spec_statuses(plan_id, tasks))
+        view.due = now.due
+        view.cursor = status_cursor(tasks)
+        stale = since is not None and not apply_since(view, tasks, since)
+        if detail == "summary":
+            view = summarize_view(view)
+        if format == "markdown" and detail == "summary":
+            now = {t.id: t.status for t in tasks}
+            waves = [
+                [(task_id(plan_id, t), now.get(task_id(plan_id, t), "?")) for t in wave]
+                for wave in plan.result.waves
+            ]
+            rendered = render_progress(view, waves)
+        else:
+            statuses = spec_statuses(plan_id, tasks)
+            rendered = render_plan(plan.result, format, statuses=statuses, plan_id=plan_id)
+        if stale and format == "markdown":
+            rendered += "\n**Cursor**: not from this plan's current tasks; the whole view above\n"
         view.rendered = rendered + status_notes(view, format)
         return view
 
@@ -570,10 +846,16 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         from waveplan.planning.agents import load_agent_table
 
         table = load_agent_table() if claim.claimed else ()
+        planned: dict[str, ScheduledTask] = {}
+        team = None
+        if claim.claimed:  # requirements, criteria and teammates live in the planned result
+            result = holder.get().get_plan(plan_id).result
+            planned = {t.id: t for t in result.tasks}
+            team = result.team_config
         return NextTasks(
             plan_id=claim.plan_id,
             owner=claim.owner,
-            claimed=[_delegation(t, table) for t in claim.claimed],
+            claimed=[_delegation(t, table, planned, team) for t in claim.claimed],
             lease_seconds=claim.lease_seconds,
             remaining_ready=claim.remaining_ready,
             running=claim.running,
@@ -630,6 +912,20 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         given = waves if waves is not None else waves_from_declared(specs)
         found = check_schedule(specs, given, max_concurrent=max_concurrent, read_write=read_write)
         return ConflictReport(conflicts=found.conflicts, problems=found.problems)
+
+    @tool(_ANALYSE)
+    def group_items(
+        items: Annotated[list[str], Field(max_length=MAX_PLAN_TASKS)],
+        agents: Annotated[int | None, Field(ge=1, le=1000)] = None,
+    ) -> GroupedItems:
+        """Breadth work by agent: n items over m agents -> m groups of ceil/floor(n/m)."""
+        from waveplan.planner import resolve_max_concurrent
+        from waveplan.planning.decompose import group_items as group
+
+        limit = resolve_max_concurrent(agents, PlanSpec(tasks=[TaskSpec(id="x", subject="x")]))
+        groups = group(items, limit)
+        sizes = [len(g) for g in groups]
+        return GroupedItems(items=sum(sizes), agents=limit, sizes=sizes, groups=groups)
 
     server = MCPServer(
         "waveplan",

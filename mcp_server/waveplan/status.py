@@ -15,13 +15,13 @@ the MCP server, the CLI and the hooks show the same numbers. Stored task ids are
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
-from waveplan.lifecycle import ACTIVE as HELD
-from waveplan.lifecycle import CLOSED
+from waveplan.lifecycle import NEEDS_PERSON, TERMINAL, WORKING, Status
 from waveplan.models import PlanRecord
 from waveplan.store.base import TaskSummary
 
@@ -29,19 +29,25 @@ __all__ = [
     "ACTIVE",
     "FINISHED",
     "PlanStatusView",
+    "StatusChange",
     "Waiting",
     "WaveProgress",
+    "apply_since",
     "plan_status_view",
+    "render_progress",
     "spec_id",
     "spec_statuses",
+    "status_cursor",
     "status_notes",
+    "summarize_view",
     "task_id",
 ]
 
-# Statuses after which a task needs nothing more (``done`` is the only successful one).
-FINISHED: frozenset[str] = CLOSED
+# What the views count as finished: done, skipped or cancelled (a failure is listed as
+# blocked: a person may retry it).
+FINISHED: frozenset[str] = TERMINAL
 # Statuses of a task someone is working on: held under a lease, or being revised.
-ACTIVE: frozenset[str] = HELD | {"revise"}
+ACTIVE: frozenset[str] = WORKING
 
 
 class WaveProgress(BaseModel):
@@ -56,6 +62,12 @@ class Waiting(BaseModel):
     status: str
     waiting_on: list[str] = Field(description="Unfinished dependencies")
     reason: str | None = Field(default=None, description="Why, where recorded")
+
+
+class StatusChange(BaseModel):
+    id: str
+    before: str | None = Field(description="Status at the cursor; null: a new task")
+    after: str | None = Field(description="Status now; null: the task is gone")
 
 
 class PlanStatusView(BaseModel):
@@ -78,9 +90,43 @@ class PlanStatusView(BaseModel):
         default_factory=list, description="Approvals past their timeout, escalated"
     )
     halted: str | None = Field(default=None, description="Why a fail_fast plan halted")
+    due: list[str] = Field(
+        default_factory=list,
+        description="What time decided (lapsed leases, overdue approvals), applied by the "
+        "next plan_next",
+    )
     critical_path: list[str]
     remaining_critical_path: list[str] = Field(description="Unfinished tasks of critical_path")
+    cursor: str = Field(default="", description="Pass as `since` to get only what changed")
+    changes: list[StatusChange] | None = Field(
+        default=None, description="With `since`: status changes since that cursor"
+    )
     rendered: str = ""
+
+    def reply_text(self) -> str:
+        """The short text block of ``plan_status`` (clients that read only text)."""
+        lists = [
+            f"{label} {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+            for label, ids in (
+                ("ready:", self.ready),
+                ("running:", self.running),
+                ("review:", self.review),
+            )
+            if ids
+        ]
+        changed = f"; {len(self.changes)} changed" if self.changes is not None else ""
+        return (
+            f"{self.name} ({self.plan_id}) {self.status}: {self.finished}/{self.total} "
+            f"finished ({self.percent}%){changed}"
+            + (f"; {'; '.join(lists)}" if lists else "")
+            + (f"; halted: {self.halted}" if self.halted else "")
+            + f". since={self.cursor}"
+        )
+
+
+#: Listed as "blocked" (not ready) and as "stopped" in the view.
+_WAITING_VIEW = frozenset({Status.PENDING, Status.FAILED}) | NEEDS_PERSON
+_STOPPED = TERMINAL - {Status.DONE}
 
 
 def task_id(plan_id: str, spec: str) -> str:
@@ -152,24 +198,24 @@ def plan_status_view(
     ]
 
     ordered = sorted(tasks, key=lambda t: (t.wave if t.wave is not None else 1 << 30, t.id))
-    ready = [t.id for t in ordered if t.status == "ready"]
+    ready = [t.id for t in ordered if t.status == Status.READY]
     running = [t.id for t in ordered if t.status in ACTIVE]
-    review = [t.id for t in ordered if t.status == "review"]
+    review = [t.id for t in ordered if t.status == Status.REVIEW]
     reasons = reasons or {}
     blocked = [
         Waiting(
             id=t.id,
             status=t.status,
             waiting_on=[d for d in t.blockedBy if status_of.get(d) not in FINISHED],
-            reason=reasons.get(t.id) if t.status != "pending" else None,
+            reason=reasons.get(t.id) if t.status != Status.PENDING else None,
         )
         for t in ordered
-        if t.status in {"pending", "blocked", "failed", "handoff"}
+        if t.status in _WAITING_VIEW
     ]
     stopped = [
         Waiting(id=t.id, status=t.status, waiting_on=[], reason=reasons.get(t.id))
         for t in ordered
-        if t.status in {"skipped", "cancelled"}
+        if t.status in _STOPPED
     ]
 
     critical = [task_id(plan.id, s) for s in plan.result.critical_path]
@@ -216,10 +262,138 @@ def status_notes(view: PlanStatusView, format: str) -> str:
         lines.append(f"**Halted**: {view.halted}")
     if view.escalated:
         lines.append(f"**Escalated** (approval overdue): {', '.join(view.escalated)}")
+    for line in view.due:
+        lines.append(f"**Due** (applied by the next plan_next): {line}")
     for w in view.blocked:
-        if w.status in ("blocked", "handoff") and w.reason:
+        if w.status in NEEDS_PERSON and w.reason:
             lines.append(f"**{w.status.capitalize()}** {w.id}: {w.reason}")
     return ("\n\n" + "\n".join(lines) + "\n") if lines else ""
+
+
+# --------------------------------------------------------------------------- replies
+# ``plan_status`` is called again and again while a plan runs: by default it answers in
+# a size that grows by a few bytes per task (summary), and with ``since`` only what
+# changed. The cursor is the plan's statuses themselves (one letter per task), so any
+# server process can answer it, with no state kept between calls.
+
+_LETTERS = {status: chr(ord("a") + n) for n, status in enumerate(Status)}
+_STATUS_OF = {letter: status for status, letter in _LETTERS.items()}
+
+
+def _fingerprint(ids: Sequence[str]) -> str:
+    vocabulary = ",".join(_LETTERS)
+    digest = hashlib.sha1(("\n".join(ids) + "|" + vocabulary).encode(), usedforsecurity=False)
+    return digest.hexdigest()[:8]
+
+
+def status_cursor(tasks: Sequence[TaskSummary]) -> str:
+    """An opaque cursor for ``plan_status(since=...)``: the statuses now, in task order.
+
+    >>> rows = [TaskSummary(id="p1.a", subject="A", status="done", version=2),
+    ...         TaskSummary(id="p1.b", subject="B", status="ready", version=1)]
+    >>> cursor = status_cursor(rows)
+    >>> cursor.split(".")[2]
+    'gb'
+    """
+    ordered = sorted(tasks, key=lambda t: t.id)
+    letters = "".join(_LETTERS.get(t.status, "?") for t in ordered)
+    return f"s1.{_fingerprint([t.id for t in ordered])}.{letters}"
+
+
+def _decode(cursor: str, ids: Sequence[str]) -> dict[str, str] | None:
+    parts = cursor.split(".")
+    if len(parts) != 3 or parts[0] != "s1" or parts[1] != _fingerprint(ids):
+        return None
+    if len(parts[2]) != len(ids):
+        return None
+    return {tid: _STATUS_OF.get(letter, "?") for tid, letter in zip(ids, parts[2], strict=True)}
+
+
+def apply_since(view: PlanStatusView, tasks: Sequence[TaskSummary], since: str) -> bool:
+    """Fill ``view.changes`` with what changed since the cursor ``since``.
+
+    Returns ``False`` (and leaves ``changes`` unset) when the cursor does not belong to
+    this plan's current task list (another plan, tasks added or removed): the caller
+    then answers with the whole view.
+
+    >>> rows = [TaskSummary(id="p1.a", subject="A", status="running", version=2)]
+    >>> before = status_cursor(rows)
+    >>> rows = [TaskSummary(id="p1.a", subject="A", status="done", version=3)]
+    >>> v = PlanStatusView(plan_id="p1", name="x", status="open", total=1, finished=1,
+    ...     percent=100, counts={}, waves=[], ready=[], running=[], review=[], blocked=[],
+    ...     critical_path=[], remaining_critical_path=[])
+    >>> apply_since(v, rows, before), [(c.id, c.before, c.after) for c in v.changes]
+    (True, [('p1.a', 'running', 'done')])
+    """
+    ordered = sorted(tasks, key=lambda t: t.id)
+    previous = _decode(since, [t.id for t in ordered])
+    if previous is None:
+        return False
+    view.changes = [
+        StatusChange(id=t.id, before=previous[t.id], after=t.status)
+        for t in ordered
+        if previous[t.id] != t.status
+    ]
+    return True
+
+
+def summarize_view(view: PlanStatusView) -> PlanStatusView:
+    """The view without its per-task lists of tasks nobody has to act on.
+
+    Kept: ready, running, review, the blocked/failed/handed-off tasks (someone must act)
+    and the critical path. Dropped: tasks merely waiting for their dependencies and the
+    skipped or cancelled ones (``counts`` still has them; ``detail="full"`` lists them).
+    """
+    return view.model_copy(
+        update={
+            "blocked": [w for w in view.blocked if w.status != Status.PENDING],
+            "stopped": [],
+        }
+    )
+
+
+def render_progress(
+    view: PlanStatusView, statuses_by_wave: Sequence[Sequence[tuple[str, str]]]
+) -> str:
+    """A short markdown progress view: counts, then every task with its status, by wave.
+
+    ``statuses_by_wave``: ``(stored id, status)`` per wave, in wave order. Every task
+    is listed by id (never as a range); subjects are in the plan (``detail="full"``).
+
+    >>> v = PlanStatusView(plan_id="p1", name="demo", status="open", total=2, finished=1,
+    ...     percent=50, counts={"done": 1, "ready": 1}, waves=[], ready=["p1.b"], running=[],
+    ...     review=[], blocked=[], critical_path=[], remaining_critical_path=[])
+    >>> print(render_progress(v, [[("p1.a", "done")], [("p1.b", "ready")]]))
+    ## demo (p1): 1/2 finished (50%)
+    <BLANKLINE>
+    - **Plan status**: open; done 1, ready 1
+    - **Ready to claim**: p1.b
+    - Wave 1 (1/1): p1.a done
+    - Wave 2 (0/1): p1.b ready
+    <BLANKLINE>
+    """
+    counts = ", ".join(f"{k} {n}" for k, n in view.counts.items()) or "no tasks"
+    out = [
+        f"## {view.name} ({view.plan_id}): {view.finished}/{view.total} finished ({view.percent}%)",
+        "",
+        f"- **Plan status**: {view.status}; {counts}",
+    ]
+    if view.changes is not None:
+        changed = [f"{c.id} {c.before} -> {c.after}" for c in view.changes]
+        out.append(f"- **Changed since the cursor**: {'; '.join(changed) or 'nothing'}")
+    for label, ids in (
+        ("Ready to claim", view.ready),
+        ("Running", view.running),
+        ("Waiting for review", view.review),
+    ):
+        if ids:
+            out.append(f"- **{label}**: {', '.join(ids)}")
+    if view.changes is None:
+        for n, wave in enumerate(statuses_by_wave, start=1):
+            done = sum(1 for _, s in wave if s in FINISHED)
+            listed = ", ".join(f"{tid} {s}" for tid, s in wave)
+            out.append(f"- Wave {n} ({done}/{len(wave)}): {listed}")
+    return "\n".join(out) + "\n"
 
 
 # A minimal stored plan for the doctests above.

@@ -39,8 +39,10 @@ from waveplan.execution.policies import (
     expired_leases,
     on_failure,
 )
-from waveplan.execution.state import BUSY, CLOSED, FILE_HOLDERS, Dependency, ExecTask
-from waveplan.models import ExecutionStrategy, FailurePolicy, ReadWriteRule, Status, TaskSpec
+from waveplan.execution.state import Dependency, ExecTask
+from waveplan.lifecycle import BUSY, FILE_HOLDERS, WAITING, Status
+from waveplan.lifecycle import FINISHED as CLOSED
+from waveplan.models import ExecutionStrategy, FailurePolicy, ReadWriteRule, TaskSpec
 from waveplan.planning.conflicts import find_conflicts
 
 __all__ = ["Outcome", "SimResult", "SimTask", "simulate"]
@@ -207,6 +209,8 @@ def simulate(
         _check_state(live, order, cap, read_write, retry, failure_policy)
         if d.finished:
             break
+        if halted_at is not None and not any(live[i].task.status in BUSY for i in order):
+            break  # halted: the running work finished, the rest waits for a person
         # 3. advance to the next event
         while events and events[0][4] != live[events[0][3]].generation:
             heapq.heappop(events)
@@ -345,7 +349,8 @@ def _check_state(live, order, cap, read_write, retry, policy) -> None:
 def _check_end(live, order, halted_at, starts, policy) -> None:
     status = {i: live[i].task for i in order}
     for i, t in status.items():
-        if t.status not in CLOSED:
+        held = halted_at is not None and t.status in WAITING
+        if t.status not in CLOSED and not held:
             raise InvariantError(f"{i} ended {t.status}, not in a final state")
     if halted_at is not None and any(at > halted_at for at, _ in starts):
         raise InvariantError("a task started after the fail_fast halt")

@@ -109,12 +109,19 @@ def test_a_checkpoint_task_waits_in_review_and_is_never_released() -> None:
     assert moves(d) == {"gate": "review"} and d.release == []
 
 
-def test_after_a_fail_fast_failure_every_waiting_task_is_cancelled_and_nothing_released() -> None:
+def test_after_a_fail_fast_failure_nothing_is_released_and_waiting_tasks_are_held() -> None:
+    # Held, not cancelled: retrying the failure lifts the halt and they go on (issue 17).
     tasks = [T("a", status="failed"), T("x", status="ready"), T("y", "x"), T("r", status="running")]
     d = run(tasks, failure_policy="fail_fast")
     assert d.halted_by == "a"
-    assert moves(d) == {"x": "cancelled", "y": "cancelled"}
+    assert moves(d) == {}
     assert d.release == []
+    assert d.waiting == {"x": "plan halted: 'a' failed under fail_fast"}
+
+
+def test_the_dependents_of_a_fail_fast_failure_wait_for_it_instead_of_being_cancelled() -> None:
+    d = run([T("a", status="failed"), T("b", "a", status="ready")], failure_policy="fail_fast")
+    assert moves(d) == {"b": "pending"}
 
 
 def test_a_cascade_settles_in_one_call_whatever_the_plan_order() -> None:
@@ -306,7 +313,10 @@ def test_without_aging_the_low_task_would_wait_forever() -> None:
 
 def test_a_retry_waits_for_its_backoff() -> None:
     t = T("a", status="ready", attempts=1, not_before=50.0)
-    assert run([t], now=49).release == [] and "not before 50" in run([t], now=49).waiting["a"]
+    assert (
+        run([t], now=49).release == []
+        and "not before 1970-01-01T00:00:50" in run([t], now=49).waiting["a"]
+    )
     assert run([t], now=50).release == ["a"]
 
 

@@ -135,7 +135,9 @@ def test_failed_reply_is_recorded_as_a_failure_with_its_details(env, store, run_
     assert f"task {task_id} recorded as failed (missing_information)" in context
     task = store.get_task(task_id)
     assert task.status == "failed"
-    assert task.error == "missing_information: Tried docs/ and src/; no schema spec; ask the user"
+    # The reason code is the error code (retry policies match it); the details the error.
+    assert task.error_code == "missing_information"
+    assert task.error == "Tried docs/ and src/; no schema spec; ask the user"
 
 
 # ---------------------------------------------------------------------------- SubagentStop

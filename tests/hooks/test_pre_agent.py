@@ -67,7 +67,9 @@ def test_task_writing_files_of_a_running_task_is_refused_naming_both(env, store,
         {"id": "a", "subject": "Write the parser", "writes": ["src/parser"]},
         {"id": "b", "subject": "Fix the lexer", "writes": ["src/parser/lexer.py"]},
     ]
-    plan_id = create_plan(store, env, tasks)
+    # adaptive: no wave barrier ahead of the conflict (under "parallel" b also waits for
+    # wave 1, and the gate names that first, as plan_next does).
+    plan_id = create_plan(store, env, tasks, strategy="adaptive")
     claim = store.claim_next(plan_id, owner="lead", limit=2)
     assert [t.id for t in claim.claimed] == [f"{plan_id}.a"]  # b waits for its files
     reason = _denial(run_hook("pre-agent", _launch(env, prompt(f"{plan_id}.b"))))

@@ -17,6 +17,8 @@ from waveplan.planning.agents import (
     AGENTS_DIR_ENV,
     AgentDefinitionError,
     AgentProfile,
+    agent_for_role,
+    choose_agent,
     find_agents_dir,
     load_agent_table,
     parse_agent_definition,
@@ -363,3 +365,100 @@ def test_plugin_agents_are_addressed_with_the_plugin_prefix() -> None:
 
 def test_docstring_examples_hold() -> None:
     assert doctest.testmod(agents).failed == 0
+
+
+# --------------------------------------------------------------------------- selection rules
+
+
+@pytest.mark.parametrize("word", ["write", "create", "save", "generate", "produce", "output"])
+def test_explore_never_gets_a_task_that_says_it_writes(word: str) -> None:
+    text = f"Scan all files, list the modules and {word} the catalog"
+    assert select_agent(text, load_agent_table(), writes=False).agent == "Explore"
+    choice, _ = choose_agent(text, load_agent_table(), writes=False)
+    assert choice.agent != "Explore"
+    assert "Explore excluded: it cannot write" in choice.reason
+
+
+def test_the_seeds_catalog_task_with_unknown_files_does_not_go_to_explore() -> None:
+    choice, read_only = choose_agent(
+        "Scan all files and write a summary catalog", load_agent_table(), writes=None
+    )
+    assert choice.agent == "general-purpose" and read_only is False
+
+
+def test_explore_is_excluded_when_the_task_has_an_output_file() -> None:
+    table = load_agent_table()
+    text = "Find all files that use the old logger"
+    assert choose_agent(text, table, writes=False)[0].agent == "Explore"
+    choice, _ = choose_agent(text, table, writes=False, output_file=True)
+    assert choice.agent != "Explore" and "has an output file" in choice.reason
+
+
+def test_the_seeds_verification_task_without_writes_gets_the_verifier() -> None:
+    # "Verify implementations" in the seed: writes not given, read-only specialist wanted.
+    choice, read_only = choose_agent(
+        "Verify implementations\nRun all tests and verify implementations meet requirements",
+        load_agent_table(),
+        writes=None,
+        output_file=True,
+    )
+    assert choice.agent == "task-completion-verifier" and read_only is True
+
+
+@pytest.mark.parametrize(
+    ("text", "agent"),
+    [
+        ("Review the pull request diff for security issues", "code-reviewer"),
+        ("Analyze the existing codebase structure and architecture", "codebase-context-analyzer"),
+    ],
+)
+def test_review_and_analysis_tasks_without_writes_get_their_specialist(
+    text: str, agent: str
+) -> None:
+    choice, read_only = choose_agent(text, load_agent_table(), writes=None, output_file=True)
+    assert (choice.agent, read_only) == (agent, True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fix the failing tests and verify the edge cases",
+        "Implement the parser, then test and validate it",
+        "Update the README after the review",
+    ],
+)
+def test_work_that_changes_files_never_goes_to_a_read_only_agent(text: str) -> None:
+    choice, read_only = choose_agent(text, load_agent_table(), writes=None, output_file=True)
+    profile = {p.name: p for p in load_agent_table()}.get(choice.agent)
+    assert read_only is False
+    assert profile is None or profile.modifies_files
+
+
+def test_declared_writes_keep_the_read_only_rule() -> None:
+    choice, read_only = choose_agent(
+        "Review the pull request diff", load_agent_table(), writes=True, output_file=True
+    )
+    assert choice.agent == "general-purpose" and read_only is False
+    assert choose_agent("Review the pull request diff", load_agent_table(), writes=False)[1]
+
+
+@pytest.mark.parametrize(
+    ("role", "agent"),
+    [
+        ("architect", "tech-lead-architect"),
+        ("Lead designer", "tech-lead-architect"),
+        ("critic", "task-completion-verifier"),
+        ("Devil's advocate", "task-completion-verifier"),
+        ("challenger", "task-completion-verifier"),
+        ("researcher", "codebase-context-analyzer"),
+        ("data analyst", "codebase-context-analyzer"),
+        ("explorer", "codebase-context-analyzer"),
+        ("code reviewer", "code-reviewer"),
+        ("reviewer", "code-reviewer"),
+        ("product manager", "general-purpose"),
+    ],
+)
+def test_the_original_role_to_agent_mapping(role: str, agent: str) -> None:
+    found, prompt = agent_for_role(role)
+    assert found == agent
+    assert (prompt is None) is (agent != "general-purpose")

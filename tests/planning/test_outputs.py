@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import doctest
-import math
 import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waveplan.errors import DuplicateTaskIdError, WaveplanError
+from waveplan.errors import DuplicateTaskIdError
 from waveplan.planning import outputs
 from waveplan.planning.outputs import (
     MAX_NAME_LENGTH,
-    breadth_groups,
     output_file_names,
     sanitize_subject,
 )
@@ -98,37 +96,6 @@ def test_directory_spelling(directory: str, path: str) -> None:
 def test_a_repeated_task_id_is_an_error() -> None:
     with pytest.raises(DuplicateTaskIdError):
         output_file_names([("a", "x"), ("a", "y")], "/d")
-
-
-@pytest.mark.parametrize(
-    ("n", "agents", "sizes"),
-    [
-        (16, 8, [2] * 8),
-        (17, 8, [3, 3, 3, 3, 3, 2]),
-        (3, 8, [1, 1, 1]),
-        (8, 1, [8]),
-        (0, 4, []),
-    ],
-)
-def test_breadth_groups_sizes(n: int, agents: int, sizes: list[int]) -> None:
-    assert [len(g) for g in breadth_groups(list(range(n)), agents)] == sizes
-
-
-@given(st.lists(st.integers(), max_size=60), st.integers(min_value=1, max_value=20))
-def test_breadth_groups_keep_every_item_in_order(items: list[int], agents: int) -> None:
-    groups = breadth_groups(items, agents)
-    assert [x for g in groups for x in g] == items
-    assert len(groups) <= agents
-    if items:
-        size = math.ceil(len(items) / agents)
-        assert all(len(g) == size for g in groups[:-1])
-        assert 1 <= len(groups[-1]) <= size
-
-
-@pytest.mark.parametrize("agents", [0, -1])
-def test_breadth_groups_need_at_least_one_agent(agents: int) -> None:
-    with pytest.raises(WaveplanError, match="at least 1"):
-        breadth_groups([1, 2], agents)
 
 
 def test_docstring_examples_hold() -> None:

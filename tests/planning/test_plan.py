@@ -51,10 +51,86 @@ def test_an_agent_named_in_the_plan_is_kept():
 
 
 def test_a_task_with_unknown_files_is_flagged_and_counts_as_writing():
-    result = plan(spec([{"id": "a", "subject": "Explore and investigate the codebase"}]))
+    result = plan(spec([{"id": "a", "subject": "Implement the session cache"}]))
     assert result.tasks[0].files_unknown is True
-    # Explore is read-only: a task that may write anything cannot go to it.
-    assert result.tasks[0].agent != "Explore"
+    assert result.tasks[0].agent == "general-purpose"
+
+
+def test_a_check_with_unknown_files_goes_to_its_read_only_specialist_and_writes_nothing():
+    result = plan(spec([{"id": "a", "subject": "Explore and investigate the codebase"}]))
+    task = result.tasks[0]
+    # Explore cannot write the output file; the analyzer can, and writes nothing else.
+    assert task.agent == "codebase-context-analyzer"
+    assert task.files_unknown is False and task.writes == []
+    assert "writes only its output file" in task.agent_reason
+
+
+def test_a_read_only_check_is_not_scheduled_alone():
+    tasks = [
+        {"id": "impl", "subject": "Implement the parser", "writes": ["src/parser.py"]},
+        {"id": "other", "subject": "Implement the lexer", "writes": ["src/lexer.py"]},
+        {"id": "verify", "subject": "Verify the acceptance criteria and run the tests"},
+    ]
+    result = plan(spec(tasks))
+    assert result.waves == [["impl", "other", "verify"]]
+    assert result.tasks[2].agent == "task-completion-verifier"
+
+
+def test_requirements_criterion_and_plan_sections_are_carried():
+    result = plan(
+        spec(
+            [
+                {
+                    "id": "a",
+                    "subject": "Add the login endpoint",
+                    "writes": ["src/login.py"],
+                    "requirements": ["POST /login returns a session cookie"],
+                    "success_criterion": "pytest -q tests/test_login.py",
+                }
+            ],
+            success_criteria=["All auth tests pass"],
+            assumptions=["Sessions live in Postgres"],
+            context={
+                "files": ["src/app.py"],
+                "patterns": ["see src/users.py"],
+                "tests": ["tests/"],
+            },
+            risks=["Cookie flags on old browsers"],
+        )
+    )
+    task = result.tasks[0]
+    assert task.requirements == ["POST /login returns a session cookie"]
+    assert task.success_criterion == "pytest -q tests/test_login.py"
+    assert result.success_criteria == ["All auth tests pass"]
+    assert result.assumptions == ["Sessions live in Postgres"]
+    assert result.context.tests == ["tests/"] and result.risks == ["Cookie flags on old browsers"]
+    assert result.status == "ready"
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        {"id": "a", "subject": "A", "success_criterion": "   "},
+        {"id": "a", "subject": "A", "requirements": [""]},
+        {"id": "a", "subject": "A", "requirements": ["  "]},
+    ],
+)
+def test_blank_criteria_and_requirements_are_refused(task):
+    with pytest.raises(ValueError):
+        spec([task])
+
+
+def test_a_plan_that_needs_clarification_must_say_what_to_ask():
+    with pytest.raises(ValueError, match="questions"):
+        spec([{"id": "a", "subject": "A"}], status="needs_clarification")
+    result = plan(
+        spec(
+            [{"id": "a", "subject": "A"}],
+            status="needs_clarification",
+            questions=["Postgres or Redis for sessions? (Default: Postgres)"],
+        )
+    )
+    assert result.status == "needs_clarification" and len(result.questions) == 1
 
 
 def test_same_subjects_get_distinct_output_files():

@@ -23,7 +23,8 @@ def client(tmp_path: Path) -> Iterator[BlockingClient]:
 
 
 def wave_of(created: dict[str, Any]) -> dict[str, int]:
-    return {t["id"].split(".", 1)[1]: t["wave"] for t in created["tasks"]}
+    # plan_create lists stored ids per wave (its per-task list needs detail="full").
+    return {t.split(".", 1)[1]: n for n, wave in enumerate(created["waves"], 1) for t in wave}
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,7 @@ def test_plan_create_stores_and_plans_normalised_paths(client: BlockingClient) -
             ]
         },
     )
-    task = client.ok("task_get", {"taskId": created["tasks"][0]["id"]})
+    task = client.ok("task_get", {"taskId": created["waves"][0][0]})
     assert task["writes"] == ["src/app.py", "docs"]
     assert task["reads"] == ["README.md"]
     assert created["warnings"] == []

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tests.reliability.support import FUZZ, BlockingClient, blocking_client, handled_error
-from waveplan.lifecycle import CLOSED, dependency_satisfied
+from waveplan.lifecycle import dependency_satisfied, plan_status
 from waveplan.server import server_for
 
 OWNERS = ["ann", "bob", "cy"]
@@ -69,7 +69,7 @@ def snapshot(db: Path) -> dict[str, Any]:
         for r in conn.execute("SELECT task_id, mode, path FROM task_paths ORDER BY position"):
             tasks[r["task_id"]]["writes" if r["mode"] == "write" else "reads"].append(r["path"])
         events = [dict(r) for r in conn.execute("SELECT * FROM events ORDER BY id")]
-        plans = {r["id"]: dict(r) for r in conn.execute("SELECT id, status FROM plans")}
+        plans = {r["id"]: dict(r) for r in conn.execute("SELECT id, status, halted_by FROM plans")}
         checkpoints = {
             r["task_id"]: bool(r["require_approval"]) and r["approved_at"] is None
             for r in conn.execute("SELECT task_id, require_approval, approved_at FROM checkpoints")
@@ -293,8 +293,10 @@ class StoreMachine(RuleBasedStateMachine):
         # Plan status follows its tasks.
         for plan_id, plan in now["plans"].items():
             members = [t for t in tasks.values() if t["plan_id"] == plan_id]
-            finished = all(t["status"] in CLOSED for t in members)
-            assert plan["status"] == ("done" if finished else "open"), plan_id
+            expected = plan_status(
+                (t["status"] for t in members), halted=plan["halted_by"] is not None
+            )
+            assert plan["status"] == expected, plan_id
         # blockedBy / blocks through the tool, for the tasks this step touched.
         for task_id in dict.fromkeys(self.touched):
             if task_id not in tasks:

@@ -189,7 +189,7 @@ class Worker:
             made = await self.call("plan", "plan_create", {"tasks": plan})
             if made:
                 self.plans.append(made["plan_id"])
-                self.tasks += [t["id"] for t in made["tasks"]]
+                self.tasks += [t for wave in made["waves"] for t in wave]
         elif roll < 0.30:
             key = self.rng.choice(["a", "b", "c"])
             await self.call(
@@ -267,7 +267,7 @@ def _essential(tool: str, content: dict[str, Any]) -> dict[str, Any]:
     if tool in ("task_create", "task_review", "task_get"):
         return {k: content.get(k) for k in ("id", "status", "version")}
     if tool == "plan_create":
-        return {"plan_id": content["plan_id"], "tasks": [t["id"] for t in content["tasks"]]}
+        return {"plan_id": content["plan_id"], "tasks": [t for w in content["waves"] for t in w]}
     return {}
 
 

@@ -86,33 +86,40 @@ def test_a_low_priority_task_that_waited_long_enough_goes_first(
 # --------------------------------------------------------------------------- failure policies
 
 
-def test_fail_fast_halts_cancels_every_waiting_task_and_releases_nothing(store: Store) -> None:
+def test_fail_fast_halts_holds_every_waiting_task_and_releases_nothing(store: Store) -> None:
+    # Held, not cancelled (issue 17): the halt can be lifted by retrying the failure.
     make_plan(store, [task("a"), task("b"), task("c", "a"), task("d", "b")], strategy="adaptive")
     store.claim_next("p1", owner="w", limit=2)
     start(store, "p1.a")
     start(store, "p1.b")
     assert fail(store, "p1.a") == "failed"
-    assert statuses(store) == {"a": "failed", "b": "running", "c": "cancelled", "d": "cancelled"}
-    assert store.get_task("p1.d").reason == "plan halted: 'p1.a' failed under fail_fast"
+    assert statuses(store) == {"a": "failed", "b": "running", "c": "pending", "d": "pending"}
     assert store.get_plan("p1").halted_by == "p1.a"
+    assert store.get_plan("p1").status == "halted"
     finish_running = store.update_task("p1.b", TaskChanges(status="completed"), actor="agent")
     assert finish_running.statusChange == {"from": "running", "to": "done"}  # may finish
+    assert statuses(store)["d"] == "ready"  # its dependency is done; the halt holds it
     after = store.claim_next("p1", owner="w")
     assert after.claimed == [] and after.halted_by == "p1.a"
     assert "plan halted: 'p1.a' failed under fail_fast" in after.reason
-    assert store.get_plan("p1").status == "failed"
+    assert store.get_plan("p1").status == "halted"
+    store.update_task("p1.c", TaskChanges(status="cancelled"), actor="lead")
+    store.update_task("p1.d", TaskChanges(status="cancelled"), actor="lead")
+    assert store.get_plan("p1").status == "failed"  # given up: finished, never done
 
 
-def test_retrying_the_failure_by_hand_lifts_the_halt_but_not_the_cancellations(
+def test_retrying_the_failure_by_hand_lifts_the_halt_and_the_held_tasks_go_on(
     store: Store,
 ) -> None:
     make_plan(store, [task("a"), task("b"), task("c", "b")], strategy="adaptive")
     start(store, "p1.a")
     fail(store, "p1.a")
+    assert store.get_plan("p1").status == "halted"
     store.update_task("p1.a", TaskChanges(status="ready"), actor="lead")
-    assert ids(store.claim_next("p1", owner="w")) == ["p1.a"]
+    assert store.get_plan("p1").status == "open"
+    assert sorted(ids(store.claim_next("p1", owner="w", limit=2))) == ["p1.a", "p1.b"]
     assert store.get_plan("p1").halted_by is None
-    assert statuses(store) == {"a": "claimed", "b": "cancelled", "c": "cancelled"}
+    assert statuses(store) == {"a": "claimed", "b": "claimed", "c": "pending"}
 
 
 def test_retry_waits_for_the_backoff_then_hands_the_task_out_again(

@@ -43,7 +43,9 @@ from tests.execution.test_simulator import (
     with_waves,
 )
 from tests.store.helpers import FakeClock, make_plan
-from waveplan.execution.state import BUSY, CLOSED, FILE_HOLDERS, Dependency, ExecTask
+from waveplan.execution.state import Dependency, ExecTask
+from waveplan.lifecycle import BUSY, FILE_HOLDERS
+from waveplan.lifecycle import FINISHED as CLOSED
 from waveplan.models import TaskRecord, TaskSpec
 from waveplan.planning.conflicts import find_conflicts
 from waveplan.store import open_store
@@ -250,6 +252,8 @@ class Replay:
             self.check_state(records)
             if all(r.status in CLOSED for r in records.values()):
                 break
+            if self.halted and not any(r.status in BUSY for r in records.values()):
+                break  # halted: the running work finished, the rest is held for a person
             times = self.wake_times(records)
             if not times:
                 still = {t: r.status for t, r in records.items() if r.status not in CLOSED}
@@ -268,10 +272,14 @@ class Replay:
         else:
             raise ReplayError(f"no end after {max_steps} steps")
         final = {tid: r.status for tid, r in self.records().items()}
-        if any(s not in ("done", "skipped", "failed", "cancelled") for s in final.values()):
+        held = ("pending", "ready") if self.halted else ()
+        if any(s not in ("done", "skipped", "failed", "cancelled", *held) for s in final.values()):
             raise ReplayError(f"not every task ended in a final state: {final}")
         plan_status = self.store.get_plan("p1").status
-        assert plan_status == ("failed" if "failed" in final.values() else "done")
+        if self.halted and any(s in held for s in final.values()):
+            assert plan_status == "halted"
+        else:
+            assert plan_status == ("failed" if "failed" in final.values() else "done")
         return final
 
 
@@ -326,14 +334,17 @@ def test_the_realistic_plan_ends_in_the_store_as_in_the_simulator(
 def test_the_replay_catches_a_store_that_hands_out_past_the_barrier(
     store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from waveplan.store import claims
+    import dataclasses
 
-    real = claims.dispatch
+    from waveplan.execution import ledger
 
-    def no_barrier(tasks, **kw):  # type: ignore[no-untyped-def]
-        return real(tasks, **{**kw, "strategy": "adaptive"})
+    real = ledger.dispatch_snapshot
 
-    monkeypatch.setattr(claims, "dispatch", no_barrier)
+    def no_barrier(snap, **kw):  # type: ignore[no-untyped-def]
+        rules = dataclasses.replace(snap.rules, strategy="adaptive")
+        return real(dataclasses.replace(snap, rules=rules, given_shape=snap.shape), **kw)
+
+    monkeypatch.setattr(ledger, "dispatch_snapshot", no_barrier)
     plan = with_waves(
         [SimTask(ExecTask(id="slow"), duration=50), SimTask(ExecTask(id="fast"), duration=1),
          SimTask(ExecTask(id="next", depends_on=(Dependency("fast"),)), duration=1)],

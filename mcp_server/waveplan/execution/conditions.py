@@ -72,6 +72,7 @@ __all__ = [
     "Or",
     "Path",
     "evaluate",
+    "holds",
     "parse_condition",
     "parse_output",
     "truthy",
@@ -647,3 +648,13 @@ def evaluate(condition: Condition | str, output: Json) -> bool:
     if not isinstance(condition, Condition):
         condition = parse_condition(condition)
     return _test(condition.root, parse_output(output))
+
+
+def holds(condition: Condition, value: Json) -> bool:
+    """Whether ``condition`` holds for an output already read with ``parse_output``
+    (callers testing many conditions on one output parse it once).
+
+    >>> holds(parse_condition("result.n > 1"), parse_output('{"n": 2}'))
+    True
+    """
+    return _test(condition.root, value)

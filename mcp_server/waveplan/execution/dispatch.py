@@ -1,9 +1,10 @@
-"""Which tasks may start now: the pure decision behind ``plan_next``.
+"""Which tasks start now: the pure decision behind ``plan_next``.
 
-``dispatch`` takes every task of a plan (``ExecTask``: status, dependencies, files,
-priority, wave, ...) and ``now``, and returns what the store should do in the same
-transaction: status changes of waiting tasks (``settle``) and the ordered ids to hand
-out, with a reason for every ready task it holds back.
+``dispatch`` takes a plan (a ``Snapshot``, or its tasks and settings) and ``now``, and
+returns what the store should do in the same transaction: status changes of waiting
+tasks (``settle``) and the ordered ids to hand out, with a reason for every ready task
+it holds back. *Whether* a task may start is ``rules.StartRules``'s answer, the same one
+``task_update`` and the launch gate get; dispatch only chooses among the tasks that may.
 
 Dependency satisfaction (``settle``), per edge, with the dependency's status:
 
@@ -12,34 +13,23 @@ Dependency satisfaction (``settle``), per edge, with the dependency's status:
 - ``skipped``: satisfied (its ``when``, if any, reads ``null``), unless the edge
   ``requires_success``, which **skips** the dependent;
 - ``failed`` (for good) or ``cancelled``: the dependent is **cancelled** (and so,
-  step by step, everything downstream);
+  step by step, everything downstream) — except a ``failed`` dependency of a
+  ``fail_fast`` plan: the failure *halts* the plan, and its dependents wait (held, not
+  cancelled) until a person retries it or gives up;
 - anything else: not yet (the dependent stays ``pending``); so does a ``done`` or
   ``skipped`` dependency whose approval checkpoint is not approved yet.
 
 A dependent that would be both cancelled and skipped is cancelled; one that would be
 skipped or cancelled is so even while other dependencies are unfinished. A waiting
 task with every dependency satisfied is ``ready`` (a ``checkpoint`` task goes to
-``review``). After a ``fail_fast`` failure every waiting task is ``cancelled``.
-Only ``pending``/``ready`` tasks are settled; ``blocked``/``handoff`` wait for people.
+``review``). Only ``pending``/``ready`` tasks are settled; ``blocked``/``handoff`` wait
+for people. Each output is read (``parse_output``) once per call, however many
+conditions test it.
 
-Release rules, by ``strategy``:
-
-- ``sequential``: at most one busy task (claimed, running, review, revise) at a time;
-- ``parallel``: wave barrier: only tasks of the lowest wave that still has an open
-  task (not done/skipped/failed/cancelled) are released;
-- ``adaptive``: any ready task, no barrier.
-
-Always: at most ``max_concurrent`` busy work tasks (claimed, running, review, revise:
-review counts because it can send the task back to work without a new claim); no
-task whose files conflict with a busy task or with one released in the same call,
-by ``planning.conflicts``'s rule (overlapping writers conflict; a reader beside a
-writer only under ``read_write="conflict"``; unknown files conflict with every
-writer); a retry not before its ``not_before``; nothing after a ``fail_fast`` failure.
-
-Order: effective priority level, then the serial work the task gates: the larger of
-the longest chain of dependents still to come (in tasks, itself included) and the
-number of open tasks whose files conflict with it (they must run one at a time with
-it), then that chain alone, then wave, then plan order.
+Order among the tasks that may start: effective priority level, then the serial work
+the task gates: the larger of the longest chain of dependents still to come (in tasks,
+itself included) and the number of unfinished tasks whose files conflict with it (they
+must run one at a time with it), then that chain alone, then wave, then plan order.
 
 **Aging**: the level is the priority's rank (urgent 0, high 1, normal 2, low 3) minus
 one per ``aging_seconds`` waited since the task became ready, without floor. So a
@@ -59,31 +49,31 @@ order that would conflict with it wait behind it.
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import cast
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from waveplan.errors import InvalidPlanError
-from waveplan.execution.conditions import evaluate
-from waveplan.execution.state import (
-    BUSY,
-    CLOSED,
-    FILE_HOLDERS,
-    PRIORITY_RANK,
+from waveplan.execution.conditions import holds, parse_output
+from waveplan.execution.rules import StartRules, halted_by
+from waveplan.execution.snapshot import Snapshot
+from waveplan.execution.state import DEFAULT_AGING_SECONDS, ExecTask, PlanRules
+from waveplan.lifecycle import (
+    CANCELS_DEPENDENTS,
+    FINISHED,
+    TERMINAL,
     WAITING,
-    ExecTask,
+    Status,
 )
-from waveplan.models import ExecutionStrategy, FailurePolicy, ReadWriteRule, Status, TaskSpec
-from waveplan.planning.conflicts import (
-    UNKNOWN_FILES,
-    Cause,
-    FileInfo,
-    WaveFiles,
-    cause_text,
-    prepare_files,
+from waveplan.terms import (
+    EXECUTION_STRATEGIES,
+    PRIORITY_RANK,
+    ExecutionStrategy,
+    FailurePolicy,
+    ReadWriteRule,
 )
-from waveplan.planning.graph import TaskGraph, build_graph
 
 __all__ = [
     "DEFAULT_AGING_SECONDS",
@@ -91,18 +81,15 @@ __all__ = [
     "Dispatch",
     "Transition",
     "dispatch",
+    "dispatch_snapshot",
     "effective_level",
     "halted_by",
     "settle",
+    "settle_snapshot",
 ]
-
-DEFAULT_AGING_SECONDS = 900.0
-"""A waiting task's priority rises one level per this many seconds (15 minutes)."""
 
 RESERVE_AFTER_LEVELS = 2
 """A task blocked by files for this many aging periods reserves its files."""
-
-STRATEGIES = ("sequential", "parallel", "adaptive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +108,14 @@ class Dispatch:
 
     ``transitions``: settle these first (``pending``/``ready`` to ready, pending,
     review, skipped, cancelled). ``release``: ids to claim now, in order (at most
-    ``limit``). ``waiting``: each ready task not released, with why (``max_concurrent``
-    reached, the wave barrier, a file conflict naming the other task and the paths,
-    a retry backoff, the ``fail_fast`` halt, the ``limit``). ``halted_by``: the task
-    whose ``fail_fast`` failure halted the plan. ``finished``: every task is closed.
-    ``busy``: tasks counted against ``max_concurrent`` before this release.
+    ``limit``). ``waiting``: each ready task not released, with why (the halt, a retry
+    backoff, the wave barrier, ``max_concurrent`` or ``sequential``, a file conflict
+    naming the other task and the paths, a reservation, the ``limit``). ``halted_by``:
+    the task whose ``fail_fast`` failure halted the plan. ``finished``: every task is
+    finished. ``busy``: tasks counted against ``max_concurrent`` before this release.
+    ``vetoed``: tasks that could start but the caller's ``veto`` refused, with its
+    ``(code, message)`` (e.g. a placeholder that cannot be filled): their slot went to
+    the next task in the same pass.
     """
 
     release: list[str] = field(default_factory=list)
@@ -134,22 +124,7 @@ class Dispatch:
     halted_by: str | None = None
     finished: bool = False
     busy: int = 0
-
-
-def halted_by(tasks: Sequence[ExecTask], failure_policy: FailurePolicy) -> str | None:
-    """The task whose failure halted a ``fail_fast`` plan, or ``None``.
-
-    Under ``fail_fast`` a failure is never retried, so any ``failed`` task halts it.
-
-    >>> from waveplan.execution.state import ExecTask
-    >>> halted_by([ExecTask(id="a", status="failed")], "fail_fast")
-    'a'
-    >>> halted_by([ExecTask(id="a", status="failed")], "retry") is None
-    True
-    """
-    if failure_policy != "fail_fast":
-        return None
-    return next((t.id for t in tasks if t.status == "failed"), None)
+    vetoed: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def effective_level(task: ExecTask, now: float, aging_seconds: float) -> int:
@@ -166,82 +141,94 @@ def effective_level(task: ExecTask, now: float, aging_seconds: float) -> int:
     return rank - math.floor((now - task.ready_since) / aging_seconds)
 
 
-class _Spec:
-    """The few ``TaskSpec`` fields the planning helpers read (``id``, ``depends_on``,
-    ``writes``, ``reads``), without pydantic's per-instance cost: dispatch runs on
-    every ``plan_next``."""
-
-    def __init__(self, t: ExecTask) -> None:
-        self.id = t.id
-        self.depends_on = [d.task_id for d in t.depends_on]
-        self.writes = None if t.writes is None else list(t.writes)
-        self.reads = list(t.reads)
-
-
-def _specs(tasks: Sequence[ExecTask]) -> list[TaskSpec]:
-    return cast(list[TaskSpec], [_Spec(t) for t in tasks])
-
-
-def _graph(tasks: Sequence[ExecTask]) -> TaskGraph:
-    return build_graph(_specs(tasks))
-
-
-def _settle(
-    tasks: Sequence[ExecTask], g: TaskGraph, halted: str | None
-) -> tuple[list[Status], list[Transition]]:
-    status: list[Status] = [t.status for t in tasks]
-    out: list[Transition] = []
-    index = g.index
-    for i in g.order:
-        t = tasks[i]
-        if t.status not in WAITING:
-            continue
-        if halted is not None:
-            target: Status = "cancelled"
-            reason = f"plan halted: {halted!r} failed under fail_fast"
-        else:
-            target, reason = _from_dependencies(t, tasks, status, index)
-        if target != t.status:
-            status[i] = target
-            out.append(Transition(t.id, t.status, target, reason))
-    return status, out
-
-
 def _from_dependencies(
-    t: ExecTask, tasks: Sequence[ExecTask], status: list[Status], index: dict[str, int]
+    t: ExecTask,
+    snap: Snapshot,
+    status: list[Status],
+    parsed: dict[int, Any],
+    hold_failures: bool,
 ) -> tuple[Status, str]:
     cancel: str | None = None
     skip: str | None = None
     waits: list[str] = []
+    index = snap.index
+    tasks = snap.tasks
     for dep in t.depends_on:
         j = index[dep.task_id]
         s = status[j]
         d = tasks[j]
-        if s in ("failed", "cancelled"):
+        if s in CANCELS_DEPENDENTS:
+            if s == Status.FAILED and hold_failures and not d.external:
+                waits.append(f"{dep.task_id} (failed: the plan is halted)")
+                continue
             cancel = cancel or f"upstream {dep.task_id!r} {s}"
             continue
-        if s == "skipped" and dep.requires_success:
+        if s == Status.SKIPPED and dep.requires_success:
             skip = skip or f"{dep.task_id!r} was skipped and {t.id!r} requires its success"
             continue
-        if s not in ("done", "skipped"):
+        if s not in (Status.DONE, Status.SKIPPED):
             waits.append(dep.task_id)
             continue
         if d.approval_pending:
             waits.append(f"{dep.task_id} (approval)")
             continue
         if dep.when is not None:
-            output = d.output if s == "done" else None
-            if not evaluate(dep.when, output):
+            if j not in parsed:
+                parsed[j] = parse_output(d.output if s == Status.DONE else None)
+            if not holds(dep.when, parsed[j]):
                 skip = skip or f"condition on {dep.task_id!r} is false: {dep.when.text}"
     if cancel is not None:
-        return "cancelled", cancel
+        return Status.CANCELLED, cancel
     if skip is not None:
-        return "skipped", skip
+        return Status.SKIPPED, skip
     if waits:
-        return "pending", "waiting on " + ", ".join(waits)
+        return Status.PENDING, "waiting on " + ", ".join(waits)
     if t.type == "checkpoint":
-        return "review", "dependencies satisfied; the checkpoint waits for approval"
-    return "ready", "dependencies satisfied"
+        return Status.REVIEW, "dependencies satisfied; the checkpoint waits for approval"
+    return Status.READY, "dependencies satisfied"
+
+
+def settle_snapshot(
+    snap: Snapshot, only: Sequence[str] | None = None
+) -> tuple[list[Status], list[Transition]]:
+    """Settle the waiting tasks of ``snap`` (module docstring): new statuses, changes.
+
+    ``only``: settle just these tasks and, where one of them changes, its dependents
+    (in dependency order): what a write that changed a few tasks needs. ``None``
+    settles every waiting task, in dependency order, so a cascade settles in one call.
+    """
+    tasks = snap.tasks
+    status = snap.statuses()
+    out: list[Transition] = []
+    policy = snap.rules.failure_policy if snap.rules else None
+    hold = policy == "fail_fast"
+    parsed: dict[int, Any] = {}
+    g = snap.shape.graph
+    rank = snap.shape.rank
+    if only is None:
+        heap = [(rank[i], i) for i in g.order]
+    else:
+        heap = sorted({(rank[snap.index[i]], snap.index[i]) for i in only if i in snap.index})
+    seen: set[int] = set()
+    while heap:
+        _, i = heapq.heappop(heap)
+        if i in seen:
+            continue
+        seen.add(i)
+        t = tasks[i]
+        if status[i] not in WAITING or t.external:
+            continue
+        target, reason = _from_dependencies(t, snap, status, parsed, hold)
+        if target == status[i]:
+            continue
+        out.append(Transition(t.id, status[i], target, reason))
+        status[i] = target
+        if only is not None and target in TERMINAL:
+            # A skip or a cancellation reaches the dependents; nothing else changes them.
+            for j in g.succs[i]:
+                if j not in seen:
+                    heapq.heappush(heap, (rank[j], j))
+    return status, out
 
 
 def settle(
@@ -258,22 +245,112 @@ def settle(
     ...       ExecTask(id="c", depends_on=(Dependency("b"),))]
     >>> [(x.task_id, x.to_status) for x in settle(ts, failure_policy="retry")]
     [('b', 'cancelled'), ('c', 'cancelled')]
+    >>> settle(ts, failure_policy="fail_fast")  # a halt holds them instead
+    []
     """
-    return _settle(tasks, _graph(tasks), halted_by(tasks, failure_policy))[1]
+    snap = Snapshot(None, PlanRules(failure_policy=failure_policy), _plain(tasks))
+    return settle_snapshot(snap)[1]
 
 
-def _conflict_text(cause: Cause, ids: list[str], released: set[int]) -> str:
-    o = cause[1]
-    return cause_text(cause, f"{ids[o]!r} ({'released now' if o in released else 'running'})")
+def _contention(snap: Snapshot, status: list[Status], ready: list[int]) -> dict[int, int]:
+    # How many other unfinished tasks each ready task conflicts with on files: starting
+    # the most contended first keeps a path that many tasks need from becoming the tail.
+    from waveplan.planning.conflicts import WaveFiles
 
-
-def _contention(files: FileInfo, open_: list[int], ready: list[int]) -> dict[int, int]:
-    # How many other open tasks each ready task conflicts with on files: starting the
-    # most contended first keeps a path that many tasks need from becoming the tail.
+    files = snap.shape.files
     everyone = WaveFiles(files)
-    for i in open_:
-        everyone.add(i)
-    return {i: len(everyone.all_conflicts(i)) - (1 if i in open_ else 0) for i in ready}
+    unfinished = set()
+    for i, t in enumerate(snap.tasks):
+        if status[i] not in FINISHED and not t.external:
+            everyone.add(i)
+            unfinished.add(i)
+    return {i: len(everyone.all_conflicts(i)) - (1 if i in unfinished else 0) for i in ready}
+
+
+def dispatch_snapshot(
+    snap: Snapshot,
+    *,
+    now: float,
+    limit: int | None = None,
+    veto: Callable[[ExecTask], tuple[str, str] | None] | None = None,
+) -> Dispatch:
+    """Settle ``snap``'s waiting tasks and choose which may start now, in order.
+
+    ``limit``: hand out at most this many (the caller's ``plan_next`` count). ``veto``:
+    asked about each task about to be released; a ``(code, message)`` keeps it back
+    (``Dispatch.vetoed``) and the pass goes on. The snapshot must belong to a plan.
+    """
+    rules = snap.rules
+    if rules is None:
+        raise InvalidPlanError("dispatch needs a plan's rules; tasks outside a plan are not")
+    if rules.strategy not in EXECUTION_STRATEGIES:
+        raise InvalidPlanError(
+            f"unknown strategy {rules.strategy!r}; use one of {', '.join(EXECUTION_STRATEGIES)}",
+            strategy=rules.strategy,
+        )
+    if not isinstance(rules.max_concurrent, int) or rules.max_concurrent < 1:
+        raise InvalidPlanError(
+            f"max_concurrent must be a whole number of at least 1, not {rules.max_concurrent!r}",
+            max_concurrent=rules.max_concurrent,
+        )
+    status, transitions = settle_snapshot(snap)
+    tasks = snap.tasks
+    start = StartRules(snap, now, status)
+    result = Dispatch(transitions=transitions, halted_by=start.halted, busy=start.busy)
+    result.finished = all(s in FINISHED for i, s in enumerate(status) if not tasks[i].external)
+    ready = [i for i, s in enumerate(status) if s == Status.READY and tasks[i].is_work]
+    if not ready:
+        return result
+    if start.halted is not None:
+        why = f"plan halted: {start.halted!r} failed under fail_fast"
+        result.waiting.update((tasks[i].id, why) for i in ready)
+        return result
+
+    height = snap.shape.height
+    aging = rules.aging_seconds
+    level = {i: effective_level(tasks[i], now, aging) for i in ready}
+    contention = _contention(snap, status, ready)
+    waves = start.waves
+    ready.sort(key=lambda i: (level[i], -max(height[i], contention[i]), -height[i], waves[i], i))
+
+    from waveplan.planning.conflicts import UNKNOWN_FILES, WaveFiles
+
+    reserved = WaveFiles(snap.shape.files)
+    reserve_after = aging * RESERVE_AFTER_LEVELS
+    for i in ready:
+        t = tasks[i]
+        if limit is not None and len(result.release) >= limit:
+            verdict = start.check(i)
+            result.waiting[t.id] = (
+                verdict.reason if not verdict.ok else f"not requested: this call asked for {limit}"
+            )
+            continue
+        verdict = start.check(i)
+        if not verdict.ok:
+            result.waiting[t.id] = verdict.reason
+            if (
+                verdict.code == "file_conflict"
+                and t.ready_since is not None
+                and aging > 0
+                and now - t.ready_since >= reserve_after
+            ):
+                reserved.add(i)
+            continue
+        held = reserved.check(i)
+        if held is not None:
+            other = tasks[held[1]].id
+            result.waiting[t.id] = (
+                f"files reserved by {other!r}, which has waited longer and needs "
+                f"{held[3] if held[3] != UNKNOWN_FILES else 'unknown files'}"
+            )
+            continue
+        refused = veto(t) if veto is not None else None
+        if refused is not None:
+            result.vetoed[t.id] = refused
+            continue
+        start.admit(i)
+        result.release.append(t.id)
+    return result
 
 
 def dispatch(
@@ -323,96 +400,18 @@ def dispatch(
     >>> dispatch(ts, strategy="adaptive", max_concurrent=4, now=0).release
     ['a', 'b']
     """
-    if strategy not in STRATEGIES:
-        raise InvalidPlanError(
-            f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}",
-            strategy=strategy,
-        )
-    if not isinstance(max_concurrent, int) or max_concurrent < 1:
-        raise InvalidPlanError(
-            f"max_concurrent must be a whole number of at least 1, not {max_concurrent!r}",
-            max_concurrent=max_concurrent,
-        )
-    specs = _specs(tasks)
-    g = build_graph(specs)
-    halted = halted_by(tasks, failure_policy)
-    status, transitions = _settle(tasks, g, halted)
-    result = Dispatch(transitions=transitions, halted_by=halted)
-    result.finished = all(s in CLOSED for s in status)
-    n = len(tasks)
-    ready = [i for i in range(n) if status[i] == "ready"]
-    busy = sum(1 for i, s in enumerate(status) if s in BUSY and tasks[i].type != "checkpoint")
-    result.busy = busy
-    if not ready:
-        return result
-    if halted is not None:  # unreachable in practice: settle cancels every waiting task
-        for i in ready:
-            result.waiting[tasks[i].id] = f"plan halted: {halted!r} failed under fail_fast"
-        return result
+    rules = PlanRules(
+        strategy=strategy,
+        max_concurrent=max_concurrent,
+        failure_policy=failure_policy,
+        read_write=read_write,
+        aging_seconds=aging_seconds,
+    )
+    return dispatch_snapshot(Snapshot(None, rules, _plain(tasks)), now=now, limit=limit)
 
-    ids = g.ids
-    wave = [t.wave if t.wave is not None else g.depth[i] for i, t in enumerate(tasks)]
-    barrier: int | None = None
-    if strategy == "parallel":
-        open_waves = [wave[i] for i in range(n) if status[i] not in CLOSED]
-        barrier = min(open_waves)
-        open_in_barrier = sum(1 for i in range(n) if status[i] not in CLOSED and wave[i] == barrier)
-    height = g.height()
-    level = [effective_level(t, now, aging_seconds) for t in tasks]
-    files = prepare_files(specs, read_write)
-    contention = _contention(files, [i for i in range(n) if status[i] not in CLOSED], ready)
-    ready.sort(key=lambda i: (level[i], -max(height[i], contention[i]), -height[i], wave[i], i))
 
-    cap = 1 if strategy == "sequential" else max_concurrent
-    capacity = cap - busy
-    holding = WaveFiles(files)
-    for i in range(n):
-        if status[i] in FILE_HOLDERS and tasks[i].type != "checkpoint":
-            holding.add(i)
-    reserved = WaveFiles(files)
-    reserve_after = aging_seconds * RESERVE_AFTER_LEVELS
-    released: set[int] = set()
-    for i in ready:
-        t = tasks[i]
-        if t.not_before is not None and t.not_before > now:
-            result.waiting[t.id] = f"retry backoff: not before {t.not_before:g}"
-            continue
-        if barrier is not None and wave[i] > barrier:
-            result.waiting[t.id] = (
-                f"wave barrier: wave {wave[i]} waits until wave {barrier} is finished "
-                f"({open_in_barrier} open task{'s' if open_in_barrier != 1 else ''})"
-            )
-            continue
-        if len(released) >= capacity:
-            what = (
-                "sequential: one task at a time"
-                if cap == 1 and strategy == "sequential"
-                else (f"max_concurrent {max_concurrent} reached")
-            )
-            result.waiting[t.id] = f"{what} ({busy + len(released)} busy)"
-            continue
-        if limit is not None and len(result.release) >= limit:
-            result.waiting[t.id] = f"not requested: this call asked for {limit}"
-            continue
-        cause = holding.check(i)
-        if cause is not None:
-            result.waiting[t.id] = "file conflict: " + _conflict_text(cause, ids, released)
-            if (
-                t.ready_since is not None
-                and aging_seconds > 0
-                and now - t.ready_since >= reserve_after
-            ):
-                reserved.add(i)
-            continue
-        held = reserved.check(i)
-        if held is not None:
-            other = ids[held[1]]
-            result.waiting[t.id] = (
-                f"files reserved by {other!r}, which has waited longer and needs "
-                f"{held[3] if held[3] != UNKNOWN_FILES else 'unknown files'}"
-            )
-            continue
-        holding.add(i)
-        released.add(i)
-        result.release.append(t.id)
-    return result
+def _plain(tasks: Sequence[ExecTask]) -> tuple[ExecTask, ...]:
+    # Callers may spell statuses as strings ("done"): the core reads ``Status`` members.
+    return tuple(
+        t if isinstance(t.status, Status) else replace(t, status=Status(t.status)) for t in tasks
+    )

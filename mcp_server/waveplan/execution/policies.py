@@ -45,8 +45,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from waveplan.errors import WaveplanError
-from waveplan.execution.state import ExecTask
-from waveplan.models import FailurePolicy, Status
+from waveplan.execution.state import ExecTask, RetryPolicy
+from waveplan.lifecycle import Status
+from waveplan.terms import FAILURE_POLICIES, FailurePolicy
+from waveplan.times import from_epoch
 
 __all__ = [
     "LEASE_EXPIRED",
@@ -64,42 +66,6 @@ LEASE_EXPIRED = "lease_expired"
 
 REVIEW_REJECTED = "review_rejected"
 """Error code of a task rejected in review (``task_review`` reject)."""
-
-FAILURE_POLICIES = ("fail_fast", "retry", "skip", "retry_then_skip")
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how soon a failed task is tried again.
-
-    ``retryable_error_codes``: the error codes worth retrying; ``None`` retries every
-    code. ``max_attempts`` counts the first try (3 = one try and two retries).
-    """
-
-    max_attempts: int = 3
-    backoff_base_seconds: float = 30.0
-    backoff_factor: float = 2.0
-    max_backoff_seconds: float = 3600.0
-    retryable_error_codes: frozenset[str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise WaveplanError(
-                f"max_attempts must be at least 1, got {self.max_attempts}",
-                max_attempts=self.max_attempts,
-            )
-        if self.backoff_base_seconds < 0 or self.max_backoff_seconds < 0:
-            raise WaveplanError("backoff seconds must be 0 or more")
-        if self.backoff_factor < 1:
-            raise WaveplanError(
-                f"backoff_factor must be at least 1, got {self.backoff_factor}",
-                backoff_factor=self.backoff_factor,
-            )
-
-    def retryable(self, error_code: str) -> bool:
-        """Whether ``error_code`` is worth another attempt."""
-        codes = self.retryable_error_codes
-        return codes is None or error_code in codes
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +137,11 @@ def on_failure(
     tried = f"attempt {task.attempts} of {retry.max_attempts} failed ({error_code})"
     if policy == "fail_fast":
         return FailureDecision(
-            tid, "halt", "failed", error_code, f"{tried}; fail_fast halts the plan"
+            tid, "halt", Status.FAILED, error_code, f"{tried}; fail_fast halts the plan"
         )
     if policy == "skip":
         return FailureDecision(
-            tid, "skip", "skipped", error_code, f"failed ({error_code}); policy skip skips it"
+            tid, "skip", Status.SKIPPED, error_code, f"failed ({error_code}); policy skip skips it"
         )
     if not retry.retryable(error_code):
         why = f"error {error_code!r} is not retryable"
@@ -184,13 +150,22 @@ def on_failure(
     else:
         at = now + backoff_seconds(task.attempts, retry)
         # A checkpoint task never runs: it goes back to waiting, and from there to review.
-        again: Status = "pending" if task.type == "checkpoint" else "ready"
+        again = Status.PENDING if task.type == "checkpoint" else Status.READY
         return FailureDecision(
-            tid, "retry", again, error_code, f"{tried}; retry at {at:g}", retry_at=at
+            tid,
+            "retry",
+            again,
+            error_code,
+            f"{tried}; retry not before {from_epoch(at)}",
+            retry_at=at,
         )
     if policy == "retry_then_skip":
-        return FailureDecision(tid, "skip", "skipped", error_code, f"{tried}; {why}, so skipped")
-    return FailureDecision(tid, "fail", "failed", error_code, f"{tried}; {why}, so {tid!r} fails")
+        return FailureDecision(
+            tid, "skip", Status.SKIPPED, error_code, f"{tried}; {why}, so skipped"
+        )
+    return FailureDecision(
+        tid, "fail", Status.FAILED, error_code, f"{tried}; {why}, so {tid!r} fails"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,13 +206,13 @@ def expired_leases(
     for t in tasks:
         if t.lease_expires_at is None or t.lease_expires_at > now:
             continue
-        if t.status == "claimed":
+        if t.status == Status.CLAIMED:
             out.append(
                 LeaseExpiry(
-                    t.id, "release", "ready", "claim lapsed before the task started; released"
+                    t.id, "release", Status.READY, "claim lapsed before the task started; released"
                 )
             )
-        elif t.status == "running":
+        elif t.status == Status.RUNNING:
             d = on_failure(t, LEASE_EXPIRED, policy=policy, retry=retry, now=now)
             out.append(
                 LeaseExpiry(t.id, "fail", d.status, f"lease lapsed without progress; {d.reason}", d)

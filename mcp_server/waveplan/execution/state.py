@@ -1,46 +1,29 @@
-"""What the execution functions read about a plan's tasks: ``ExecTask`` and ``Dependency``.
+"""What the execution core reads about a plan: ``ExecTask``, ``Dependency``, ``PlanRules``.
 
 The store builds these from its rows (one ``ExecTask`` per task of the plan, in plan
-order) and passes them with ``now`` to ``dispatch`` and the policies. Times are plain
-seconds (``float``) on any one clock, e.g. the Unix epoch.
+order, see ``execution.snapshot``) and passes them with ``now`` to the core. Times are
+plain seconds (``float``) on any one clock, e.g. the Unix epoch. Stdlib only: the hooks
+ask the same core without importing pydantic. Status sets are ``lifecycle``'s.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from waveplan.execution.conditions import Condition
-from waveplan.models import Priority, Status
+from waveplan.lifecycle import Status
+from waveplan.terms import ExecutionStrategy, FailurePolicy, Priority, ReadWriteRule
 
 __all__ = [
-    "BUSY",
-    "CLOSED",
-    "FILE_HOLDERS",
-    "PRIORITY_RANK",
-    "WAITING",
+    "DEFAULT_AGING_SECONDS",
     "Dependency",
     "ExecTask",
+    "PlanRules",
+    "RetryPolicy",
 ]
 
-PRIORITY_RANK: dict[str, int] = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
-"""Smaller runs first."""
-
-CLOSED: frozenset[Status] = frozenset({"done", "skipped", "failed", "cancelled"})
-"""The four final states a task of a running plan ends in. ``failed`` is final here:
-a failure the policy retries goes back to ``ready`` (with ``not_before``) instead."""
-
-WAITING: frozenset[Status] = frozenset({"pending", "ready"})
-"""Statuses ``dispatch`` settles from the dependencies (ready, pending, skipped, ...)."""
-
-BUSY: frozenset[Status] = frozenset({"claimed", "running", "review", "revise"})
-"""Work tasks in these statuses count against ``max_concurrent``. A task in ``review``
-counts: review may send it back to ``revise`` and its agent resumes without a new
-claim, so freeing its slot could put the plan over the cap. Checkpoint tasks (gates
-waiting in ``review``) never count."""
-
-FILE_HOLDERS: frozenset[Status] = BUSY
-"""Work tasks in these statuses keep their files, for the same reason: a task in
-``review`` may be sent back and write them again. Checkpoint tasks never hold files."""
+DEFAULT_AGING_SECONDS = 900.0
+"""A waiting task's priority rises one level per this many seconds (15 minutes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +72,18 @@ class ExecTask:
         Its output (what ``when`` conditions of its dependents read).
     approval_pending : bool
         An approval checkpoint after this task is not approved yet: its dependents wait.
+    owner : str | None
+        Who holds it (the claim's owner).
+    lease_seconds : int | None
+        The length of its claim's lease (renewed by progress notes); ``None``: no lease.
+    needs_review : bool
+        It must pass ``review`` before ``done`` (``lifecycle.needs_review``).
+    external : bool
+        A stand-in for a dependency outside the plan: never released, holds no files.
+    has_output : bool
+        It has an output (``output`` itself is only loaded where a condition reads it).
+    reported_attempt : int
+        The last attempt whose failure was reported (a second report is a no-op).
     """
 
     id: str
@@ -98,10 +93,76 @@ class ExecTask:
     wave: int | None = None
     priority: Priority = "normal"
     type: str = "task"
-    status: Status = "pending"
+    status: Status = Status.PENDING
     attempts: int = 0
     ready_since: float | None = None
     not_before: float | None = None
     lease_expires_at: float | None = None
     output: str | None = None
     approval_pending: bool = False
+    owner: str | None = None
+    lease_seconds: int | None = None
+    needs_review: bool = False
+    external: bool = False
+    has_output: bool = False
+    reported_attempt: int = 0
+
+    @property
+    def is_work(self) -> bool:
+        """A task of the plan someone works on (not a checkpoint gate, not a stand-in)."""
+        return self.type != "checkpoint" and not self.external
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how soon a failed task is tried again.
+
+    ``retryable_error_codes``: the error codes worth retrying; ``None`` retries every
+    code. ``max_attempts`` counts the first try (3 = one try and two retries).
+    """
+
+    max_attempts: int = 3
+    backoff_base_seconds: float = 30.0
+    backoff_factor: float = 2.0
+    max_backoff_seconds: float = 3600.0
+    retryable_error_codes: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        from waveplan.errors import WaveplanError
+
+        if self.max_attempts < 1:
+            raise WaveplanError(
+                f"max_attempts must be at least 1, got {self.max_attempts}",
+                max_attempts=self.max_attempts,
+            )
+        if self.backoff_base_seconds < 0 or self.max_backoff_seconds < 0:
+            raise WaveplanError("backoff seconds must be 0 or more")
+        if self.backoff_factor < 1:
+            raise WaveplanError(
+                f"backoff_factor must be at least 1, got {self.backoff_factor}",
+                backoff_factor=self.backoff_factor,
+            )
+
+    def retryable(self, error_code: str) -> bool:
+        """Whether ``error_code`` is worth another attempt."""
+        codes = self.retryable_error_codes
+        return codes is None or error_code in codes
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRules:
+    """The settings of a plan the execution core applies.
+
+    ``strategy``: ``sequential`` (one busy task at a time), ``parallel`` (the wave
+    barrier) or ``adaptive``; ``max_concurrent`` busy work tasks at most;
+    ``failure_policy`` and ``retry`` decide what a failure leads to; ``read_write``
+    whether a reader beside a writer of the same path conflicts; ``aging_seconds``:
+    one priority level per this many seconds waited (0 turns aging off).
+    """
+
+    strategy: ExecutionStrategy = "adaptive"
+    max_concurrent: int = 8
+    failure_policy: FailurePolicy = "fail_fast"
+    read_write: ReadWriteRule = "allow"
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    aging_seconds: float = DEFAULT_AGING_SECONDS

@@ -3,11 +3,11 @@ tasks that may run now.
 
 A prompt without a ``Task ID:`` header is not ours and passes. A task-bound prompt is
 refused (``permissionDecision: "deny"``, the reason reaches the model as the tool
-error) when the id is unknown, when the task is not ``claimed`` or ``ready`` (its
-dependencies are not done, it waits for review, it already runs or is finished), or
-when it writes a path that overlaps the files of another task running now. The gate
-only reads (through ``Peek`` when it can: no pydantic, see ``hooks.peek``) and never
-changes a task.
+error) when the id is unknown or when the store's one rule (``execution.rules``) says
+the task may not start now: its dependencies, the plan's halt, a retry backoff, the
+strategy (sequential, wave barrier), ``max_concurrent`` or the files of a task holding
+them (running, claimed, in review). The gate only reads (through ``Peek`` when it can:
+no pydantic, see ``hooks.peek``) and never changes a task.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from typing import Any
 
 from waveplan.hooks.context import open_reader
 from waveplan.hooks.contract import parse_headers
+from waveplan.lifecycle import WORKING, Status
 
-__all__ = ["LAUNCHABLE", "file_conflict", "pre_tool_use", "refusal"]
-
-#: Statuses in which a task may get a subagent.
-LAUNCHABLE = frozenset({"claimed", "ready"})
-_HOLDING_FILES = frozenset({"claimed", "running", "revise"})
+__all__ = ["pre_tool_use", "refusal"]
 
 
 def _deny(reason: str) -> dict[str, Any]:
@@ -35,38 +32,14 @@ def _deny(reason: str) -> dict[str, Any]:
     }
 
 
-def file_conflict(task: Any, other: Any, read_write: str) -> str | None:
-    """Why ``task`` cannot run beside ``other``, or ``None``: plan_next's rule.
-
-    Two writers of overlapping paths conflict; a reader beside a writer only under
-    ``read_write == "conflict"``; a task whose files are unknown (``writes is None``)
-    conflicts with every writer.
-    """
-    from waveplan.planning.paths import paths_overlap
-
-    if task.writes is None or other.writes is None:
-        unknown, known = (task, other) if task.writes is None else (other, task)
-        if known.writes is None or known.writes:
-            return (
-                f"the files of task {unknown.id} are unknown, so it cannot run beside "
-                f"task {other.id} ({other.status} now), which writes files"
-            )
-        return None
-    pairs = [(a, b, "writes") for a in task.writes for b in other.writes]
-    if read_write == "conflict":
-        pairs += [(a, b, "reads") for a in task.reads for b in other.writes]
-        pairs += [(a, b, "writes") for a in task.writes for b in other.reads]
-    for mine, theirs, verb in pairs:
-        if paths_overlap(mine, theirs):
-            return (
-                f"task {task.id} {verb} {mine}, which overlaps {theirs} of task {other.id} "
-                f"({other.status} now)"
-            )
-    return None
-
-
 def refusal(store: Any, task_id: str) -> str | None:
-    """The reason ``task_id`` may not be launched now, or ``None`` when it may."""
+    """The reason ``task_id`` may not be launched now, or ``None`` when it may.
+
+    The decision is the store's one rule (``execution.rules.may_start``: dependencies,
+    the halt, backoff, strategy, ``max_concurrent``, file holders), asked through the
+    reader; only the wording for tasks past starting (running, in review, done) is the
+    gate's own advice.
+    """
     from waveplan.errors import NotFoundError
 
     try:
@@ -82,46 +55,26 @@ def refusal(store: Any, task_id: str) -> str | None:
         if task.plan_id
         else ""
     )
-    if task.status not in LAUNCHABLE:
+    verdict = store.may_start(task_id)
+    if verdict.ok:
+        return None
+    if verdict.code == "status":
         return f"waveplan: task {task_id} {_why_not(store, task)}.{plan_hint}"
-
-    siblings = store.list_tasks(plan_id=task.plan_id) if task.plan_id else []
-    read_write = store.get_plan(task.plan_id).read_write if task.plan_id else "allow"
-    for row in siblings:
-        if row.id == task.id or row.status not in _HOLDING_FILES:
-            continue
-        clash = file_conflict(task, store.get_task(row.id), read_write)
-        if clash:
-            return (
-                f"waveplan: file conflict: {clash}. Wait until {row.id} is finished, then "
-                f"launch {task_id}.{plan_hint}"
-            )
-    return None
+    return f"waveplan: task {task_id} is {task.status}: {verdict.reason}.{plan_hint}"
 
 
 def _why_not(store: Any, task: Any) -> str:
+    """Advice for a task that cannot start because of its own status."""
     status = task.status
-    if status in {"pending", "blocked"}:
-        waiting = []
-        for dep in task.blockedBy:
-            try:
-                dep_status = store.get_task(dep).status
-            except Exception:
-                dep_status = "unknown"
-            if dep_status not in {"done", "skipped"}:
-                waiting.append(f"{dep} ({dep_status})")
-        if waiting:
-            return f"is {status}: its dependencies are not done yet: {', '.join(waiting)}"
-        return f"is {status}, not claimed or ready"
-    if status in {"running", "revise"}:
+    if status in WORKING | {Status.REVIEW} - {Status.CLAIMED}:
+        if status == Status.REVIEW:
+            return "waits for review: approve or reject it with task_review before anything else"
         owner = f" by {task.owner}" if task.owner else ""
         return (
             f"is already {status}{owner}; do not launch it twice. If its subagent ended "
             "without a result, record that first (task_update status='failed' with the error)"
         )
-    if status == "review":
-        return "waits for review: approve or reject it with task_review before anything else"
-    if status == "done":
+    if status == Status.DONE:
         output = f" (output: {task.output})" if task.output else ""
         return f"is already done{output}; do not run it again"
     return f"is {status}, not claimed or ready"

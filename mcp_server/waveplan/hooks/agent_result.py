@@ -27,11 +27,12 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from waveplan.hooks.context import ACTOR, open_store, plan_progress
+from waveplan.hooks.context import ACTOR, open_reader, open_store, plan_progress
 from waveplan.hooks.contract import CONTRACT, Headers, check_result, parse_failed, parse_headers
+from waveplan.lifecycle import Status
 
 if TYPE_CHECKING:
-    from waveplan.store.base import Store
+    pass
 
 __all__ = [
     "final_text",
@@ -86,33 +87,31 @@ def prompt_from_transcript(path: str | None) -> str | None:
     return None
 
 
-def record_output(store: Store, task_id: str, path: str) -> str:
+def record_output(store: Any, reader: Any, task_id: str, path: str) -> str:
     """Record ``path`` as the output of ``task_id``; return a one-line summary.
 
     ``claimed``/``ready``/``revise`` tasks are moved to ``running`` first (the lifecycle
-    finishes only running tasks). A task that already holds this output is left alone.
+    finishes only running tasks; starting asks the store's rules). A task that already
+    holds this output is left alone. Writes go through ``Store.change_task`` (no
+    pydantic), reads through ``reader`` (the fast ``Peek`` on SQLite).
     """
-    from waveplan.store.base import TaskChanges
+    from waveplan.store.requests import Changes
 
-    task = store.get_task(task_id)
-    if task.output == path and task.status in {"done", "review"}:
+    task = reader.get_task(task_id)
+    if task.output == path and task.status in (Status.DONE, Status.REVIEW):
         return f"task {task_id} recorded as {task.status} with output {path}"
-    if task.status in {"claimed", "ready", "revise"}:
-        store.update_task(
-            task_id,
-            TaskChanges(status="running", note="subagent finished; recording its output"),
-            actor=ACTOR,
-        )
-    result = store.update_task(
+    if task.status in (Status.CLAIMED, Status.READY, Status.REVISE):
+        note = "subagent finished; recording its output"
+        store.change_task(task_id, Changes(status=Status.RUNNING, note=note), actor=ACTOR)
+    done = store.change_task(
         task_id,
-        TaskChanges(status="completed", output=path, note=f"subagent returned DONE|{path}"),
+        Changes(status="completed", output=path, note=f"subagent returned DONE|{path}"),
         actor=ACTOR,
     )
-    status = result.task.status if result.task else store.get_task(task_id).status
-    return f"task {task_id} recorded as {status} with output {path}"
+    return f"task {task_id} recorded as {done.status} with output {path}"
 
 
-def _progress(store: Store, task_id: str) -> str:
+def _progress(store: Any, task_id: str) -> str:
     """A short "what next" for the plan of ``task_id`` (empty outside a plan)."""
     plan_id = store.get_task(task_id).plan_id
     if not plan_id:
@@ -126,22 +125,29 @@ def _progress(store: Store, task_id: str) -> str:
     return text + "."
 
 
-def _record_failure(store: Store, task_id: str, code: str, details: str) -> str:
-    from waveplan.store.base import TaskChanges
+def _record_failure(store: Any, task_id: str, code: str, details: str) -> str:
+    """Record a ``FAILED|<code>|<details>`` hand-back: ``code`` becomes the task's
+    ``error_code`` (what ``retryable_error_codes`` match). If the subagent already
+    reported this attempt's failure itself (``task_update``), the store counts it once
+    and says so."""
+    from waveplan.store.requests import Changes
 
-    task = store.get_task(task_id)
-    if task.status == "failed":
-        return f"task {task_id} is already recorded as failed"
-    if task.status in {"claimed", "ready", "revise"}:
-        store.update_task(task_id, TaskChanges(status="running"), actor=ACTOR)
-    store.update_task(
+    done = store.change_task(
         task_id,
-        TaskChanges(status="failed", error=f"{code}: {details}", note=f"subagent failed: {code}"),
+        Changes(
+            status=Status.FAILED, error=details, error_code=code, note=f"subagent failed: {code}"
+        ),
         actor=ACTOR,
     )
+    if done.status_change is None:
+        return (
+            f"task {task_id}: this failure was already recorded (the task is {done.status}); "
+            "nothing more to do for it now"
+        )
     return (
-        f"task {task_id} recorded as failed ({code}). Apply the plan's failure policy: "
-        "retry it with plan_next once the blocker is dealt with, skip it, or ask the user"
+        f"task {task_id} recorded as failed ({code}); the plan's failure policy made it "
+        f"{done.status}. Retry it with plan_next once the blocker is dealt with, skip it, "
+        "or ask the user"
     )
 
 
@@ -160,6 +166,7 @@ def _judge(
     store = open_store(env)
     if store is None:
         return True, ""
+    reader = open_reader(env) or store
     from waveplan.errors import WaveplanError
 
     task_id = headers.task_id or ""
@@ -167,11 +174,13 @@ def _judge(
         if failed is not None:
             summary = _record_failure(store, task_id, *failed)
         else:
-            summary = record_output(store, task_id, verdict.path or "") + "."
-            summary += _progress(store, task_id)
+            summary = record_output(store, reader, task_id, verdict.path or "") + "."
+            summary += _progress(reader, task_id)
     except WaveplanError as exc:
         return True, f"waveplan: could not record the result of task {task_id}: {exc}"
     finally:
+        if reader is not store:
+            reader.close()
         store.close()
     return True, f"waveplan: {summary}"
 

@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from waveplan.lifecycle import TERMINAL, WORKING, Status
+
 if TYPE_CHECKING:
     from waveplan.store.base import Store
 
@@ -89,8 +91,8 @@ def open_reader(env: Mapping[str, str]) -> Any | None:
 
 
 #: Task statuses that need nothing more, and those someone holds (as ``waveplan.status``).
-FINISHED = frozenset({"done", "skipped", "cancelled"})
-ACTIVE = frozenset({"claimed", "running", "revise"})
+FINISHED = TERMINAL
+ACTIVE = WORKING
 
 
 class Progress(NamedTuple):
@@ -114,9 +116,9 @@ def plan_progress(tasks: Sequence[Any]) -> Progress:
     return Progress(
         total=len(tasks),
         finished=sum(1 for t in tasks if t.status in FINISHED),
-        ready=[t.id for t in tasks if t.status == "ready"],
+        ready=[t.id for t in tasks if t.status == Status.READY],
         running=[t.id for t in tasks if t.status in ACTIVE],
-        review=[t.id for t in tasks if t.status == "review"],
+        review=[t.id for t in tasks if t.status == Status.REVIEW],
     )
 
 

@@ -24,7 +24,7 @@ from waveplan.errors import NotFoundError
 __all__ = ["SCHEMA_VERSION", "Peek", "PeekPlan", "PeekTask"]
 
 #: The store schema version this module can read.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class PeekTask(NamedTuple):
@@ -77,6 +77,16 @@ class Peek:
 
     def close(self) -> None:
         self._conn.close()
+
+    def may_start(self, task_id: str) -> Any:
+        """The store's own answer (``execution.rules``) over this read-only connection."""
+        import time
+
+        from waveplan.store.questions import start_verdict
+        from waveplan.store.repository import Repository
+        from waveplan.store.tx import ReadTx
+
+        return start_verdict(ReadTx(self._conn), Repository(), task_id, time.time())
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._conn.execute(sql, params).fetchall()

@@ -11,8 +11,9 @@ Modules and their main public functions:
 - ``waves``:     ``assign_waves(tasks, *, max_concurrent, read_write) -> WaveSchedule``,
   ``lower_bound``, ``naive_waves``
 - ``conflicts``: ``find_conflicts``, ``check_schedule``, ``waves_from_declared``
-- ``team``:      ``team_mode_score``, ``plan_team_inputs``
-- ``outputs``:   ``sanitize_subject``, ``output_file_names``, ``breadth_groups``
+- ``team``:      ``team_mode_score``, ``plan_team_inputs``, ``team_config``, ``synthesis_task``
+- ``decompose``: ``check_decomposition`` (atomicity, depth, breadth, waves), ``group_items``
+- ``outputs``:   ``sanitize_subject``, ``output_file_names``
 - ``plan``:      ``build_plan(spec, ...) -> PlanResult`` (assembles all of the above)
 - ``render``:    text / markdown / mermaid / json views of a ``PlanResult``
 - ``compact``:   ``share_fields_set`` (the many models of a large plan stay small)

@@ -46,18 +46,24 @@ import yaml
 
 from waveplan.errors import WaveplanError
 from waveplan.models import AgentChoice
-from waveplan.planning.scoring import TermSets, compile_terms
+from waveplan.planning.scoring import TermSets, compile_terms, find_terms
 
 __all__ = [
     "AGENTS_DIR_ENV",
     "FALLBACK_AGENT",
     "MIN_MATCHES",
     "PLUGIN_PREFIX",
+    "ROLE_AGENTS",
+    "WRITE_WORDS",
     "AgentDefinitionError",
     "AgentProfile",
+    "agent_for_role",
+    "can_write",
+    "choose_agent",
     "find_agents_dir",
     "load_agent_table",
     "parse_agent_definition",
+    "says_write",
     "select_agent",
     "subagent_type",
 ]
@@ -349,19 +355,23 @@ def _keyword_matcher(keywords: tuple[tuple[str, ...], ...]) -> TermSets:
     return TermSets(compile_terms(k) for k in keywords)
 
 
-# The last table's matcher: planning asks about one table thousands of times in a row.
-# One tuple, swapped whole, so a concurrent reader never pairs a table with another's.
-_last_matcher: tuple[object, TermSets | None] = (None, None)
+# Agent lists asked about by the identity of their keyword tuples: planning asks about the
+# same agents (the table, or the same eligible part of it, a new list each time) for every
+# task, and hashing every keyword of every agent each time would cost more than the
+# match. The tuples are kept, so no other object can take their ids while they are here.
+_by_identity: dict[tuple[int, ...], tuple[tuple[tuple[str, ...], ...], TermSets]] = {}
 
 
 def _table_matcher(table: Sequence[AgentProfile]) -> TermSets:
-    global _last_matcher
-    last_table, matcher = _last_matcher
-    if last_table is table and matcher is not None:
-        return matcher
-    matcher = _keyword_matcher(tuple(p.keywords for p in table))
-    if isinstance(table, tuple):  # immutable (of frozen profiles): safe to know by identity
-        _last_matcher = (table, matcher)
+    keywords = tuple(p.keywords for p in table)
+    key = tuple(map(id, keywords))
+    known = _by_identity.get(key)
+    if known is not None and all(a is b for a, b in zip(known[0], keywords, strict=True)):
+        return known[1]
+    matcher = _keyword_matcher(keywords)
+    if len(_by_identity) >= 64:
+        _by_identity.clear()
+    _by_identity[key] = (keywords, matcher)
     return matcher
 
 
@@ -471,3 +481,142 @@ def subagent_type(name: str, table: Sequence[AgentProfile]) -> str:
         if profile.name == name:
             return name if profile.builtin else PLUGIN_PREFIX + name
     return name
+
+
+# --------------------------------------------------------------------------- selection rules
+# The decisions on top of the keyword match (``select_agent``): which agents a task may
+# go to at all. Kept apart from the matcher so the two can change independently.
+
+#: Description words that mean the task produces a file (the original's Explore rule).
+WRITE_WORDS = ("write", "create", "save", "generate", "produce", "output")
+# Verbs of implementation work, exact forms only: "verify implementations" is a check,
+# "implement the parser" is not (the full inflections would also match the noun).
+_IMPLEMENT_FORMS = (
+    "built",
+    *(
+        f"{stem}{end}"
+        for stem, ends in (
+            ("implement", ("", "s", "ed", "ing")),
+            ("fix", ("", "es", "ed", "ing")),
+            ("build", ("", "s", "ing")),
+            ("add", ("", "s", "ed", "ing")),
+            ("refactor", ("", "s", "ed", "ing")),
+            ("modif", ("y", "ies", "ied", "ying")),
+            ("chang", ("e", "es", "ed", "ing")),
+            ("edit", ("", "s", "ed", "ing")),
+            ("updat", ("e", "es", "ed", "ing")),
+            ("rewr", ("ite", "ites", "ote", "iting", "itten")),
+            ("migrat", ("e", "es", "ed", "ing")),
+            ("delet", ("e", "es", "ed", "ing")),
+            ("remov", ("e", "es", "ed", "ing")),
+            ("renam", ("e", "es", "ed", "ing")),
+            ("install", ("", "s", "ed", "ing")),
+            ("configur", ("e", "es", "ed", "ing")),
+            ("deploy", ("", "s", "ed", "ing")),
+            ("patch", ("", "es", "ed", "ing")),
+        )
+        for end in ends
+    ),
+)
+#: The original's role-to-agent mapping for explicit team requests (first match wins).
+ROLE_AGENTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("architect", "designer"), "tech-lead-architect"),
+    (("critic", "devil's advocate", "devils advocate", "challenger"), "task-completion-verifier"),
+    (("researcher", "analyst", "explorer"), "codebase-context-analyzer"),
+    (("reviewer", "code reviewer"), "code-reviewer"),
+)
+
+
+def says_write(text: str) -> bool:
+    """Whether a task description says it writes, creates, saves, generates or produces.
+
+    >>> says_write("Scan all files and write a summary catalog"), says_write("Scan the files")
+    (True, False)
+    """
+    return bool(find_terms(text, WRITE_WORDS))
+
+
+def can_write(profile: AgentProfile) -> bool:
+    """Whether an agent has the ``Write`` tool (Explore, read-only built in, has not)."""
+    return "Write" in profile.tools
+
+
+def agent_for_role(role: str) -> tuple[str, str | None]:
+    """The agent for a teammate role, and a custom prompt when no specialist fits.
+
+    >>> agent_for_role("Devil's advocate")
+    ('task-completion-verifier', None)
+    >>> agent_for_role("UX researcher")
+    ('codebase-context-analyzer', None)
+    >>> agent_for_role("security champion")[0]
+    'general-purpose'
+    """
+    for words, agent in ROLE_AGENTS:
+        if find_terms(role, words, inflect="plural"):
+            return agent, None
+    return FALLBACK_AGENT, (
+        f"You are the team's {role.strip()}: work on the task from that perspective and "
+        "say so in your result."
+    )
+
+
+def choose_agent(
+    text: str,
+    table: Sequence[AgentProfile],
+    *,
+    writes: bool | None,
+    output_file: bool = False,
+) -> tuple[AgentChoice, bool]:
+    """``select_agent`` under the task-planner's eligibility rules.
+
+    - An agent without the ``Write`` tool (Explore) never gets a task that has an output
+      file to write or whose description says write, create, save, generate, produce or
+      output.
+    - ``writes=None`` (files not declared): the task counts as writing unless it is a
+      check, i.e. its description has none of those words and no implementation verb
+      (implement, fix, build, add, refactor, update ...). A check goes to its read-only
+      specialist (verifier, reviewer, analyzer), which writes only its output file.
+
+    Returns
+    -------
+    (AgentChoice, bool)
+        The choice, and whether the task is read-only (it writes nothing but its
+        output file): declared ``writes: []``, or a check with undeclared files that
+        went to a read-only agent.
+
+    Examples
+    --------
+    >>> table = (AgentProfile("verifier", "", ("verify", "test"), False, ("Write",), 1),
+    ...          AgentProfile("Explore", "", ("scan", "catalog"), False, ("Read",), 2, True))
+    >>> choice, read_only = choose_agent("Run all tests and verify implementations", table,
+    ...                                  writes=None)
+    >>> choice.agent, read_only
+    ('verifier', True)
+    >>> choose_agent("Scan all files and write a catalog", table, writes=None)[0].agent
+    'general-purpose'
+    """
+    wants_file = output_file or says_write(text)
+    excluded = [p for p in table if wants_file and not can_write(p)]
+    eligible = [p for p in table if p not in excluded]
+    if writes is None:
+        check = not says_write(text) and not find_terms(text, _IMPLEMENT_FORMS, inflect="exact")
+        effective = not check
+    else:
+        effective = writes
+    choice = select_agent(text, eligible, writes=effective)
+    if excluded:
+        would = select_agent(text, excluded, writes=False)
+        if would.agent != FALLBACK_AGENT:
+            why = "has an output file" if output_file else "says it writes"
+            choice = choice.model_copy(
+                update={
+                    "reason": f"{choice.reason}; {would.agent} excluded: it cannot write and "
+                    f"the task {why}"
+                }
+            )
+    by_name = {p.name: p for p in table}
+    winner = by_name.get(choice.agent)
+    read_only = writes is False or (
+        writes is None and winner is not None and not winner.modifies_files
+    )
+    return choice, read_only

@@ -26,16 +26,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from pydantic import BaseModel, Field
+from typing import TYPE_CHECKING
 
 from waveplan.errors import InvalidPlanError
-from waveplan.models import Conflict, ReadWriteRule, TaskSpec
 from waveplan.planning.paths import PathIndex, is_glob, normalize_path, path_parts
+from waveplan.terms import ReadWriteRule
+
+if TYPE_CHECKING:
+    # The rule itself (prepare_files, WaveFiles, cause_text) needs no pydantic: the
+    # hooks ask it. Only the reports below build pydantic models, imported on call.
+    from waveplan.models import Conflict, ScheduleCheck, TaskSpec
 
 __all__ = [
     "UNKNOWN_FILES",
-    "ScheduleCheck",
     "cause_text",
     "check_schedule",
     "find_conflicts",
@@ -320,6 +323,8 @@ def find_conflicts(
     """
     index = _task_index(tasks, waves)
     files = prepare_files(tasks, read_write)
+    from waveplan.models import Conflict
+
     out: list[Conflict] = []
     for w, wave in enumerate(waves, start=1):
         state = WaveFiles(files)
@@ -375,22 +380,6 @@ def waves_from_declared(tasks: Sequence[TaskSpec]) -> list[list[str]]:
     return waves
 
 
-class ScheduleCheck(BaseModel):
-    """What ``check_schedule`` found: file conflicts and every other problem."""
-
-    conflicts: list[Conflict] = Field(default_factory=list)
-    problems: list[str] = Field(
-        default_factory=list,
-        description="Missing or repeated tasks, dependencies not in an earlier wave, "
-        "waves over max_concurrent: one sentence each",
-    )
-
-    @property
-    def ok(self) -> bool:
-        """Whether the schedule has neither conflicts nor problems."""
-        return not self.conflicts and not self.problems
-
-
 def check_schedule(
     tasks: Sequence[TaskSpec],
     waves: Sequence[Sequence[str]],
@@ -416,6 +405,8 @@ def check_schedule(
     >>> check_schedule(tasks, [["a"], ["b"]], max_concurrent=1).ok
     True
     """
+    from waveplan.models import ScheduleCheck
+
     try:
         _task_index(tasks, waves)
     except InvalidPlanError as err:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from waveplan.errors import (
     CycleError,
@@ -29,7 +30,9 @@ from waveplan.errors import (
     SelfDependencyError,
     UnknownDependencyError,
 )
-from waveplan.models import TaskSpec
+
+if TYPE_CHECKING:  # the graph reads ids and depends_on only: no pydantic import needed
+    from waveplan.models import TaskSpec
 
 __all__ = [
     "critical_path",

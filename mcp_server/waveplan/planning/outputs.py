@@ -1,4 +1,4 @@
-"""Output file names for agents, and breadth grouping.
+"""Output file names for agents.
 
 Every task's agent writes its full result to ``<directory>/<sanitized_subject>.md``
 (``directory`` is usually ``$CLAUDE_SCRATCHPAD_DIR``) and returns ``DONE|<path>``.
@@ -12,23 +12,19 @@ Names are unique within a plan.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import TypeVar
 
-from waveplan.errors import DuplicateTaskIdError, WaveplanError
+from waveplan.errors import DuplicateTaskIdError
 
 __all__ = [
     "FALLBACK_NAME",
     "MAX_NAME_LENGTH",
-    "breadth_groups",
     "output_file_names",
     "sanitize_subject",
 ]
 
-T = TypeVar("T")
 
 MAX_NAME_LENGTH = 80
 FALLBACK_NAME = "task"
@@ -119,38 +115,3 @@ def output_file_names(tasks: Sequence[tuple[str, str]], directory: str) -> dict[
         taken.add(name)
         result[task_id] = f"{prefix}{name}.md"
     return result
-
-
-def breadth_groups(items: Sequence[T], agents: int) -> list[list[T]]:
-    """Split items over agents: consecutive groups of ``ceil(len(items) / agents)``.
-
-    Parameters
-    ----------
-    items
-        The items of a breadth task (files, modules ...), in order.
-    agents
-        How many agents may work at once (at least 1).
-
-    Returns
-    -------
-    list[list]
-        At most ``agents`` groups; the last may be smaller; ``[]`` for no items.
-
-    Raises
-    ------
-    WaveplanError
-        When ``agents`` is less than 1.
-
-    Examples
-    --------
-    >>> [len(g) for g in breadth_groups(range(16), 8)]
-    [2, 2, 2, 2, 2, 2, 2, 2]
-    >>> [len(g) for g in breadth_groups(range(17), 8)]
-    [3, 3, 3, 3, 3, 2]
-    """
-    if agents < 1:
-        raise WaveplanError(f"agents must be at least 1, not {agents}; pass max_concurrent")
-    if not items:
-        return []
-    size = math.ceil(len(items) / agents)
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]

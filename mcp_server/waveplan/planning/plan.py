@@ -8,16 +8,33 @@ the concurrency cap and the output directory come in as arguments (the shell in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from waveplan.errors import InvalidPlanError
-from waveplan.models import PlanResult, PlanSpec, ReadWriteRule, ScheduledTask, TaskSpec
-from waveplan.planning.agents import AgentProfile, select_agent
+from waveplan.models import (
+    Complexity,
+    PlanResult,
+    PlanSpec,
+    ReadWriteRule,
+    ScheduledTask,
+    TaskSpec,
+)
+from waveplan.planning.agents import AgentProfile, agent_for_role, choose_agent
 from waveplan.planning.compact import share_fields_set
 from waveplan.planning.conflicts import find_conflicts
+from waveplan.planning.decompose import check_decomposition
 from waveplan.planning.outputs import output_file_names
 from waveplan.planning.paths import is_escaping, normalize_path
-from waveplan.planning.scoring import ComplexityScorer
-from waveplan.planning.team import plan_team_inputs, team_mode_score
+from waveplan.planning.references import check_placeholders
+from waveplan.planning.scoring import ComplexityScorer, score_complexity
+from waveplan.planning.team import (
+    plan_team_inputs,
+    role_slug,
+    synthesis_task,
+    team_config,
+    team_mode_score,
+    team_words,
+)
 from waveplan.planning.waves import _gc_paused, assign_waves
 
 __all__ = ["build_plan", "canonical_paths", "path_warnings", "task_text"]
@@ -51,7 +68,10 @@ def path_warnings(tasks: Sequence[TaskSpec]) -> list[str]:
     for task in tasks:
         for mode, paths in (("writes", task.writes or []), ("reads", task.reads)):
             for path in paths:
-                if is_escaping(path):
+                # Only a path with ".." or a leading slash can normalise to one that
+                # escapes: the others skip normalize_path (whose cache a plan of
+                # 100,000 tasks outgrows).
+                if (".." in path or path.strip().startswith(("/", "\\"))) and is_escaping(path):
                     kind = (
                         "an absolute path"
                         if normalize_path(path).startswith("/")
@@ -71,6 +91,8 @@ def build_plan(
     max_concurrent: int,
     output_dir: str,
     read_write: ReadWriteRule | None = None,
+    agent_teams_enabled: bool = False,
+    now: datetime | None = None,
 ) -> PlanResult:
     """Compute the full plan for ``spec``.
 
@@ -86,55 +108,146 @@ def build_plan(
         Directory of each task's ``<sanitized_subject>.md`` output file.
     read_write : {"allow", "conflict"}, optional
         Overrides ``spec.plan.read_write``.
+    agent_teams_enabled : bool
+        Agent teams are on where the plan runs (the shell reads
+        ``$CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS``); ``spec.plan.agent_teams_enabled``,
+        when set, wins.
+    now : datetime, optional
+        Planning time, for a team's ``team_name``; default: the current UTC time.
 
     Returns
     -------
     PlanResult
         Waves with reasons, agents with matched keywords, complexity per task, output
         files, remaining conflicts (empty for a plan waveplan scheduled), lower bound,
-        critical path and team-mode score.
+        critical path, team mode (with ``team_config`` and a synthesis task in team
+        mode), decomposition warnings and the plan's own sections (status, success
+        criteria, assumptions, context, risks).
 
     Raises
     ------
     waveplan.errors.InvalidPlanError
-        Duplicate ids, unknown or self dependencies, cycles.
+        Duplicate ids, unknown or self dependencies, cycles, a checkpoint after an
+        unknown task, a placeholder that could never be filled (``planning.references``).
     """
     rule: ReadWriteRule = read_write or spec.plan.read_write
-    tasks = spec.tasks
+    settings = spec.plan
+    tasks = list(spec.tasks)
     known = {t.id for t in tasks}
-    for checkpoint in spec.plan.checkpoints:
+    for checkpoint in settings.checkpoints:
         if checkpoint.after not in known:
             raise InvalidPlanError(
                 f"checkpoint after unknown task {checkpoint.after!r}; "
                 "`after` must name a task id of this plan"
             )
-    schedule = assign_waves(tasks, max_concurrent=max_concurrent, read_write=rule)
-    wave_of = {tid: n for n, wave in enumerate(schedule.waves, start=1) for tid in wave}
     outputs = output_file_names([(t.id, t.subject) for t in tasks], output_dir)
 
-    scheduled: list[ScheduledTask] = []
+    # Agents first: a check with undeclared files that goes to a read-only specialist
+    # writes nothing but its output file, and is scheduled as such.
+    chosen: dict[str, tuple[str, str]] = {}
+    complexity: dict[str, Complexity] = {}
+    prompts: dict[str, str] = {}
+    effective: list[TaskSpec] = []
     score = ComplexityScorer()  # tasks matching the same words share one Complexity
-    reasons: dict[str, str] = {}
-    warnings: list[str] = []
+    agent_reasons: dict[str, str] = {}  # most tasks share one of a few hundred: one copy each
     for task in tasks:
         text = task_text(task)
-        complexity = score(text)
+        complexity[task.id] = score(text)
+        read_only = False
         if task.agent:
-            agent, agent_reason = task.agent, "set in the plan"
+            chosen[task.id] = (task.agent, "set in the plan")
+        elif task.role:
+            agent, prompt = agent_for_role(task.role)
+            chosen[task.id] = (agent, f"role {task.role!r} -> {agent} (role-to-agent mapping)")
+            if prompt:
+                prompts[role_slug(task.role)] = prompt
         else:
-            writes = task.writes is None or bool(task.writes)
-            choice = select_agent(text, agents, writes=writes)
-            # Most tasks share one of a few hundred reasons: keep one copy of each.
-            agent, agent_reason = choice.agent, reasons.setdefault(choice.reason, choice.reason)
-        scheduled.append(
+            choice, read_only = choose_agent(
+                text,
+                agents,
+                writes=None if task.writes is None else bool(task.writes),
+                output_file=True,
+            )
+            chosen[task.id] = (choice.agent, agent_reasons.setdefault(choice.reason, choice.reason))
+        if read_only and task.writes is None:
+            task = task.model_copy(update={"writes": []})
+            chosen[task.id] = (
+                chosen[task.id][0],
+                chosen[task.id][1] + "; a check: writes only its output file",
+            )
+        effective.append(task)
+
+    schedule = assign_waves(effective, max_concurrent=max_concurrent, read_write=rule)
+    check_placeholders(effective, settings.inputs)
+    waves = [list(w) for w in schedule.waves]
+    reasons = dict(schedule.reasons)
+    lower = schedule.lower_bound
+    critical = list(schedule.critical_path)
+    agent_of = {tid: a for tid, (a, _) in chosen.items()}
+
+    request_complexity = score_complexity(settings.request) if settings.request else None
+    team_inputs = plan_team_inputs(
+        effective,
+        waves,
+        agent_of,
+        {tid: c.tier for tid, c in complexity.items()},
+        output_files=outputs,
+        request_tier=request_complexity.tier if request_complexity else None,
+    )
+    details = team_inputs.pop("details")
+    asked = team_words(settings.request)
+    if asked and not settings.team_requested:
+        details["team requested"] = f"the request says {asked[0]!r}"
+    enabled = (
+        settings.agent_teams_enabled
+        if settings.agent_teams_enabled is not None
+        else agent_teams_enabled
+    )
+    team = team_mode_score(
+        **team_inputs,
+        team_requested=settings.team_requested or bool(asked),
+        agent_teams_enabled=enabled,
+        details=details,
+    )
+
+    config = None
+    role_of: dict[str, str] = {}
+    if team.mode == "team":
+        synth = synthesis_task(effective, agent_of, outputs)
+        by_id = {t.id: t for t in effective}
+        members = [(tid, agent_of[tid], by_id[tid].role) for wave in waves for tid in wave]
+        if synth is not None:
+            effective.append(synth)
+            outputs = output_file_names([(t.id, t.subject) for t in effective], output_dir)
+            complexity[synth.id] = score(task_text(synth))
+            chosen[synth.id] = (synth.agent or "general-purpose", "synthesis phase of a team plan")
+            last = {d: n for n, w in enumerate(waves) for d in w}
+            waves.append([synth.id])
+            reasons[synth.id] = (
+                f"synthesis: after {', '.join(repr(d) for d in synth.depends_on[:5])}"
+                f"{' ...' if len(synth.depends_on) > 5 else ''} (wave "
+                f"{max(last[d] for d in synth.depends_on) + 1})"
+            )
+            lower = max(lower, len(critical) + 1)
+            critical.append(synth.id)
+        config, role_of = team_config(
+            members,
+            settings=settings.team_config,
+            now=now or datetime.now(UTC),
+            custom_prompts=prompts,
+        )
+
+    wave_of = {tid: n for n, wave in enumerate(waves, start=1) for tid in wave}
+    scheduled = [
+        share_fields_set(  # see planning.compact
             ScheduledTask(
                 id=task.id,
                 subject=task.subject,
                 description=task.description,
                 wave=wave_of[task.id],
-                agent=agent,
-                agent_reason=agent_reason,
-                complexity=complexity,
+                agent=chosen[task.id][0],
+                agent_reason=chosen[task.id][1],
+                complexity=complexity[task.id],
                 depends_on=list(task.depends_on),
                 writes=canonical_paths(task.writes or []),
                 reads=canonical_paths(task.reads),
@@ -143,46 +256,55 @@ def build_plan(
                 type=task.type,
                 when=dict(task.when),
                 requires_success=list(task.requires_success),
+                requirements=list(task.requirements),
+                success_criterion=task.success_criterion,
+                role=role_of.get(task.id),
                 output_file=outputs[task.id],
-                reason=schedule.reasons[task.id],
+                reason=reasons[task.id],
             )
         )
-        share_fields_set(scheduled[-1])  # see planning.compact
-        # Right after canonical_paths: the paths' normal forms are still in its cache.
-        warnings += path_warnings([task])
+        for task in effective
+    ]
 
-    team_inputs = plan_team_inputs(
-        tasks,
-        schedule.waves,
-        {t.id: t.agent for t in scheduled},
-        {t.id: t.complexity.tier for t in scheduled},
-    )
-    team = team_mode_score(
-        **team_inputs,
-        team_requested=spec.plan.team_requested,
-        agent_teams_enabled=spec.plan.agent_teams_enabled,
-    )
-    widest = max((len(w) for w in schedule.waves), default=0)
+    widest = max((len(w) for w in waves), default=0)
     mode = "agent team" if team.mode == "team" else "parallel subagents"
     if widest <= 1:
-        mode = "sequential subagents"
-    execution_mode = f"{mode}, {len(schedule.waves)} waves, strategy {spec.plan.strategy}"
+        mode = "sequential subagents" if team.mode != "team" else mode
+    execution_mode = f"{mode}, {len(waves)} waves, strategy {settings.strategy}"
 
     return PlanResult(
-        name=spec.plan.name,
-        goal=spec.plan.goal,
+        name=settings.name,
+        goal=settings.goal,
         max_concurrent=max_concurrent,
         read_write=rule,
-        strategy=spec.plan.strategy,
-        failure_policy=spec.plan.failure_policy,
+        strategy=settings.strategy,
+        failure_policy=settings.failure_policy,
         execution_mode=execution_mode,
-        waves=schedule.waves,
+        waves=waves,
         tasks=scheduled,
-        conflicts=find_conflicts(tasks, schedule.waves, read_write=rule),
+        conflicts=find_conflicts(effective, waves, read_write=rule),
         conflicts_avoided=schedule.conflicts_avoided,
-        lower_bound=schedule.lower_bound,
-        critical_path=schedule.critical_path,
+        lower_bound=lower,
+        critical_path=critical,
         team_mode=team,
-        checkpoints=list(spec.plan.checkpoints),
-        warnings=warnings,
+        checkpoints=list(settings.checkpoints),
+        warnings=path_warnings(tasks),
+        status=settings.status,
+        questions=list(settings.questions),
+        request=settings.request,
+        request_complexity=request_complexity,
+        success_criteria=list(settings.success_criteria),
+        assumptions=list(settings.assumptions),
+        context=settings.context,
+        risks=list(settings.risks),
+        team_config=config,
+        decomposition=check_decomposition(
+            effective,
+            waves,
+            max_concurrent=max_concurrent,
+            request=settings.request,
+            request_complexity=request_complexity,
+            output_files=outputs,
+            lower_bound=lower,
+        ),
     )

@@ -575,6 +575,13 @@ def _compiled(
     return TermSet(terms, inflect, None if forms is None else dict(forms))
 
 
+# Term lists asked about by identity: a module's tuple of words (agent selection's write
+# and implementation verbs, team mode's iterative words) is matched once per task, and
+# hashing its 70 strings each time would cost more than the match. The tuple is kept,
+# so no other object can take its id while it is here.
+_by_identity: dict[tuple[int, str], tuple[tuple[str, ...], TermSet]] = {}
+
+
 def compile_terms(
     terms: Iterable[str],
     *,
@@ -582,8 +589,17 @@ def compile_terms(
     forms: Mapping[str, tuple[str, ...]] | None = None,
 ) -> TermSet:
     """The ``TermSet`` of a term list (cached: one build per distinct list)."""
+    if forms is None and type(terms) is tuple:
+        known = _by_identity.get((id(terms), inflect))
+        if known is not None and known[0] is terms:
+            return known[1]
     key = None if forms is None else tuple(sorted((k, tuple(v)) for k, v in forms.items()))
-    return _compiled(tuple(terms), inflect, key)
+    compiled = _compiled(tuple(terms), inflect, key)
+    if forms is None and type(terms) is tuple:
+        if len(_by_identity) >= 256:
+            _by_identity.clear()
+        _by_identity[(id(terms), inflect)] = (terms, compiled)  # type: ignore[assignment]
+    return compiled
 
 
 def find_terms(

@@ -6,6 +6,7 @@
 PostgreSQL (``store.postgres``, needs the ``postgres`` extra) for ``postgresql://``.
 
 >>> import os, tempfile
+>>> from waveplan.store.base import TaskNew
 >>> store = open_store(os.path.join(tempfile.mkdtemp(), "w.sqlite3"))
 >>> store.create_task(TaskNew(subject="Write docs"), actor="me").id
 '1'
@@ -21,17 +22,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from waveplan.errors import StoreError
-from waveplan.store.base import (
-    ClaimResult,
-    Store,
-    TaskChanges,
-    TaskNew,
-    TaskSummary,
-    UpdateResult,
-)
 from waveplan.store.location import resolve_location, scheme_of, sqlite_path
+
+if TYPE_CHECKING:
+    from waveplan.store.base import (
+        ClaimResult,
+        Store,
+        TaskChanges,
+        TaskNew,
+        TaskSummary,
+        UpdateResult,
+    )
+
+_EDGE = ("ClaimResult", "Store", "TaskChanges", "TaskNew", "TaskSummary", "UpdateResult")
+
+
+def __getattr__(name: str) -> Any:
+    # The pydantic edge models load on first use: a hook that only records a result
+    # opens the store without importing pydantic (about 100 ms).
+    if name in _EDGE:
+        from waveplan.store import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ClaimResult",

@@ -1,7 +1,7 @@
 """The store interface: everything the server, the CLI and the hooks may ask of storage.
 
-SQLite implements it today (``store/sqlite.py``); a PostgreSQL backend implements the
-same protocol, so keep SQL portable. Every method is one transaction. Methods raise
+``store.sql.SQLStore`` implements it over SQLite (``store/sqlite.py``) and PostgreSQL
+(``store/postgres.py``); keep SQL portable. Every method is one transaction. Methods raise
 ``waveplan.errors`` exceptions (``NotFoundError``, ``InvalidTransitionError``,
 ``VersionConflictError``, ``CycleError``, ...) and never return error strings.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from waveplan.models import PlanRecord, PlanResult, PlanSpec, Priority, Status, TaskRecord
 
@@ -69,11 +69,19 @@ class TaskChanges(BaseModel):
         default=None, description="Progress note, kept in history; the reason for blocked/handoff"
     )
     expected_version: int | None = None
+    attempt: int | None = Field(
+        default=None,
+        ge=1,
+        description="With a failure: the attempt it belongs to; another attempt's report "
+        "(or a second one) changes nothing",
+    )
 
     _paths = field_validator("writes", "reads")(_canonical)
 
 
 class UpdateResult(BaseModel):
+    model_config = ConfigDict(use_enum_values=True)
+
     success: bool
     taskId: str
     updatedFields: list[str]
@@ -83,6 +91,8 @@ class UpdateResult(BaseModel):
 
 
 class TaskSummary(BaseModel):
+    model_config = ConfigDict(use_enum_values=True)
+
     id: str
     subject: str
     status: Status
@@ -122,6 +132,8 @@ class Store(Protocol):
 
     def get_plan(self, plan_id: str) -> PlanRecord: ...
 
+    def plan_spec(self, plan_id: str) -> PlanSpec: ...
+
     def list_plans(
         self, *, project: str | None = None, status: Literal["open", "all"] = "open"
     ) -> list[PlanRecord]: ...
@@ -156,6 +168,10 @@ class Store(Protocol):
         feedback: str | None,
         actor: str,
     ) -> TaskRecord: ...
+
+    def plan_now(self, plan_id: str) -> Any:
+        """The plan's tasks as of now (``store.claims.PlanNow``), read only."""
+        ...
 
     def task_reasons(self, plan_id: str) -> dict[str, str]:
         """Why each task of the plan is in its status, where a reason was recorded."""

@@ -2,274 +2,201 @@
 
 ``create_plan`` keeps what execution needs: per dependency edge its ``when`` condition
 and ``requires_success``; the plan's ``strategy``, ``failure_policy``, retry settings
-and ``inputs``; its checkpoints. Placeholders in descriptions are checked here, so a
-plan that could never fill them is refused when it is created (``check_placeholders``).
+and ``inputs``; its checkpoints. Every rule a plan must satisfy was checked by the
+planner (``planning.plan.build_plan``): the store only refuses a result that does not
+match its own spec.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from waveplan import lifecycle
 from waveplan.errors import InvalidPlanError
-from waveplan.execution.placeholders import placeholders
-from waveplan.models import PlanRecord, PlanResult, PlanSpec
-from waveplan.store.execution import ExecutionStore
-from waveplan.store.rows import PLAN_COLUMNS, PRIORITY_RANK
-from waveplan.store.tx import Tx, format_time
+from waveplan.lifecycle import PlanStatus, Status
+from waveplan.store.records import plan_record, plan_records
+from waveplan.store.repository import placeholders_of
+from waveplan.store.unit import Unit
+from waveplan.store.writer import insert_tasks
+from waveplan.terms import PRIORITY_RANK
 
-__all__ = ["PlanStore", "check_placeholders"]
+if TYPE_CHECKING:
+    from waveplan.models import PlanRecord, PlanResult, PlanSpec
 
-_POSITIONAL_PREFIX = "task"
-
-
-def _upstream(result: PlanResult) -> dict[str, set[str]]:
-    deps = {t.id: t.depends_on for t in result.tasks}
-    memo: dict[str, set[str]] = {}
-
-    def visit(tid: str) -> set[str]:
-        if tid not in memo:
-            memo[tid] = set()  # the graph is acyclic (the planner checked)
-            found: set[str] = set()
-            for d in deps.get(tid, []):
-                found |= {d} | visit(d)
-            memo[tid] = found
-        return memo[tid]
-
-    for tid in deps:
-        visit(tid)
-    return memo
+__all__ = ["create_plan", "get_plan", "list_plans", "plan_spec"]
 
 
-def check_placeholders(result: PlanResult, inputs: Mapping[str, str]) -> None:
-    """Refuse placeholders that could never be filled when their task runs.
-
-    ``{taskResult:X}`` must name a task of the plan (its id, or ``taskN`` for the N-th
-    in plan order) that the task depends on, directly or through others, so its result
-    exists by then; ``{name}`` must be one of the plan's ``inputs``.
-
-    >>> from waveplan.models import PlanSpec
-    >>> from waveplan.planning.plan import build_plan
-    >>> spec = PlanSpec.model_validate({"tasks": [
-    ...     {"id": "a", "subject": "A"},
-    ...     {"id": "b", "subject": "B", "description": "{taskResult:a}"}]})
-    >>> plan = build_plan(spec, agents=[], max_concurrent=2, output_dir="/o")
-    >>> check_placeholders(plan, {})
-    Traceback (most recent call last):
-    ...
-    waveplan.errors.InvalidPlanError: task 'b': placeholder {taskResult:a} reads the result \
-of 'a', which 'b' does not depend on; add 'a' to its depends_on so the result exists when \
-'b' runs
-    """
-    ids = [t.id for t in result.tasks]
-    known = set(ids)
-    upstream: dict[str, set[str]] | None = None
+def _checkpoints(spec: PlanSpec, result: PlanResult) -> dict[str, Any]:
+    known = {t.id for t in result.tasks}
     for t in result.tasks:
-        for ph in placeholders(t.description):
-            if ph.startswith("{taskResult:"):
-                ref = ph[len("{taskResult:") : -1]
-                target = ref
-                if ref not in known:
-                    n = ref[len(_POSITIONAL_PREFIX) :]
-                    ok = ref.startswith(_POSITIONAL_PREFIX) and n.isdigit() and n[0] != "0"
-                    if not ok or int(n) > len(ids):
-                        raise InvalidPlanError(
-                            f"task {t.id!r}: placeholder {ph} names no task of this plan; use "
-                            "{taskResult:<task id>} or {taskResult:taskN} (N from 1 to "
-                            f"{len(ids)})",
-                            task_id=t.id,
-                            placeholder=ph,
-                        )
-                    target = ids[int(n) - 1]
-                upstream = upstream or _upstream(result)
-                if target not in upstream[t.id]:
-                    raise InvalidPlanError(
-                        f"task {t.id!r}: placeholder {ph} reads the result of {target!r}, which "
-                        f"{t.id!r} does not depend on; add {target!r} to its depends_on so the "
-                        f"result exists when {t.id!r} runs",
-                        task_id=t.id,
-                        placeholder=ph,
-                    )
-            elif ph[1:-1] not in inputs:
-                name = ph[1:-1]
-                given = ", ".join(sorted(inputs)) or "(none)"
+        for dep in t.depends_on:
+            if dep not in known:
                 raise InvalidPlanError(
-                    f"task {t.id!r}: placeholder {ph} names no input of this plan (inputs: "
-                    f"{given}); add it to plan.inputs, or write {{{{{name}}}}} for literal "
-                    "braces",
+                    f"task {t.id!r} depends on {dep!r}, which is not in the plan result; "
+                    "re-plan the spec (plan_create) instead of editing the result",
                     task_id=t.id,
-                    placeholder=ph,
+                    dependency=dep,
                 )
-
-
-class PlanStore(ExecutionStore):
-    """``create_plan``, ``get_plan``, ``list_plans``."""
-
-    def create_plan(
-        self,
-        spec: PlanSpec,
-        result: PlanResult,
-        *,
-        actor: str,
-        project: str | None = None,
-        session_id: str | None = None,
-    ) -> PlanRecord:
-        """Persist a planned ``PlanResult`` with one task per scheduled task.
-
-        Task ids become ``<plan_id>.<spec id>``; tasks without dependencies start
-        ``ready`` (checkpoint tasks in ``review``), the others ``pending``.
-        """
-        known = {t.id for t in result.tasks}
-        for t in result.tasks:
-            for dep in t.depends_on:
-                if dep not in known:
-                    raise InvalidPlanError(
-                        f"task {t.id!r} depends on {dep!r}, which is not in the plan result; "
-                        "re-plan the spec (plan_create) instead of editing the result",
-                        task_id=t.id,
-                        dependency=dep,
-                    )
-        check_placeholders(result, spec.plan.inputs)
-        checkpoints: dict[str, Any] = {}
-        for cp in spec.plan.checkpoints or result.checkpoints:
-            if cp.after not in known:
-                raise InvalidPlanError(
-                    f"checkpoint after unknown task {cp.after!r}; known ids: "
-                    f"{', '.join(sorted(known)[:10])}",
-                    after=cp.after,
-                )
-            prior = checkpoints.get(cp.after)
-            checkpoints[cp.after] = cp if prior is None or cp.require_approval else prior
-        spec_by_id = {t.id: t for t in spec.tasks}
-        position = {tid: i for i, wave in enumerate(result.waves) for tid in wave}
-        ordered = sorted(result.tasks, key=lambda t: (t.wave, position.get(t.id, len(position))))
-
-        def run(tx: Tx) -> PlanRecord:
-            now = self._now()
-            at = format_time(now)
-            plan_id = f"p{self._next_counter(tx, 'plan')}"
-            tx.run(
-                "INSERT INTO plans (id, name, goal, status, project, session_id, "
-                "max_concurrent, strategy, failure_policy, read_write, spec_json, result_json, "
-                "created_at, updated_at, inputs_json, retry_json) "
-                "VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    plan_id,
-                    result.name,
-                    result.goal,
-                    project,
-                    session_id,
-                    result.max_concurrent,
-                    result.strategy,
-                    result.failure_policy,
-                    result.read_write,
-                    spec.model_dump_json(by_alias=True),
-                    result.model_dump_json(),
-                    at,
-                    at,
-                    json.dumps(spec.plan.inputs),
-                    spec.plan.retry.model_dump_json(),
-                ),
+    checkpoints: dict[str, Any] = {}
+    for cp in spec.plan.checkpoints or result.checkpoints:
+        if cp.after not in known:
+            raise InvalidPlanError(
+                f"checkpoint after unknown task {cp.after!r}; known ids: "
+                f"{', '.join(sorted(known)[:10])}",
+                after=cp.after,
             )
-            first_seq = self._next_counter(tx, "seq", len(ordered))
-            ids = {t.id: f"{plan_id}.{t.id}" for t in ordered}
-            paths: list[tuple[str, str, int, str]] = []
-            edges: list[tuple[str, str, int, str | None]] = []
-            events: list[tuple[Any, ...]] = []
-            for n, t in enumerate(ordered):
-                tid = ids[t.id]
-                src = spec_by_id.get(t.id)
-                status = lifecycle.waiting_state(t.type, satisfied=not t.depends_on)
-                self._insert_task(
-                    tx,
-                    {
-                        "id": tid,
-                        "plan_id": plan_id,
-                        "seq": first_seq + n,
-                        "subject": t.subject,
-                        "description": t.description,
-                        "active_form": src.active_form if src else None,
-                        "status": status,
-                        "metadata_json": json.dumps(src.metadata if src else {}),
-                        "files_known": 0 if t.files_unknown else 1,
-                        "agent": t.agent,
-                        "wave": t.wave,
-                        "priority": t.priority,
-                        "priority_rank": PRIORITY_RANK[t.priority],
-                        "task_type": t.type,
-                        "output_file": t.output_file,
-                        "version": 1,
-                        "attempts": 0,
-                        "created_at": at,
-                        "updated_at": at,
-                        "ready_since": at if status == "ready" else None,
-                    },
-                )
-                paths += [(tid, "write", i, p) for i, p in enumerate(t.writes)]
-                paths += [(tid, "read", i, p) for i, p in enumerate(t.reads)]
-                needs = set(t.requires_success)
-                edges += [
-                    (tid, ids[d], 1 if d in needs else 0, t.when.get(d))
-                    for d in dict.fromkeys(t.depends_on)
-                ]
-                events.append((tid, at, actor, "created", None, status, f"plan {plan_id}"))
-            tx.many(
-                "INSERT INTO task_paths (task_id, mode, position, path) VALUES (?, ?, ?, ?)",
-                paths,
-            )
-            tx.many(
-                "INSERT INTO dependencies (task_id, depends_on, requires_success, when_expr) "
-                "VALUES (?, ?, ?, ?)",
-                edges,
-            )
-            tx.many(
-                "INSERT INTO events (task_id, at, actor, kind, from_status, to_status, note) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                events,
-            )
-            tx.many(
-                "INSERT INTO checkpoints (task_id, plan_id, require_approval, approvers_json, "
-                "timeout, on_timeout, approved_by, approved_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
-                [
-                    (
-                        ids[after],
-                        plan_id,
-                        1 if cp.require_approval else 0,
-                        json.dumps(cp.approvers),
-                        cp.timeout,
-                        cp.on_timeout,
-                    )
-                    for after, cp in checkpoints.items()
-                ],
-            )
-            return self._plan_record(tx, self._plan_row(tx, plan_id))
+        prior = checkpoints.get(cp.after)
+        checkpoints[cp.after] = cp if prior is None or cp.require_approval else prior
+    return checkpoints
 
-        return self._write(run)
 
-    def get_plan(self, plan_id: str) -> PlanRecord:
-        """The plan record (with its ``PlanResult``); ``NotFoundError`` if unknown."""
-        return self._read(lambda tx: self._plan_record(tx, self._plan_row(tx, plan_id)))
+def create_plan(
+    u: Unit,
+    spec: PlanSpec,
+    result: PlanResult,
+    *,
+    actor: str,
+    project: str | None,
+    session_id: str | None,
+) -> PlanRecord:
+    """Persist a planned ``PlanResult`` with one task per scheduled task.
 
-    def list_plans(
-        self, *, project: str | None = None, status: Literal["open", "all"] = "open"
-    ) -> list[PlanRecord]:
-        """Plans, oldest first; ``status="open"`` keeps plans with unfinished tasks."""
-        where: list[str] = []
-        params: list[Any] = []
-        if status == "open":
-            where.append("status = 'open'")
-        if project is not None:
-            where.append("project = ?")
-            params.append(project)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-
-        def run(tx: Tx) -> list[PlanRecord]:
-            rows = tx.rows(
-                f"SELECT {PLAN_COLUMNS} FROM plans{clause} ORDER BY created_at, id", params
+    Task ids become ``<plan_id>.<spec id>``; tasks without dependencies are born
+    ``ready`` (checkpoint tasks in ``review``), the others ``pending``.
+    """
+    checkpoints = _checkpoints(spec, result)
+    spec_by_id = {t.id: t for t in spec.tasks}
+    position = {tid: i for i, wave in enumerate(result.waves) for tid in wave}
+    ordered = sorted(result.tasks, key=lambda t: (t.wave, position.get(t.id, len(position))))
+    tx, at = u.tx, u.at
+    plan_id = f"p{tx.next_counter('plan')}"
+    tx.run(
+        "INSERT INTO plans (id, name, goal, status, project, session_id, "
+        "max_concurrent, strategy, failure_policy, read_write, spec_json, result_json, "
+        "created_at, updated_at, inputs_json, retry_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            plan_id,
+            result.name,
+            result.goal,
+            PlanStatus.OPEN.value,
+            project,
+            session_id,
+            result.max_concurrent,
+            result.strategy,
+            result.failure_policy,
+            result.read_write,
+            spec.model_dump_json(by_alias=True),
+            result.model_dump_json(),
+            at,
+            at,
+            json.dumps(spec.plan.inputs),
+            spec.plan.retry.model_dump_json(),
+        ),
+    )
+    first_seq = tx.next_counter("seq", len(ordered))
+    ids = {t.id: f"{plan_id}.{t.id}" for t in ordered}
+    rows: list[dict[str, Any]] = []
+    paths: list[tuple[str, str, int, str]] = []
+    edges: list[tuple[str, str, int, str | None]] = []
+    events: list[tuple[Any, ...]] = []
+    for n, t in enumerate(ordered):
+        tid = ids[t.id]
+        src = spec_by_id.get(t.id)
+        metadata = src.metadata if src else {}
+        status = lifecycle.waiting_state(t.type, satisfied=not t.depends_on)
+        gate = checkpoints.get(t.id)
+        review = lifecycle.needs_review(
+            t.type, metadata, approval_checkpoint=bool(gate and gate.require_approval)
+        )
+        rows.append(
+            {
+                "id": tid,
+                "plan_id": plan_id,
+                "seq": first_seq + n,
+                "subject": t.subject,
+                "description": t.description,
+                "active_form": src.active_form if src else None,
+                "status": status,
+                "metadata_json": json.dumps(metadata),
+                "files_known": 0 if t.files_unknown else 1,
+                "agent": t.agent,
+                "wave": t.wave,
+                "priority": t.priority,
+                "priority_rank": PRIORITY_RANK[t.priority],
+                "task_type": t.type,
+                "output_file": t.output_file,
+                "version": 1,
+                "attempts": 0,
+                "created_at": at,
+                "updated_at": at,
+                "ready_since": at if status == Status.READY else None,
+                "review_required": 1 if review else 0,
+                "reported_attempt": 0,
+                "placeholders_json": json.dumps(list(placeholders_of(t.description))),
+            }
+        )
+        paths += [(tid, "write", i, p) for i, p in enumerate(t.writes)]
+        paths += [(tid, "read", i, p) for i, p in enumerate(t.reads)]
+        needs = set(t.requires_success)
+        edges += [
+            (tid, ids[d], 1 if d in needs else 0, t.when.get(d))
+            for d in dict.fromkeys(t.depends_on)
+        ]
+        events.append((tid, at, actor, "created", None, status.value, f"plan {plan_id}"))
+    insert_tasks(tx, rows)
+    tx.many("INSERT INTO task_paths (task_id, mode, position, path) VALUES (?, ?, ?, ?)", paths)
+    tx.many(
+        "INSERT INTO dependencies (task_id, depends_on, requires_success, when_expr) "
+        "VALUES (?, ?, ?, ?)",
+        edges,
+    )
+    tx.many(
+        "INSERT INTO events (task_id, at, actor, kind, from_status, to_status, note) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        events,
+    )
+    tx.many(
+        "INSERT INTO checkpoints (task_id, plan_id, require_approval, approvers_json, "
+        "timeout, on_timeout, approved_by, approved_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
+        [
+            (
+                ids[after],
+                plan_id,
+                1 if cp.require_approval else 0,
+                json.dumps(cp.approvers),
+                cp.timeout,
+                cp.on_timeout,
             )
-            return [self._plan_record(tx, r) for r in rows]
+            for after, cp in checkpoints.items()
+        ],
+    )
+    return plan_record(tx, u.repo, u.repo.plan_row(tx, plan_id))
 
-        return self._read(run)
+
+def plan_spec(u: Unit, plan_id: str) -> PlanSpec:
+    """The ``PlanSpec`` the plan was created from (``plans.spec_json``)."""
+    from waveplan.models import PlanSpec
+
+    u.repo.plan_row(u.tx, plan_id)  # NotFoundError for an unknown plan
+    row = u.tx.rows("SELECT spec_json FROM plans WHERE id = ?", (plan_id,))
+    return PlanSpec.model_validate_json(row[0]["spec_json"])
+
+
+def get_plan(u: Unit, plan_id: str) -> PlanRecord:
+    return plan_record(u.tx, u.repo, u.repo.plan_row(u.tx, plan_id))
+
+
+def list_plans(u: Unit, *, project: str | None, status: Literal["open", "all"]) -> list[PlanRecord]:
+    """Plans, oldest first; ``status="open"`` keeps plans not finished (open or halted)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if status == "open":
+        where.append(f"status IN ('{PlanStatus.OPEN.value}', '{PlanStatus.HALTED.value}')")
+    if project is not None:
+        where.append("project = ?")
+        params.append(project)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return plan_records(u.tx, u.repo, clause, params)

@@ -96,6 +96,15 @@ class _PostgresTx(Tx):
             with self._conn.cursor() as cur:
                 cur.executemany(_dialect(sql), batch)
 
+    def next_counter(self, name: str, count: int = 1) -> int:
+        # One statement, so two servers creating the same counter cannot collide.
+        found = self.rows(
+            "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) "
+            "DO UPDATE SET value = counters.value + EXCLUDED.value RETURNING value",
+            (name, count),
+        )
+        return int(found[0]["value"]) - count + 1
+
 
 class PostgresStore(SQLStore):
     """The ``Store`` on a PostgreSQL database (its tables are created on first use).
@@ -222,21 +231,11 @@ class PostgresStore(SQLStore):
             conn.close()
             self._conn = None
 
-    def _write(self, fn: Callable[[Tx], T]) -> T:
+    def _transaction_write(self, fn: Callable[[Tx], T]) -> T:
         return self._transaction("BEGIN ISOLATION LEVEL READ COMMITTED", True, fn)
 
-    def _read(self, fn: Callable[[Tx], T]) -> T:
+    def _transaction_read(self, fn: Callable[[Tx], T]) -> T:
         return self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", False, fn)
-
-    @staticmethod
-    def _next_counter(tx: Tx, name: str, count: int = 1) -> int:
-        # One statement, so two servers creating the same counter cannot collide.
-        found = tx.rows(
-            "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) "
-            "DO UPDATE SET value = counters.value + EXCLUDED.value RETURNING value",
-            (name, count),
-        )
-        return int(found[0]["value"]) - count + 1
 
     # ------------------------------------------------------------------ schema
 
@@ -247,7 +246,7 @@ class PostgresStore(SQLStore):
             found = tx.rows("SELECT version FROM schema_version")
             return int(found[0]["version"]) if found else 0
 
-        return self._read(run)
+        return self._transaction_read(run)
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
         def run(tx: Tx) -> None:
@@ -255,4 +254,4 @@ class PostgresStore(SQLStore):
             tx.rows("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
             apply_migrations(tx, self.dialect, migrations)
 
-        self._write(run)
+        self._transaction_write(run)

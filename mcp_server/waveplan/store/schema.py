@@ -161,6 +161,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE checkpoints ADD COLUMN escalated_at VARCHAR(32)",
         ),
     ),
+    Migration(
+        3,
+        "one rulebook: review flags, reported attempts, placeholders, claim tokens, plan shape",
+        (
+            # Whether the task must pass review (type checkpoint, metadata needs_review, an
+            # approval checkpoint after it), kept with every change of those three, so the
+            # execution core reads a flag instead of every task's metadata.
+            "ALTER TABLE tasks ADD COLUMN review_required INTEGER NOT NULL DEFAULT 0",
+            "UPDATE tasks SET review_required = 1 WHERE task_type = 'checkpoint' "
+            "OR metadata_json LIKE '%\"needs_review\": true%' "
+            "OR id IN (SELECT task_id FROM checkpoints WHERE require_approval = 1)",
+            # The last attempt whose failure was reported: a second report is a no-op.
+            "ALTER TABLE tasks ADD COLUMN reported_attempt INTEGER NOT NULL DEFAULT 0",
+            # The placeholders its description names (JSON list); NULL: not computed yet.
+            "ALTER TABLE tasks ADD COLUMN placeholders_json TEXT",
+            # The current claim's token (plan_next hands it out with the lease).
+            "ALTER TABLE tasks ADD COLUMN lease_token VARCHAR(64)",
+            # A new random mark whenever the plan's tasks, edges or paths change: cached
+            # shapes (graph, prepared files) stay valid while it holds; revision counts
+            # patches.
+            "ALTER TABLE plans ADD COLUMN shape_seq BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE plans ADD COLUMN revision INTEGER NOT NULL DEFAULT 1",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -178,7 +202,7 @@ def pending_migrations(
     Traceback (most recent call last):
     ...
     waveplan.errors.StoreError: the database has schema version 99, newer than this \
-waveplan knows (2); upgrade waveplan or point $WAVEPLAN_DB at another database
+waveplan knows (3); upgrade waveplan or point $WAVEPLAN_DB at another database
     """
     versions = [m.version for m in migrations]
     if versions != sorted(set(versions)):

@@ -1,21 +1,16 @@
-"""The store's logic in portable SQL, shared by every SQL backend.
+"""The ``Store`` over portable SQL: composition of a backend, a repository, the core and
+the one writer.
 
-``SQLStore`` implements the whole ``Store`` protocol against a tiny transaction
-interface (``store.tx.Tx``); a backend (``sqlite.py``, ``postgres.py``) only supplies
-the connection, transaction control (begin / commit / retry) and its dialect. The
-logic is layered in small modules, each on top of the previous one:
+``SQLStore`` is the whole ``Store`` protocol. Each public method is one transaction:
+the backend (``sqlite.py``, ``postgres.py``: connection, transaction control, retries,
+counters; nothing else) runs a function over a ``Tx``; the function is one of the
+operation modules, each small and over a ``store.unit.Unit``:
 
-- ``store.rows``: row access, events, edges, paths, records;
-- ``store.execution``: the execution core's decisions applied to rows (settling
-  dependents, failure policies, halts, leases, checkpoint timeouts);
-- ``store.plans``: ``create_plan``, ``get_plan``, ``list_plans``;
-- ``store.tasks``: ``create_task``, ``get_task``, ``list_tasks``, ``update_task``,
-  ``delete_task``;
-- ``store.claims``: ``claim_next``, ``review_task``, ``sweep``.
-
-Every public method is one transaction. Task updates touch only the rows they need (a
-task, its neighbours in the dependency graph, its plan row); ``claim_next`` reads the
-whole plan, because ``dispatch`` decides over all of it.
+- ``store.repository``: rows and one typed ``Snapshot`` per transaction (cached shapes);
+- ``execution.ledger`` (pure): the rules' answer to a request, as effects;
+- ``store.writer``: ``apply(effects)``, the only code writing ``tasks.status``;
+- ``store.plans``, ``store.tasks``, ``store.claims``: the operations, e.g.
+  ``tasks.update_task`` = field changes and links, then ``Ledger.change``, then apply.
 
 Ids are generated inside the write transaction from the ``counters`` table: plans
 ``p1, p2, ...``; plan tasks ``<plan_id>.<spec id>`` (tasks added to a plan later
@@ -23,6 +18,11 @@ Ids are generated inside the write transaction from the ``counters`` table: plan
 
 Decisions documented here because the store enforces them:
 
+- **One rulebook.** Whether a task may start (``task_update`` to ``in_progress``/
+  ``running``/``claimed``, ``plan_next``, the PreToolUse gate) is
+  ``execution.rules.may_start``: dependencies, the halt, retry backoff, the strategy
+  (sequential, wave barrier), ``max_concurrent`` and file holders. Refusals read the
+  same at every door.
 - **Checkpoints.** ``plan.checkpoints`` entry ``after: X`` with ``require_approval``
   makes ``X`` need review: ``completed`` sends it to ``review`` and only
   ``task_review(approve)`` makes it ``done``; until approved, the *dependents of X*
@@ -31,36 +31,41 @@ Decisions documented here because the store enforces them:
   checkpoint. Tasks of ``type: checkpoint`` are gates: once their dependencies are
   satisfied they wait in ``review`` (never handed out by ``claim_next``) until
   ``task_review`` approves them.
+- **Failures.** A failure (``task_update`` to failed, a review rejection, a lapsed
+  lease, a checkpoint timeout with ``on_timeout: fail``) goes through the plan's
+  failure policy: retry (back to ready, not before the backoff), skip, fail for good
+  (what depends on it is cancelled) or halt (``fail_fast``). A report belongs to an
+  attempt: once an attempt's failure is recorded, another report of it (the subagent's
+  ``task_update`` and then its ``FAILED|...`` hand-back) changes nothing and says so.
+- **Halts.** Under ``fail_fast`` a failure halts the plan: nothing new starts, work
+  already running may finish, and waiting tasks stay ``pending``/``ready``, *held* —
+  not cancelled. The plan reports ``halted`` (``failed`` once everything else is
+  finished or cancelled; never ``done``). Retrying the failed task by hand
+  (``task_update`` status ``ready``) lifts the halt and the held tasks go on.
+- **New dependencies.** A ready or claimed task that gains an unfinished dependency
+  goes back to ``pending`` (a claimed one loses owner and lease). A task whose work
+  started (running, review, revise) cannot gain an open dependency: that is refused
+  (``already_started``), because the work would finish before it; release the task
+  first or give the new work its own task.
 - **Delete.** Standalone tasks can always be deleted (Claude Code parity). A plan task
   that is ``claimed`` or ``running`` cannot (release or cancel it first). Deleting
-  strips the id from every ``blockedBy``/``blocks`` and re-computes the readiness of
-  the tasks it blocked; its events go with it.
+  strips the id from every ``blockedBy``/``blocks`` and re-settles the tasks it blocked;
+  its events go with it.
 - **Done is frozen.** A done task refuses status and work-field changes (subject,
   description, activeForm, owner, writes, reads, addBlockedBy, output, error); metadata
   merges, progress notes and new dependents (``addBlocks``) are still accepted.
-- **Leases.** ``claim_next`` gives a lease; a note renews it; starting a claimed task
-  renews it. When it lapses (checked by ``claim_next`` and ``sweep``), a *claimed*
-  task goes back to ready (event kind ``lease``); a *running* task is flagged as stuck
-  (event kind ``lease``) and fails with error code ``lease_expired``, and the plan's
-  failure policy decides (retry, skip, fail, halt). A task started without a claim
-  has no lease and is never taken away.
-- **Failures and dependents.** See ``store.execution``: the failure policy applies to
-  ``task_update`` to failed and to review rejections; a task that fails for good
-  cancels what depends on it; a skipped one lets its dependents run unless an edge
-  requires success; a false ``when`` condition skips the dependent.
-- **Gaining a dependency.** A ready or claimed task that gains an unfinished dependency
-  goes back to ``pending`` (a claimed one loses owner and lease); tasks already
-  running or beyond keep their status.
-- **Concurrent writers.** Where write transactions overlap (PostgreSQL), a write
-  locks what it decides on: the task it changes (so ``expected_version`` checks and
-  version bumps never lose an update), every task it re-computes readiness for (so
-  two dependencies finishing at once cannot both miss releasing their dependent) and
-  the plan row whenever it may change the plan's status or hands out work
-  (``claim_next`` holds it, so ``max_concurrent`` and file conflicts are checked
-  against every earlier claim; candidates are taken ``FOR UPDATE SKIP LOCKED`` so a
-  claimer skips tasks another transaction is changing instead of waiting). Adding a
-  dependency locks the ``graph`` counter row, so two edges closing a cycle between
-  them cannot both pass the cycle check. SQLite serialises writes and skips all this.
+- **Leases.** ``claim_next`` gives a lease (and a token); a note renews it; starting a
+  claimed task renews it. When it lapses (applied by the next write to the plan), a
+  *claimed* task goes back to ready; a *running* task is flagged stuck and fails with
+  ``lease_expired``, and the failure policy decides. A task started without a claim has
+  no lease. ``plan_status`` only reads: it shows what time has decided (``due``).
+- **Concurrent writers.** Every write that may change statuses locks its *scope* first
+  (PostgreSQL: the plan's row, or one counter row for tasks outside plans), so writers
+  of one plan take turns and every decision (caps, file holders, the barrier) sees all
+  earlier ones. Effects that reach other scopes (a task of another plan waiting for
+  this one) lock those scopes in turn. Adding a dependency locks the ``graph`` counter
+  row, so two edges closing a cycle between them cannot both pass the cycle check.
+  SQLite serialises writes and skips all this.
 - **Versions.** ``version`` counts accepted changes of the task's own record (fields,
   status, metadata, its ``blockedBy``, notes, claims); ``blocks`` is the inverse view
   and does not bump the blocker's version.
@@ -68,23 +73,206 @@ Decisions documented here because the store enforces them:
 
 from __future__ import annotations
 
-from waveplan.store.claims import ClaimStore
-from waveplan.store.rows import DEFAULT_LEASE_SECONDS, PRIORITY_RANK, SYSTEM_ACTOR
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from waveplan.store import claims, plans, questions, tasks
+from waveplan.store.repository import Repository
+from waveplan.store.requests import Changed, Changes
 from waveplan.store.tx import Row, Tx, format_time
+from waveplan.store.unit import Unit
 
-__all__ = [
-    "DEFAULT_LEASE_SECONDS",
-    "PRIORITY_RANK",
-    "SYSTEM_ACTOR",
-    "Row",
-    "SQLStore",
-    "Tx",
-    "format_time",
-]
+if TYPE_CHECKING:
+    from waveplan.execution.rules import Verdict
+    from waveplan.models import PlanRecord, PlanResult, PlanSpec, TaskRecord
+    from waveplan.store.base import (
+        ClaimResult,
+        TaskChanges,
+        TaskNew,
+        TaskSummary,
+        UpdateResult,
+    )
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "SYSTEM_ACTOR", "Row", "SQLStore", "Tx", "format_time"]
+
+T = TypeVar("T")
+
+DEFAULT_LEASE_SECONDS = 900
+SYSTEM_ACTOR = "waveplan"
 
 
-class SQLStore(ClaimStore):
-    """The ``Store`` protocol over portable SQL; backends supply transactions.
+class SQLStore:
+    """The ``Store`` protocol over portable SQL; a backend subclass supplies
+    ``_transaction_write(fn)``/``_transaction_read(fn)`` (run ``fn(tx)`` in a
+    serialised write or a consistent read transaction, retrying the whole function when
+    the database is busy, so ``fn`` has no side effects outside it) and ``close()``."""
 
-    Subclasses implement ``_write(fn)`` and ``_read(fn)`` (see ``store.rows.RowStore``).
-    """
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        default_lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        # The wall clock read through time.time(): the hooks' fast reader reads the same
+        # clock, so both ask the rules at the same moment.
+        self._clock = clock or (lambda: datetime.fromtimestamp(time.time(), tz=UTC))
+        self.default_lease_seconds = default_lease_seconds
+        self._repo = Repository()
+
+    # ------------------------------------------------------------------ backend
+
+    def _transaction_write(self, fn: Callable[[Tx], T]) -> T:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _transaction_read(self, fn: Callable[[Tx], T]) -> T:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __enter__(self) -> SQLStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+    def _unit(self, tx: Tx) -> Unit:
+        return Unit(tx, self._repo, self._now(), self.default_lease_seconds)
+
+    def _write(self, fn: Callable[[Unit], T]) -> T:
+        return self._transaction_write(lambda tx: fn(self._unit(tx)))
+
+    def _read(self, fn: Callable[[Unit], T]) -> T:
+        return self._transaction_read(lambda tx: fn(self._unit(tx)))
+
+    # ------------------------------------------------------------------ plans
+
+    def create_plan(
+        self,
+        spec: PlanSpec,
+        result: PlanResult,
+        *,
+        actor: str,
+        project: str | None = None,
+        session_id: str | None = None,
+    ) -> PlanRecord:
+        """Persist a planned ``PlanResult`` (see ``store.plans.create_plan``)."""
+        return self._write(
+            lambda u: plans.create_plan(
+                u, spec, result, actor=actor, project=project, session_id=session_id
+            )
+        )
+
+    def get_plan(self, plan_id: str) -> PlanRecord:
+        """The plan record (with its ``PlanResult``); ``NotFoundError`` if unknown."""
+        return self._read(lambda u: plans.get_plan(u, plan_id))
+
+    def plan_spec(self, plan_id: str) -> PlanSpec:
+        """The spec the plan was created from (what only it holds: a task's
+        ``expected_output``, declared agents and waves, plan metadata)."""
+        return self._read(lambda u: plans.plan_spec(u, plan_id))
+
+    def list_plans(
+        self, *, project: str | None = None, status: Literal["open", "all"] = "open"
+    ) -> list[PlanRecord]:
+        """Plans, oldest first; ``status="open"`` keeps plans not finished yet."""
+        return self._read(lambda u: plans.list_plans(u, project=project, status=status))
+
+    # ------------------------------------------------------------------ tasks
+
+    def create_task(self, new: TaskNew, *, actor: str) -> TaskRecord:
+        """Create one task (``ready``, or ``pending`` while a ``blockedBy`` is unfinished)."""
+        return self._write(lambda u: tasks.create_task(u, new, actor))
+
+    def get_task(self, task_id: str) -> TaskRecord:
+        """One task with ``blockedBy``/``blocks``, its history and rendered description
+        (``None`` while a result it names does not exist yet)."""
+        return self._read(lambda u: tasks.get_task(u, task_id))
+
+    def list_tasks(
+        self,
+        *,
+        plan_id: str | None = None,
+        status: Any = None,
+        owner: str | None = None,
+    ) -> list[TaskSummary]:
+        """A compact, filtered list in plan order (``blockedBy``: unfinished blockers)."""
+        return self._read(
+            lambda u: tasks.list_tasks(u, plan_id=plan_id, status=status, owner=owner)
+        )
+
+    def task_reasons(self, plan_id: str) -> dict[str, str]:
+        """Why each task of the plan is in its status, where a reason was recorded."""
+        return self._read(lambda u: tasks.task_reasons(u, plan_id))
+
+    def update_task(self, task_id: str, changes: TaskChanges, *, actor: str) -> UpdateResult:
+        """Apply a ``task_update`` in one transaction (module notes); status ``deleted``
+        deletes the task (``task`` is then ``None``)."""
+        return self._write(lambda u: tasks.update_task(u, task_id, changes, actor))
+
+    def change_task(self, task_id: str, changes: Changes, *, actor: str) -> Changed:
+        """``update_task`` without the record: what changed, for callers that must stay
+        light (the hooks record a hand-back without importing pydantic)."""
+        return self._write(lambda u: tasks.change_task(u, task_id, changes, actor))
+
+    def may_start(self, task_id: str) -> Verdict:
+        """Whether the task may start now, and if not why (``execution.rules``)."""
+        return self._read(lambda u: questions.start_verdict(u.tx, u.repo, task_id, u.now))
+
+    def delete_task(self, task_id: str, *, actor: str) -> None:
+        """Remove a task and strip its id from every link (module notes)."""
+        self._write(lambda u: tasks.delete_task(u, task_id, actor))
+
+    # ------------------------------------------------------------------ execution
+
+    def claim_next(
+        self,
+        plan_id: str,
+        *,
+        owner: str,
+        limit: int = 1,
+        lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    ) -> ClaimResult:
+        """Claim up to ``limit`` tasks of a plan for ``owner`` (``store.claims``)."""
+        return self._write(
+            lambda u: claims.claim_next(
+                u, plan_id, owner=owner, limit=limit, lease_seconds=lease_seconds
+            )
+        )
+
+    def review_task(
+        self,
+        task_id: str,
+        *,
+        decision: Literal["approve", "revise", "reject"],
+        feedback: str | None,
+        actor: str,
+    ) -> TaskRecord:
+        """Decide a task in ``review``: approve -> done, revise -> revise, reject ->
+        failed (the plan's failure policy decides what follows).
+
+        Approving also approves the checkpoint after the task (releasing its
+        dependents); approving a *skipped* task with a pending approval checkpoint
+        approves just the checkpoint.
+        """
+        return self._write(
+            lambda u: claims.review_task(
+                u, task_id, decision=decision, feedback=feedback, actor=actor
+            )
+        )
+
+    def sweep(self, plan_id: str) -> None:
+        """Apply what time alone decided for a plan (lapsed leases, checkpoint timeouts);
+        every write to the plan does this too."""
+        self._write(lambda u: claims.sweep(u, plan_id))
+
+    def plan_now(self, plan_id: str) -> claims.PlanNow:
+        """The plan's tasks as of now, with what time decided played through (read
+        only; the next write applies it): ``plan_status`` shows this."""
+        return self._read(lambda u: claims.plan_now(u, plan_id))

@@ -51,6 +51,13 @@ class _SQLiteTx(Tx):
     def many(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
         self._conn.executemany(sql, seq)
 
+    def next_counter(self, name: str, count: int = 1) -> int:
+        if self.run("UPDATE counters SET value = value + ? WHERE name = ?", (count, name)) == 0:
+            self.run("INSERT INTO counters (name, value) VALUES (?, ?)", (name, count))
+            return 1
+        row = self._conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) - count + 1
+
 
 def _is_busy(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
@@ -156,10 +163,10 @@ class SQLiteStore(SQLStore):
         with self._lock:
             return self._retrying(attempt)
 
-    def _write(self, fn: Callable[[Tx], T]) -> T:
+    def _transaction_write(self, fn: Callable[[Tx], T]) -> T:
         return self._transaction("BEGIN IMMEDIATE", fn)
 
-    def _read(self, fn: Callable[[Tx], T]) -> T:
+    def _transaction_read(self, fn: Callable[[Tx], T]) -> T:
         # A deferred transaction gives one consistent snapshot across several SELECTs.
         return self._transaction("BEGIN", fn)
 
@@ -177,10 +184,10 @@ class SQLiteStore(SQLStore):
             found = tx.rows("SELECT version FROM schema_version")
             return int(found[0]["version"]) if found else 0
 
-        return self._read(run)
+        return self._transaction_read(run)
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
         def run(tx: Tx) -> None:
             apply_migrations(tx, self.dialect, migrations)
 
-        self._write(run)
+        self._transaction_write(run)

@@ -1,7 +1,7 @@
 """The transaction interface the SQL store logic runs on, and small SQL helpers.
 
 A backend (``sqlite.py``, ``postgres.py``) supplies ``Tx`` objects; the store's logic
-(``rows``, ``settle``, ``plans``, ``tasks``, ``claims``) only ever talks to a ``Tx``.
+(``repository``, ``writer``, ``plans``, ``tasks``, ``claims``) only ever talks to a ``Tx``.
 Times are stored as fixed-width UTC strings (``format_time``); the execution core
 reads plain seconds (``epoch``).
 """
@@ -9,10 +9,21 @@ reads plain seconds (``epoch``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["Row", "Tx", "chunks", "epoch", "format_time", "from_epoch", "one", "placeholders_for"]
+from waveplan.times import epoch, format_time, from_epoch
+
+__all__ = [
+    "ReadTx",
+    "Row",
+    "Tx",
+    "chunks",
+    "epoch",
+    "format_time",
+    "from_epoch",
+    "one",
+    "placeholders_for",
+]
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -38,36 +49,34 @@ class Tx(Protocol):
 
     def many(self, sql: str, seq: Iterable[Sequence[Any]]) -> None: ...
 
-
-def format_time(moment: datetime) -> str:
-    """A fixed-width UTC ISO-8601 string (sorts like the time it names).
-
-    >>> format_time(datetime(2025, 1, 31, 12, 0, tzinfo=UTC))
-    '2025-01-31T12:00:00.000000Z'
-    """
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    def next_counter(self, name: str, count: int = 1) -> int:
+        """Reserve ``count`` consecutive numbers of counter ``name``; return the first."""
+        ...
 
 
-def epoch(stored: str | None) -> float | None:
-    """Seconds since the Unix epoch of a stored time (``None`` stays ``None``).
+class ReadTx:
+    """A read-only ``Tx`` over an open ``sqlite3`` connection (the hooks' fast reader):
+    rows only, no locks (``for_update`` is empty), writes refused."""
 
-    >>> epoch("1970-01-01T00:01:00.000000Z"), epoch(None)
-    (60.0, None)
-    """
-    if stored is None:
-        return None
-    return datetime.strptime(stored, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+    for_update = ""
+    skip_locked = ""
 
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
 
-def from_epoch(seconds: float) -> str:
-    """The stored form of a time given in seconds since the epoch.
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        cur = self._conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-    >>> from_epoch(60.5)
-    '1970-01-01T00:01:00.500000Z'
-    """
-    return format_time(datetime.fromtimestamp(seconds, tz=UTC))
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise PermissionError("a read-only transaction cannot write")
+
+    def many(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
+        raise PermissionError("a read-only transaction cannot write")
+
+    def next_counter(self, name: str, count: int = 1) -> int:
+        raise PermissionError("a read-only transaction cannot write")
 
 
 def one(tx: Tx, sql: str, params: Sequence[Any] = ()) -> Row | None:

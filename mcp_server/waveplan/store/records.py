@@ -1,0 +1,219 @@
+"""Rows as the records callers read: ``TaskRecord``, ``PlanRecord``, ``TaskSummary``.
+
+The pydantic edge of the store: the write path (``repository``, ``writer``, the
+execution core) never imports it, so a hook that only records a result stays fast.
+A task's ``rendered_description`` fills its placeholders from the plan's results and
+inputs (``execution.placeholders``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from waveplan.errors import WaveplanError
+from waveplan.execution.placeholders import render_description
+from waveplan.lifecycle import Status, dependency_satisfied
+from waveplan.store.repository import PLAN_COLUMNS, Repository, spec_of
+from waveplan.store.tx import Row, Tx
+
+if TYPE_CHECKING:
+    from waveplan.models import PlanRecord, TaskRecord
+    from waveplan.store.base import TaskSummary
+
+__all__ = ["plan_record", "plan_records", "render", "summaries", "task_record"]
+
+
+def render(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> str:
+    """The description with its placeholders filled (raises ``PlaceholderError``).
+
+    Results are the outputs of the plan's ``done`` tasks, by plan-file id (stored ids
+    work too); ``taskN`` counts in plan order; inputs are the plan's.
+    """
+    text = row["description"]
+    if row["plan_id"] is None or "{" not in text:
+        return text
+    names = json.loads(row["placeholders_json"]) if row.get("placeholders_json") else None
+    if names == []:
+        return text
+    plan = plan or repo.plan_row(tx, row["plan_id"])
+    results: dict[str, str] = {}
+    for r in tx.rows(
+        "SELECT id, output FROM tasks WHERE plan_id = ? AND status = ? AND output IS NOT NULL",
+        (row["plan_id"], Status.DONE.value),
+    ):
+        results[spec_of(row["plan_id"], r["id"])] = r["output"]
+        results[r["id"]] = r["output"]
+    stored = [
+        r["id"]
+        for r in tx.rows("SELECT id FROM tasks WHERE plan_id = ? ORDER BY seq", (plan["id"],))
+    ]
+    return render_description(
+        text,
+        task_results=results,
+        positions=repo.positions(plan, stored),
+        inputs=json.loads(plan["inputs_json"] or "{}"),
+    )
+
+
+def task_record(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> TaskRecord:
+    """One task with its links, files, history and rendered description."""
+    from waveplan.models import TaskEvent, TaskRecord
+
+    task_id = row["id"]
+    blocked_by = [
+        r["depends_on"]
+        for r in tx.rows(
+            "SELECT d.depends_on FROM dependencies d JOIN tasks t ON t.id = d.depends_on "
+            "WHERE d.task_id = ? ORDER BY t.seq",
+            (task_id,),
+        )
+    ]
+    blocks = [
+        r["task_id"]
+        for r in tx.rows(
+            "SELECT d.task_id FROM dependencies d JOIN tasks t ON t.id = d.task_id "
+            "WHERE d.depends_on = ? ORDER BY t.seq",
+            (task_id,),
+        )
+    ]
+    writes: list[str] = []
+    reads: list[str] = []
+    for r in tx.rows(
+        "SELECT mode, path FROM task_paths WHERE task_id = ? ORDER BY mode, position",
+        (task_id,),
+    ):
+        (writes if r["mode"] == "write" else reads).append(r["path"])
+    history = [
+        TaskEvent(
+            at=r["at"],
+            actor=r["actor"],
+            kind=r["kind"],
+            from_status=r["from_status"],
+            to_status=r["to_status"],
+            note=r["note"],
+        )
+        for r in tx.rows(
+            "SELECT at, actor, kind, from_status, to_status, note FROM events "
+            "WHERE task_id = ? ORDER BY id",
+            (task_id,),
+        )
+    ]
+    try:
+        rendered: str | None = render(tx, repo, row, plan)
+    except WaveplanError:
+        # A result it names does not exist yet: the task cannot start anyway.
+        rendered = None
+    return TaskRecord(
+        id=task_id,
+        plan_id=row["plan_id"],
+        subject=row["subject"],
+        description=row["description"],
+        activeForm=row["active_form"],
+        status=row["status"],
+        owner=row["owner"],
+        metadata=json.loads(row["metadata_json"]),
+        blockedBy=blocked_by,
+        blocks=blocks,
+        writes=writes if row["files_known"] else None,
+        reads=reads,
+        agent=row["agent"],
+        wave=row["wave"],
+        priority=row["priority"],
+        type=row["task_type"],
+        output_file=row["output_file"],
+        output=row["output"],
+        error=row["error"],
+        error_code=row["error_code"],
+        reason=row["status_reason"],
+        rendered_description=rendered,
+        version=row["version"],
+        attempts=row["attempts"],
+        lease_expires_at=row["lease_expires_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        history=history,
+    )
+
+
+def plan_record(tx: Tx, repo: Repository, row: Row) -> PlanRecord:
+    """A plan with its settings, halt, escalations and computed result."""
+    from waveplan.models import PlanRecord, RetrySettings
+
+    escalated = [
+        r["task_id"]
+        for r in tx.rows(
+            "SELECT c.task_id FROM checkpoints c JOIN tasks t ON t.id = c.task_id "
+            "WHERE c.plan_id = ? AND c.escalated_at IS NOT NULL AND c.approved_at IS NULL "
+            "AND t.status IN (?, ?) ORDER BY t.seq",
+            (row["id"], Status.REVIEW.value, Status.SKIPPED.value),
+        )
+    ]
+    raw = row["retry_json"]
+    return PlanRecord(
+        id=row["id"],
+        name=row["name"],
+        goal=row["goal"],
+        status=row["status"],
+        project=row["project"],
+        session_id=row["session_id"],
+        max_concurrent=row["max_concurrent"],
+        strategy=row["strategy"],
+        failure_policy=row["failure_policy"],
+        read_write=row["read_write"],
+        inputs=json.loads(row["inputs_json"] or "{}"),
+        retry=RetrySettings.model_validate_json(raw) if raw else RetrySettings(),
+        halted_by=row["halted_by"],
+        escalated=escalated,
+        result=repo.plan_result(row),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def plan_records(
+    tx: Tx, repo: Repository, where: str, params: Sequence[object]
+) -> list[PlanRecord]:
+    rows = tx.rows(f"SELECT {PLAN_COLUMNS} FROM plans{where} ORDER BY created_at, id", params)
+    return [plan_record(tx, repo, r) for r in rows]
+
+
+def summaries(tx: Tx, clause: str, params: Sequence[object]) -> list[TaskSummary]:
+    """Compact rows in plan order; ``blockedBy`` lists only the blockers that still keep
+    the task from starting (like Claude Code's task list)."""
+    from waveplan.store.base import TaskSummary
+
+    rows = tx.rows(
+        "SELECT s.id, s.subject, s.status, s.owner, s.plan_id, s.wave, s.version "
+        f"FROM tasks s{clause} ORDER BY s.seq",
+        params,
+    )
+    blockers: dict[str, list[str]] = {}
+    for r in tx.rows(
+        "SELECT d.task_id, d.depends_on, d.requires_success, t.status, "
+        "c.require_approval, c.approved_at FROM tasks s "
+        "JOIN dependencies d ON d.task_id = s.id "
+        "JOIN tasks t ON t.id = d.depends_on "
+        f"LEFT JOIN checkpoints c ON c.task_id = d.depends_on{clause} ORDER BY t.seq",
+        params,
+    ):
+        if not dependency_satisfied(
+            r["status"],
+            requires_success=bool(r["requires_success"]),
+            approval_pending=bool(r["require_approval"]) and r["approved_at"] is None,
+        ):
+            blockers.setdefault(r["task_id"], []).append(r["depends_on"])
+    return [
+        TaskSummary(
+            id=r["id"],
+            subject=r["subject"],
+            status=r["status"],
+            owner=r["owner"],
+            blockedBy=blockers.get(r["id"], []),
+            plan_id=r["plan_id"],
+            wave=r["wave"],
+            version=r["version"],
+        )
+        for r in rows
+    ]

@@ -1,0 +1,462 @@
+"""Reading the store: task and plan rows, and one typed ``Snapshot`` per transaction.
+
+Every write that may change a status loads the *scope* of the task it changes (its
+plan, or the tasks outside any plan), locks it (PostgreSQL: the plan row, or one
+counter row for the tasks outside plans, so writers of one scope take turns and every
+decision sees every earlier one), and reads it as a ``Snapshot`` for the execution core.
+SQLite serialises writers anyway (``BEGIN IMMEDIATE``).
+
+A plan's *shape* (its tasks' dependencies, conditions and files; the graph and prepared
+paths built from them) only changes when tasks, edges or paths change, which gives
+``plans.shape_seq`` a new random mark. ``Repository`` keeps the shape per plan while
+``shape_seq`` holds, so a claim reads just the tasks' state columns, not every edge and
+path again.
+Stand-ins for dependencies outside the scope are read each time (their state is theirs).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from waveplan.errors import NotFoundError
+from waveplan.execution.conditions import Condition, parse_condition
+from waveplan.execution.placeholders import placeholders
+from waveplan.execution.snapshot import Checkpoint, Shape, Snapshot
+from waveplan.execution.state import Dependency, ExecTask, PlanRules, RetryPolicy
+from waveplan.lifecycle import Status
+from waveplan.store.tx import Row, Tx, chunks, epoch, one, placeholders_for
+
+__all__ = [
+    "PLAN_COLUMNS",
+    "STANDALONE",
+    "TASK_COLUMNS",
+    "Repository",
+    "condition",
+    "in_statuses",
+    "placeholders_of",
+    "spec_of",
+]
+
+TASK_COLUMNS = (
+    "id, plan_id, seq, subject, description, active_form, status, owner, metadata_json, "
+    "files_known, agent, wave, priority, priority_rank, task_type, output_file, output, error, "
+    "version, attempts, lease_seconds, lease_expires_at, created_at, updated_at, "
+    "ready_since, not_before, error_code, status_reason, review_required, reported_attempt, "
+    "placeholders_json, lease_token"
+)
+PLAN_COLUMNS = (
+    "id, name, goal, status, project, session_id, max_concurrent, strategy, failure_policy, "
+    "read_write, result_json, created_at, updated_at, inputs_json, retry_json, halted_by, "
+    "shape_seq, revision"
+)
+# The state columns a snapshot reads of every task of a scope.
+_STATE_COLUMNS = (
+    "id, status, wave, priority, task_type, files_known, attempts, owner, lease_seconds, "
+    "lease_expires_at, ready_since, not_before, review_required, reported_attempt, "
+    "placeholders_json, CASE WHEN output IS NULL THEN 0 ELSE 1 END AS has_output"
+)
+#: The counter row that stands for the scope of tasks outside any plan.
+STANDALONE = "scope:standalone"
+
+
+def in_statuses(statuses: Iterable[Status]) -> str:
+    """An SQL ``IN`` list of status literals, built from a ``lifecycle`` set (the
+    values are the enum's own identifiers, never user input).
+
+    >>> from waveplan.lifecycle import LEASED
+    >>> in_statuses(LEASED)
+    "('claimed', 'running')"
+    """
+    return "(" + ", ".join(f"'{s.value}'" for s in sorted(statuses)) + ")"
+
+
+@lru_cache(maxsize=1024)
+def condition(text: str) -> Condition:
+    """A stored ``when`` expression, parsed once per process (checked at plan creation)."""
+    return parse_condition(text)
+
+
+def spec_of(plan_id: str | None, stored: str) -> str:
+    """The plan-file id of a stored task id (``p1.research`` -> ``research``).
+
+    >>> spec_of("p1", "p1.research"), spec_of(None, "7")
+    ('research', '7')
+    """
+    prefix = f"{plan_id}."
+    return stored[len(prefix) :] if plan_id and stored.startswith(prefix) else stored
+
+
+def placeholders_of(description: str) -> tuple[str, ...]:
+    """The distinct placeholders a description names (stored per task)."""
+    return tuple(dict.fromkeys(placeholders(description))) if "{" in description else ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    shape_seq: int
+    read_write: str
+    ids: tuple[str, ...]
+    edges: dict[str, tuple[Dependency, ...]]
+    writes: dict[str, tuple[str, ...]]
+    reads: dict[str, tuple[str, ...]]
+    outside: tuple[str, ...]
+    shape: Shape | None
+
+
+class Repository:
+    """Reads rows and snapshots; keeps plan shapes and parsed plan results per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._shapes: dict[str, _Cached] = {}
+        self._results: dict[tuple[str, str], Any] = {}
+
+    # ------------------------------------------------------------------ rows
+
+    @staticmethod
+    def task_row(tx: Tx, task_id: str) -> Row:
+        row = one(tx, f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,))
+        if row is None:
+            raise NotFoundError(
+                f"unknown task {task_id!r}; list existing tasks with task_list",
+                task_id=task_id,
+            )
+        return row
+
+    @staticmethod
+    def plan_row(tx: Tx, plan_id: str) -> Row:
+        row = one(tx, f"SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?", (plan_id,))
+        if row is None:
+            raise NotFoundError(
+                f"unknown plan {plan_id!r}; list plans with plan_status or `waveplan list`",
+                plan_id=plan_id,
+            )
+        return row
+
+    @staticmethod
+    def require_tasks(tx: Tx, ids: Sequence[str], *, referenced_by: str) -> None:
+        ids = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        for chunk in chunks(ids):
+            found.update(
+                r["id"]
+                for r in tx.rows(
+                    f"SELECT id FROM tasks WHERE id IN ({placeholders_for(chunk)})", chunk
+                )
+            )
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFoundError(
+                f"{referenced_by} refers to unknown task(s) {', '.join(map(repr, missing))}; "
+                "check the ids with task_list",
+                missing=missing,
+            )
+
+    def plan_result(self, row: Row) -> Any:
+        """The plan's ``PlanResult`` (it never changes after ``create_plan``; parsed once
+        per process)."""
+        from waveplan.models import PlanResult
+
+        key = (row["id"], row["created_at"])
+        with self._lock:
+            result = self._results.get(key)
+            if result is None:
+                if len(self._results) >= 64:
+                    self._results.clear()
+                result = self._results[key] = PlanResult.model_validate_json(row["result_json"])
+        return result
+
+    # ------------------------------------------------------------------ scopes
+
+    @staticmethod
+    def lock_scope(tx: Tx, plan_id: str | None) -> None:
+        """Take the scope's lock where writers run concurrently (PostgreSQL)."""
+        if not tx.for_update:
+            return
+        if plan_id is not None:
+            tx.rows(f"SELECT id FROM plans WHERE id = ?{tx.for_update}", (plan_id,))
+            return
+        if not tx.rows(f"SELECT name FROM counters WHERE name = ?{tx.for_update}", (STANDALONE,)):
+            tx.next_counter(STANDALONE, 0)
+            tx.rows(f"SELECT name FROM counters WHERE name = ?{tx.for_update}", (STANDALONE,))
+
+    def snapshot(
+        self, tx: Tx, plan_id: str | None, *, plan: Row | None = None, positions: bool = True
+    ) -> Snapshot:
+        """The scope as the execution core reads it (see the module docstring).
+
+        ``positions=False`` skips the plan's task order for ``taskN`` placeholders (it
+        needs the stored plan result: pydantic; the launch gate asks without it).
+        """
+        if plan_id is None:
+            return self._standalone(tx)
+        plan = plan or self.plan_row(tx, plan_id)
+        state = tx.rows(
+            f"SELECT {_STATE_COLUMNS} FROM tasks WHERE plan_id = ? ORDER BY seq", (plan_id,)
+        )
+        cached = self._shape(tx, plan, state)
+        tasks = [_task(r, cached.edges, cached.writes, cached.reads) for r in state]
+        tasks += self._stand_ins(tx, cached.outside)
+        tasks = self._with_outputs(tx, tasks)
+        retry = _retry(plan)
+        rules = PlanRules(
+            strategy=plan["strategy"],
+            max_concurrent=plan["max_concurrent"],
+            failure_policy=plan["failure_policy"],
+            read_write=plan["read_write"],
+            retry=retry,
+        )
+        checkpoints = self._checkpoints(tx, plan_id)
+        tasks = [
+            t
+            if t.id not in checkpoints or not checkpoints[t.id].pending
+            else _replace(t, approval_pending=True)
+            for t in tasks
+        ]
+        return Snapshot(
+            plan_id,
+            rules,
+            tuple(tasks),
+            checkpoints,
+            given_shape=cached.shape if cached.ids == tuple(t.id for t in tasks) else None,
+            plan_status=plan["status"],
+            halted_by=plan["halted_by"],
+            inputs=json.loads(plan["inputs_json"] or "{}"),
+            positions=self.positions(plan, cached.ids[: len(state)]) if positions else (),
+            placeholders={t["id"]: _placeholders(t) for t in state if t["placeholders_json"]},
+        )
+
+    def forget(self, plan_id: str) -> None:
+        """Drop a plan's cached shape (after a write that changed it)."""
+        with self._lock:
+            self._shapes.pop(plan_id, None)
+
+    def _shape(self, tx: Tx, plan: Row, state: list[Row]) -> _Cached:
+        plan_id = plan["id"]
+        with self._lock:
+            cached = self._shapes.get(plan_id)
+        if (
+            cached is not None
+            and cached.shape_seq == plan["shape_seq"]
+            and cached.read_write == plan["read_write"]
+            and len(cached.ids) - len(cached.outside) == len(state)
+        ):
+            return cached
+        edges: dict[str, list[Dependency]] = {}
+        ids = [r["id"] for r in state]
+        inside = set(ids)
+        outside: list[str] = []
+        for r in tx.rows(
+            "SELECT d.task_id, d.depends_on, d.requires_success, d.when_expr FROM dependencies d "
+            "JOIN tasks t ON t.id = d.task_id JOIN tasks u ON u.id = d.depends_on "
+            "WHERE t.plan_id = ? ORDER BY u.seq",
+            (plan_id,),
+        ):
+            edges.setdefault(r["task_id"], []).append(_dependency(r))
+            if r["depends_on"] not in inside:
+                outside.append(r["depends_on"])
+        writes: dict[str, list[str]] = {}
+        reads: dict[str, list[str]] = {}
+        for r in tx.rows(
+            "SELECT p.task_id, p.mode, p.path FROM task_paths p JOIN tasks t ON t.id = p.task_id "
+            "WHERE t.plan_id = ? ORDER BY p.task_id, p.mode, p.position",
+            (plan_id,),
+        ):
+            (writes if r["mode"] == "write" else reads).setdefault(r["task_id"], []).append(
+                r["path"]
+            )
+        outside = list(dict.fromkeys(outside))
+        built = _Cached(
+            shape_seq=plan["shape_seq"],
+            read_write=plan["read_write"],
+            ids=(*ids, *outside),
+            edges={k: tuple(v) for k, v in edges.items()},
+            writes={k: tuple(v) for k, v in writes.items()},
+            reads={k: tuple(v) for k, v in reads.items()},
+            outside=tuple(outside),
+            shape=None,
+        )
+        tasks = [_task(r, built.edges, built.writes, built.reads) for r in state]
+        tasks += [ExecTask(id=o, external=True, writes=(), wave=_EXTERNAL_WAVE) for o in outside]
+        built = _Cached(**{**_fields(built), "shape": Shape(tasks, plan["read_write"])})
+        with self._lock:
+            self._shapes[plan_id] = built
+        return built
+
+    def positions(self, plan: Row, ids: Sequence[str]) -> tuple[str, ...]:
+        """The plan's task ids (plan-file ids) in plan order: ``taskN`` is the N-th."""
+        result = self.plan_result(plan)
+        out = [t.id for t in result.tasks]
+        known = set(out)
+        for stored in ids:
+            spec = spec_of(plan["id"], stored)
+            if spec not in known:  # tasks added to the plan later come last
+                out.append(spec)
+        return tuple(out)
+
+    def _standalone(self, tx: Tx) -> Snapshot:
+        state = tx.rows(
+            f"SELECT {_STATE_COLUMNS} FROM tasks WHERE plan_id IS NULL ORDER BY seq", ()
+        )
+        ids = [r["id"] for r in state]
+        edges: dict[str, list[Dependency]] = {}
+        outside: list[str] = []
+        inside = set(ids)
+        for r in tx.rows(
+            "SELECT d.task_id, d.depends_on, d.requires_success, d.when_expr FROM dependencies d "
+            "JOIN tasks t ON t.id = d.task_id JOIN tasks u ON u.id = d.depends_on "
+            "WHERE t.plan_id IS NULL ORDER BY u.seq",
+            (),
+        ):
+            edges.setdefault(r["task_id"], []).append(_dependency(r))
+            if r["depends_on"] not in inside:
+                outside.append(r["depends_on"])
+        frozen = {k: tuple(v) for k, v in edges.items()}
+        tasks = [_task(r, frozen, {}, {}) for r in state]
+        tasks += self._stand_ins(tx, list(dict.fromkeys(outside)))
+        return Snapshot(None, None, tuple(self._with_outputs(tx, tasks)))
+
+    @staticmethod
+    def _stand_ins(tx: Tx, ids: Sequence[str]) -> list[ExecTask]:
+        """Dependencies outside the scope: their status and approval, nothing else."""
+        if not ids:
+            return []
+        found: dict[str, ExecTask] = {}
+        for chunk in chunks(list(ids)):
+            for r in tx.rows(
+                "SELECT t.id, t.status, CASE WHEN t.output IS NULL THEN 0 ELSE 1 END AS "
+                "has_output, c.require_approval, c.approved_at FROM tasks t "
+                "LEFT JOIN checkpoints c ON c.task_id = t.id "
+                f"WHERE t.id IN ({placeholders_for(chunk)})",
+                chunk,
+            ):
+                found[r["id"]] = ExecTask(
+                    id=r["id"],
+                    status=Status(r["status"]),
+                    external=True,
+                    writes=(),
+                    wave=_EXTERNAL_WAVE,
+                    has_output=bool(r["has_output"]),
+                    approval_pending=bool(r["require_approval"]) and r["approved_at"] is None,
+                )
+        return [found[i] for i in ids if i in found]
+
+    @staticmethod
+    def _with_outputs(tx: Tx, tasks: list[ExecTask]) -> list[ExecTask]:
+        """Fill ``output`` where a condition reads it (tasks some edge's ``when`` tests,
+        whatever their status: one in review may be approved by this very request):
+        only those outputs are read, each once."""
+        wanted = {d.task_id for t in tasks for d in t.depends_on if d.when is not None}
+        done = [t.id for t in tasks if t.id in wanted and t.has_output]
+        if not done:
+            return tasks
+        outputs: dict[str, str] = {}
+        for chunk in chunks(done):
+            for r in tx.rows(
+                f"SELECT id, output FROM tasks WHERE id IN ({placeholders_for(chunk)})", chunk
+            ):
+                outputs[r["id"]] = r["output"]
+        return [_replace(t, output=outputs[t.id]) if t.id in outputs else t for t in tasks]
+
+    @staticmethod
+    def _checkpoints(tx: Tx, plan_id: str) -> dict[str, Checkpoint]:
+        from waveplan.execution.durations import parse_duration
+
+        out: dict[str, Checkpoint] = {}
+        for r in tx.rows(
+            "SELECT c.task_id, c.require_approval, c.approvers_json, c.timeout, c.on_timeout, "
+            "c.approved_at, c.escalated_at, t.status FROM checkpoints c "
+            "JOIN tasks t ON t.id = c.task_id WHERE c.plan_id = ?",
+            (plan_id,),
+        ):
+            pending = bool(r["require_approval"]) and r["approved_at"] is None
+            since = None
+            if pending and r["timeout"] and r["status"] in (Status.REVIEW, Status.SKIPPED):
+                found = one(
+                    tx,
+                    "SELECT MAX(at) AS at FROM events WHERE task_id = ? AND to_status = ?",
+                    (r["task_id"], r["status"]),
+                )
+                since = epoch(found["at"]) if found else None
+            out[r["task_id"]] = Checkpoint(
+                task_id=r["task_id"],
+                require_approval=bool(r["require_approval"]),
+                approvers=tuple(json.loads(r["approvers_json"] or "[]")),
+                timeout=r["timeout"],
+                timeout_seconds=parse_duration(r["timeout"]) if r["timeout"] else None,
+                on_timeout=r["on_timeout"],
+                approved=r["approved_at"] is not None,
+                escalated_at=epoch(r["escalated_at"]),
+                waiting_since=since,
+            )
+        return out
+
+
+# A dependency outside the plan that is still open: neither released, nor busy, nor
+# holding files; its wave is past every real one so it never holds the wave barrier.
+_EXTERNAL_WAVE = 1 << 30
+
+
+def _fields(c: _Cached) -> dict[str, Any]:
+    return {k: getattr(c, k) for k in c.__slots__}
+
+
+def _replace(t: ExecTask, **changes: Any) -> ExecTask:
+    from dataclasses import replace
+
+    return replace(t, **changes)
+
+
+def _dependency(r: Row) -> Dependency:
+    return Dependency(
+        r["depends_on"],
+        requires_success=bool(r["requires_success"]),
+        when=condition(r["when_expr"]) if r["when_expr"] else None,
+    )
+
+
+def _placeholders(r: Row) -> tuple[str, ...]:
+    return tuple(json.loads(r["placeholders_json"]))
+
+
+def _task(
+    r: Row,
+    edges: dict[str, tuple[Dependency, ...]],
+    writes: dict[str, tuple[str, ...]],
+    reads: dict[str, tuple[str, ...]],
+) -> ExecTask:
+    tid = r["id"]
+    return ExecTask(
+        id=tid,
+        depends_on=edges.get(tid, ()),
+        writes=writes.get(tid, ()) if r["files_known"] else None,
+        reads=reads.get(tid, ()),
+        wave=r["wave"],
+        priority=r["priority"] or "normal",
+        type=r["task_type"] or "task",
+        status=Status(r["status"]),
+        attempts=r["attempts"] or 0,
+        ready_since=epoch(r["ready_since"]),
+        not_before=epoch(r["not_before"]),
+        lease_expires_at=epoch(r["lease_expires_at"]),
+        owner=r["owner"],
+        lease_seconds=r["lease_seconds"],
+        needs_review=bool(r["review_required"]),
+        has_output=bool(r["has_output"]),
+        reported_attempt=r["reported_attempt"] or 0,
+    )
+
+
+def _retry(plan: Row) -> RetryPolicy:
+    raw = json.loads(plan["retry_json"]) if plan["retry_json"] else {}
+    codes = raw.get("retryable_error_codes")
+    return RetryPolicy(
+        max_attempts=raw.get("max_attempts", 3),
+        backoff_base_seconds=raw.get("backoff_base_seconds", 30.0),
+        retryable_error_codes=None if codes is None else frozenset(codes),
+    )
