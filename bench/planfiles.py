@@ -83,7 +83,7 @@ def _task(rng: random.Random, i: int, dirs: int) -> dict[str, Any]:
         f"pkg{d % 13}/mod{d}/f{rng.randrange(20)}.py"
         for d in (rng.randrange(dirs) for _ in range(rng.randint(0, 4)))
     ]
-    cut = rng.randint(0, len(paths))
+    cut = rng.randint(0, min(3, len(paths)))  # an atomic task writes at most 3 paths
     task["writes"] = paths[:cut]
     if paths[cut:]:
         task["reads"] = paths[cut:]
