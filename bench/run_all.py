@@ -56,6 +56,8 @@ class Bench:
     measures: tuple[str, ...]
     quick: tuple[str, ...] = ()
     note: str = ""
+    #: The script prints plain text, not markdown: shown as a code block.
+    fence: bool = False
 
 
 _PURE_CORE = (
@@ -154,6 +156,21 @@ BENCHES: tuple[Bench, ...] = (
             "bench/machine.py",
         ),
         note="against commit 557772d, before the replies were resized",
+    ),
+    Bench(
+        "board",
+        "bench/board.py",
+        (),
+        (
+            *_WHOLE_PACKAGE,
+            f"{PKG}/board/**/*",
+            "tests/board/support.py",
+            "bench/board.py",
+            "bench/machine.py",
+        ),
+        quick=("--runs", "1", "--viewers", "5", "--updates", "5"),
+        note="needs Chromium (Debian's package)",
+        fence=True,
     ),
     Bench(
         "claims",
@@ -271,7 +288,7 @@ def run(bench: Bench, *, quick: bool) -> str:
     out = proc.stdout.strip()
     if out.startswith("## "):  # a section heading of its own: BENCHMARKS.md has it
         out = out.split("\n", 1)[1].lstrip("\n") if "\n" in out else ""
-    return out + "\n"
+    return f"```\n{out}\n```\n" if bench.fence else out + "\n"
 
 
 def write_block(

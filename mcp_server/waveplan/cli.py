@@ -78,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     from waveplan.cli_transfer import add_parsers  # import, export
 
     add_parsers(sub)
+
+    from waveplan.cli_store import add_commands as add_store_commands
+
+    add_store_commands(sub)  # where, list, status, show, log, approve, ..., board
     return parser
 
 
@@ -178,6 +182,9 @@ COMMANDS = {
     "hook": _cmd_hook,
     "group": _group_run,
 }
+from waveplan.cli_store import COMMANDS as _STORE_COMMANDS  # noqa: E402
+
+COMMANDS.update(_STORE_COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

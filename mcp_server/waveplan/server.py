@@ -30,6 +30,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from waveplan import __version__
+from waveplan.current import stored_result
 from waveplan.errors import NotFoundError, PlanFileError, WaveplanError
 from waveplan.models import (
     MAX_PLAN_TASKS,
@@ -815,18 +816,19 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         view.due = now.due
         view.cursor = status_cursor(tasks)
         stale = since is not None and not apply_since(view, tasks, since)
+        current = stored_result(store, plan, tasks)  # with tasks added after plan_create
         if detail == "summary":
             view = summarize_view(view)
         if format == "markdown" and detail == "summary":
-            now = {t.id: t.status for t in tasks}
+            status_now = {t.id: t.status for t in tasks}
             waves = [
-                [(task_id(plan_id, t), now.get(task_id(plan_id, t), "?")) for t in wave]
-                for wave in plan.result.waves
+                [(task_id(plan_id, t), status_now.get(task_id(plan_id, t), "?")) for t in wave]
+                for wave in current.waves
             ]
             rendered = render_progress(view, waves)
         else:
             statuses = spec_statuses(plan_id, tasks)
-            rendered = render_plan(plan.result, format, statuses=statuses, plan_id=plan_id)
+            rendered = render_plan(current, format, statuses=statuses, plan_id=plan_id)
         if stale and format == "markdown":
             rendered += "\n**Cursor**: not from this plan's current tasks; the whole view above\n"
         view.rendered = rendered + status_notes(view, format)
@@ -958,8 +960,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             plan = store.get_plan(plan_id)
         except NotFoundError as exc:
             raise ResourceNotFoundError(exc.message) from exc
-        statuses = spec_statuses(plan_id, store.list_tasks(plan_id=plan_id))
-        return render_plan(plan.result, "markdown", statuses=statuses)
+        tasks = store.list_tasks(plan_id=plan_id)
+        current = stored_result(store, plan, tasks)  # with tasks added after plan_create
+        return render_plan(current, "markdown", statuses=spec_statuses(plan_id, tasks))
 
     return server
 

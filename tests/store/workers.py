@@ -71,3 +71,18 @@ def run_all(procs: list[Any], out: Any) -> dict[str, Any]:
             proc.join(timeout=30)
             if proc.is_alive():  # pragma: no cover - only when a worker hangs
                 proc.terminate()
+
+
+def note_many(location: str, task_id: str, count: int, start: Any, out: Any) -> None:
+    """Add ``count`` progress notes to ``task_id``; put ``(task_id, count)`` on ``out``."""
+    store = open_store(location)
+    try:
+        start.wait(timeout=60)
+        for i in range(count):
+            store.update_task(task_id, TaskChanges(note=f"note {i}"), actor=task_id)
+        out.put((task_id, count))
+    except BaseException as exc:
+        out.put((task_id, f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        store.close()

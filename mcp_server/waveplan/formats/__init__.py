@@ -292,6 +292,8 @@ def dump_document(exported: Exported) -> str:
             return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
         _Dumper.add_representer(str, text)
+        # Statuses are str enums (lifecycle.Status): written as the plain words they are.
+        _Dumper.add_multi_representer(str, lambda d, v: text(d, str.__str__(v)))
         return yaml.dump(
             exported.document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
         )

@@ -19,12 +19,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from waveplan.errors import PlanFileError
-
-if TYPE_CHECKING:
-    from waveplan.models import Status
+from waveplan.lifecycle import TERMINAL, WAITING, Status
 
 __all__ = [
     "EXTENSION",
@@ -49,7 +47,7 @@ PROVENANCE = "imported_from"
 FILES_NOTE_KEY = "files"
 FILES_NOTE = "files not declared; source says parallel"
 #: Statuses an import can restore (the others mean work in flight: it starts over).
-SETTLED: frozenset[Status] = frozenset({"done", "skipped", "cancelled", "blocked"})
+SETTLED: frozenset[Status] = TERMINAL | {Status.BLOCKED}
 
 
 @dataclass(frozen=True)
@@ -241,7 +239,7 @@ class Reader:
         """
         if value in SETTLED:
             self.statuses[task_id] = value
-        elif word is not None and value not in ("pending", "ready"):
+        elif word is not None and value not in WAITING:
             self._restarted.setdefault(word, []).append(task_id)
 
     def parallel(self, task: dict[str, Any]) -> None:

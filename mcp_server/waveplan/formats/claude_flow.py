@@ -41,7 +41,7 @@ field yet: they are kept in metadata and named in warnings.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from waveplan.formats._base import (
     FILES_NOTE,
@@ -55,9 +55,7 @@ from waveplan.formats._base import (
     first_line,
     spread,
 )
-
-if TYPE_CHECKING:
-    from waveplan.models import Status
+from waveplan.lifecycle import Status
 
 __all__ = ["NAME", "TASK_FIELDS", "WORKFLOW_FIELDS", "detect", "js_condition", "read", "write"]
 
@@ -101,15 +99,15 @@ WORKFLOW_FIELDS = FieldMap(
 _PRIORITY = {"urgent": "urgent", "critical": "urgent", "high": "high", "normal": "normal"}
 _PRIORITY |= {"medium": "normal", "low": "low"}
 _STATUS: Mapping[str, Status] = {
-    "pending": "pending",
-    "queued": "pending",
-    "running": "running",
-    "in_progress": "running",
-    "completed": "done",
-    "failed": "failed",
-    "cancelled": "cancelled",
-    "skipped": "skipped",
-    "blocked": "blocked",
+    "pending": Status.PENDING,
+    "queued": Status.PENDING,
+    "running": Status.RUNNING,
+    "in_progress": Status.RUNNING,
+    "completed": Status.DONE,
+    "failed": Status.FAILED,
+    "cancelled": Status.CANCELLED,
+    "skipped": Status.SKIPPED,
+    "blocked": Status.BLOCKED,
 }
 #: Each waveplan status in Claude-Flow's words (in flight: running; waiting: omitted).
 _WORDS = {"done": "completed", "skipped": "skipped", "cancelled": "cancelled"}

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from waveplan.formats._base import (
     FILES_NOTE,
@@ -38,9 +38,7 @@ from waveplan.formats._base import (
     first_line,
     spread,
 )
-
-if TYPE_CHECKING:
-    from waveplan.models import Status
+from waveplan.lifecycle import Status
 
 __all__ = ["NAME", "TASK_FIELDS", "TEAM_FIELDS", "detect", "read", "write"]
 
@@ -73,15 +71,15 @@ TEAM_FIELDS = FieldMap(
     },
 )
 _STATUS: Mapping[str, Status] = {
-    "TODO": "pending",
-    "DOING": "running",
-    "BLOCKED": "blocked",
-    "REVISE": "revise",
-    "DONE": "done",
-    "AWAITING_VALIDATION": "review",
-    "VALIDATED": "done",
-    "PAUSED": "pending",
-    "RESUMED": "pending",
+    "TODO": Status.PENDING,
+    "DOING": Status.RUNNING,
+    "BLOCKED": Status.BLOCKED,
+    "REVISE": Status.REVISE,
+    "DONE": Status.DONE,
+    "AWAITING_VALIDATION": Status.REVIEW,
+    "VALIDATED": Status.DONE,
+    "PAUSED": Status.PENDING,
+    "RESUMED": Status.PENDING,
 }
 #: Each waveplan status in KaibanJS's words (waiting: omitted).
 _WORDS = {"done": "DONE", "blocked": "BLOCKED", "skipped": "DONE", "cancelled": "BLOCKED"}

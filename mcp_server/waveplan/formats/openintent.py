@@ -40,7 +40,7 @@ in metadata and named in warnings.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from waveplan.formats._base import (
     EXTENSION,
@@ -52,9 +52,7 @@ from waveplan.formats._base import (
     first_line,
     spread,
 )
-
-if TYPE_CHECKING:
-    from waveplan.models import Status
+from waveplan.lifecycle import Status
 
 __all__ = ["NAME", "PHASE_FIELDS", "PLAN_FIELDS", "detect", "read", "write"]
 
@@ -103,11 +101,11 @@ _ON_TIMEOUT = {
 _PRIORITY = {"urgent": "urgent", "high": "high", "normal": "normal", "medium": "normal"}
 _PRIORITY |= {"low": "low", "critical": "urgent"}
 _STATES: Mapping[str, Status] = {
-    "pending": "pending",
-    "running": "running",
-    "completed": "done",
-    "failed": "failed",
-    "skipped": "skipped",
+    "pending": Status.PENDING,
+    "running": Status.RUNNING,
+    "completed": Status.DONE,
+    "failed": Status.FAILED,
+    "skipped": Status.SKIPPED,
 }
 #: Each waveplan status in OpenIntent's task states (waiting: omitted).
 _WORDS = {"done": "completed", "skipped": "skipped", "cancelled": "skipped", "failed": "failed"}

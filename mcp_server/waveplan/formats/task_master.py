@@ -26,12 +26,10 @@ Tagged files: the tag ``master``, or the only tag, or the one asked for (``tag``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from waveplan.formats._base import FieldMap, Reader, Writer, compose, first_line, spread
-
-if TYPE_CHECKING:
-    from waveplan.models import Status
+from waveplan.lifecycle import Status
 
 __all__ = ["NAME", "TASK_FIELDS", "detect", "read", "write"]
 
@@ -64,14 +62,14 @@ TAG_FIELDS = FieldMap(
 _PRIORITY = {"critical": "urgent", "high": "high", "medium": "normal", "low": "low"}
 _PRIORITY_WORDS = {"urgent": "critical", "high": "high", "low": "low"}
 _STATUS: Mapping[str, Status] = {
-    "pending": "pending",
-    "in-progress": "running",
-    "done": "done",
-    "completed": "done",
-    "review": "review",
-    "deferred": "blocked",
-    "cancelled": "cancelled",
-    "blocked": "blocked",
+    "pending": Status.PENDING,
+    "in-progress": Status.RUNNING,
+    "done": Status.DONE,
+    "completed": Status.DONE,
+    "review": Status.REVIEW,
+    "deferred": Status.BLOCKED,
+    "cancelled": Status.CANCELLED,
+    "blocked": Status.BLOCKED,
 }
 #: Each waveplan status in task-master's words.
 _WORDS = {"done": "done", "cancelled": "cancelled", "blocked": "blocked", "skipped": "cancelled"}

@@ -33,12 +33,10 @@ come from ``dependencies``/``depends_on``, ``context_from_phases`` and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from waveplan.formats._base import FieldMap, Reader, first_line
-
-if TYPE_CHECKING:
-    from waveplan.models import Status
+from waveplan.lifecycle import Status
 
 __all__ = ["NAME", "PHASE_FIELDS", "PLAN_FIELDS", "detect", "read"]
 
@@ -77,15 +75,15 @@ PLAN_FIELDS = FieldMap(
 )
 _PREFIXES = ("workflow-orchestrator:", "waveplan:")
 _STATUS: Mapping[str, Status] = {
-    "pending": "pending",
-    "in_progress": "running",
-    "active": "running",
-    "running": "running",
-    "completed": "done",
-    "done": "done",
-    "failed": "failed",
-    "skipped": "skipped",
-    "blocked": "blocked",
+    "pending": Status.PENDING,
+    "in_progress": Status.RUNNING,
+    "active": Status.RUNNING,
+    "running": Status.RUNNING,
+    "completed": Status.DONE,
+    "done": Status.DONE,
+    "failed": Status.FAILED,
+    "skipped": Status.SKIPPED,
+    "blocked": Status.BLOCKED,
 }
 
 

@@ -8,11 +8,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from waveplan.models import PlanRecord, PlanResult, PlanSpec, Priority, Status, TaskRecord
+
+if TYPE_CHECKING:
+    from waveplan.store.feed import FeedPage
 
 __all__ = ["ClaimResult", "Store", "TaskChanges", "TaskNew", "TaskSummary", "UpdateResult"]
 
@@ -179,4 +182,12 @@ class Store(Protocol):
 
     def sweep(self, plan_id: str) -> None:
         """Apply what time alone decides: lapsed leases and checkpoint timeouts."""
+        ...
+
+    # change feed (store.feed)
+    def events_since(
+        self, after: int = 0, *, plan_id: str | None = None, limit: int = 500
+    ) -> FeedPage:
+        """Events committed after feed position ``after`` (of one plan, if given), in
+        commit order, at most ``limit``; ``after=-1`` returns only the current end."""
         ...

@@ -31,7 +31,9 @@ __all__ = ["DIALECTS", "LATEST", "MIGRATIONS", "Migration", "pending_migrations"
 class Migration(NamedTuple):
     version: int
     description: str
-    statements: tuple[str, ...]
+    #: Portable statements, or ``(dialect, statement)`` pairs run on that backend only
+    #: (triggers: their bodies have no portable spelling).
+    statements: tuple[str | tuple[str, str], ...]
 
 
 DIALECTS: dict[str, dict[str, str]] = {
@@ -185,6 +187,82 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE plans ADD COLUMN revision INTEGER NOT NULL DEFAULT 1",
         ),
     ),
+    Migration(
+        4,
+        "change feed: events numbered in commit order (seq) and tagged with their plan",
+        # Readers follow the feed by ``seq`` (store.feed). ``id`` cannot serve: on
+        # PostgreSQL identity values are taken at INSERT, so id 11 can commit and be read
+        # before id 10 does, and a follower past 11 would never see 10; on SQLite a deleted
+        # task takes its events along and the highest ids are handed out again. ``seq``
+        # comes from the ``feed`` counter: on SQLite at INSERT (writers are serialised,
+        # so insert order is commit order), on PostgreSQL by a deferred trigger at COMMIT
+        # that holds the counter row until the commit is visible, so a later seq never
+        # becomes visible before an earlier one. Every insert into events is numbered,
+        # whoever writes it; only the last moments of concurrent commits queue.
+        (
+            "ALTER TABLE events ADD COLUMN plan_id VARCHAR(100)",
+            "ALTER TABLE events ADD COLUMN seq BIGINT",
+            "UPDATE events SET seq = id, "
+            "plan_id = (SELECT t.plan_id FROM tasks t WHERE t.id = events.task_id)",
+            "DELETE FROM counters WHERE name = 'feed'",
+            "INSERT INTO counters (name, value) SELECT 'feed', COALESCE(MAX(id), 0) FROM events",
+            "CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events (seq)",
+            "CREATE INDEX IF NOT EXISTS events_plan_seq ON events (plan_id, seq)",
+            (
+                "sqlite",
+                """CREATE TRIGGER IF NOT EXISTS events_feed AFTER INSERT ON events
+                FOR EACH ROW WHEN NEW.seq IS NULL
+                BEGIN
+                    INSERT OR IGNORE INTO counters (name, value) VALUES ('feed', 0);
+                    UPDATE counters SET value = value + 1 WHERE name = 'feed';
+                    UPDATE events SET
+                        seq = (SELECT value FROM counters WHERE name = 'feed'),
+                        plan_id = COALESCE(NEW.plan_id,
+                            (SELECT t.plan_id FROM tasks t WHERE t.id = NEW.task_id))
+                    WHERE id = NEW.id;
+                END""",
+            ),
+            (
+                "postgresql",
+                "CREATE INDEX IF NOT EXISTS events_unnumbered ON events (id) WHERE seq IS NULL",
+            ),
+            (
+                "postgresql",
+                # Fires once per inserted row at COMMIT; the first firing numbers all of
+                # the transaction's events (the only unnumbered rows it can see), the rest
+                # find their row numbered and return.
+                """CREATE OR REPLACE FUNCTION waveplan_events_feed() RETURNS trigger
+                LANGUAGE plpgsql AS $$
+                DECLARE
+                    pending BIGINT;
+                    top BIGINT;
+                BEGIN
+                    IF EXISTS (SELECT 1 FROM events WHERE id = NEW.id AND seq IS NOT NULL) THEN
+                        RETURN NULL;
+                    END IF;
+                    SELECT count(*) INTO pending FROM events WHERE seq IS NULL;
+                    INSERT INTO counters (name, value) VALUES ('feed', pending)
+                        ON CONFLICT (name) DO UPDATE SET value = counters.value + EXCLUDED.value
+                        RETURNING value INTO top;
+                    UPDATE events e SET
+                        seq = top - pending + n.rn,
+                        plan_id = COALESCE(e.plan_id,
+                            (SELECT t.plan_id FROM tasks t WHERE t.id = e.task_id))
+                    FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn
+                          FROM events WHERE seq IS NULL) n
+                    WHERE e.id = n.id;
+                    RETURN NULL;
+                END
+                $$""",
+            ),
+            (
+                "postgresql",
+                """CREATE CONSTRAINT TRIGGER events_feed AFTER INSERT ON events
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+                EXECUTE FUNCTION waveplan_events_feed()""",
+            ),
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -202,7 +280,7 @@ def pending_migrations(
     Traceback (most recent call last):
     ...
     waveplan.errors.StoreError: the database has schema version 99, newer than this \
-waveplan knows (3); upgrade waveplan or point $WAVEPLAN_DB at another database
+waveplan knows (4); upgrade waveplan or point $WAVEPLAN_DB at another database
     """
     versions = [m.version for m in migrations]
     if versions != sorted(set(versions)):
@@ -226,6 +304,10 @@ def apply_migrations(tx: Tx, dialect: str, migrations: Sequence[Migration] = MIG
     todo = pending_migrations(current, migrations)
     for migration in todo:
         for statement in migration.statements:
+            if isinstance(statement, tuple):
+                only, statement = statement
+                if only != dialect:
+                    continue
             tx.run(render(statement, dialect))
     if todo:
         if found:

@@ -78,7 +78,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from waveplan.store import claims, plans, questions, tasks
+from waveplan.store import claims, feed, plans, questions, tasks
 from waveplan.store.repository import Repository
 from waveplan.store.requests import Changed, Changes
 from waveplan.store.tx import Row, Tx, format_time
@@ -271,6 +271,14 @@ class SQLStore:
         """Apply what time alone decided for a plan (lapsed leases, checkpoint timeouts);
         every write to the plan does this too."""
         self._write(lambda u: claims.sweep(u, plan_id))
+
+    def events_since(
+        self, after: int = 0, *, plan_id: str | None = None, limit: int = feed.DEFAULT_LIMIT
+    ) -> feed.FeedPage:
+        """The change feed after ``after`` (see ``store.feed``), in one read transaction."""
+        return self._transaction_read(
+            lambda tx: feed.events_since(tx, after, plan_id=plan_id, limit=limit)
+        )
 
     def plan_now(self, plan_id: str) -> claims.PlanNow:
         """The plan's tasks as of now, with what time decided played through (read
