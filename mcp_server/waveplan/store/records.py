@@ -52,7 +52,7 @@ def render(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> str:
     return render_description(
         text,
         task_results=results,
-        positions=repo.positions(plan, stored),
+        positions=repo.positions(tx, plan, stored),
         inputs=json.loads(plan["inputs_json"] or "{}"),
     )
 
@@ -166,7 +166,7 @@ def plan_record(tx: Tx, repo: Repository, row: Row) -> PlanRecord:
         retry=RetrySettings.model_validate_json(raw) if raw else RetrySettings(),
         halted_by=row["halted_by"],
         escalated=escalated,
-        result=repo.plan_result(row),
+        result=repo.plan_result(tx, row),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

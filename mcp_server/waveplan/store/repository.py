@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -51,12 +51,12 @@ TASK_COLUMNS = (
 )
 PLAN_COLUMNS = (
     "id, name, goal, status, project, session_id, max_concurrent, strategy, failure_policy, "
-    "read_write, result_json, created_at, updated_at, inputs_json, retry_json, halted_by, "
+    "read_write, created_at, updated_at, inputs_json, retry_json, halted_by, "
     "shape_seq, revision"
 )
 # The state columns a snapshot reads of every task of a scope.
 _STATE_COLUMNS = (
-    "id, status, wave, priority, task_type, files_known, attempts, owner, lease_seconds, "
+    "id, version, status, wave, priority, task_type, files_known, attempts, owner, lease_seconds, "
     "lease_expires_at, ready_since, not_before, review_required, reported_attempt, "
     "placeholders_json, CASE WHEN output IS NULL THEN 0 ELSE 1 END AS has_output"
 )
@@ -96,7 +96,7 @@ def placeholders_of(description: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(placeholders(description))) if "{" in description else ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Cached:
     shape_seq: int
     read_write: str
@@ -106,6 +106,12 @@ class _Cached:
     reads: dict[str, tuple[str, ...]]
     outside: tuple[str, ...]
     shape: Shape | None
+    #: (version, ExecTask, placeholders) per task id, filled as versions are read.
+    states: dict[str, tuple[int, ExecTask, tuple[str, ...]]]
+    #: The placeholders of the tasks that name any (the rest name none).
+    named: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The plan's task order for ``taskN`` placeholders, once asked for.
+    positions: tuple[str, ...] | None = None
 
 
 class Repository:
@@ -157,18 +163,25 @@ class Repository:
                 missing=missing,
             )
 
-    def plan_result(self, row: Row) -> Any:
-        """The plan's ``PlanResult`` (it never changes after ``create_plan``; parsed once
-        per process)."""
+    def plan_result(self, tx: Tx, row: Row) -> Any:
+        """The plan's ``PlanResult`` (it never changes after ``create_plan``: read and
+        parsed once per process; ``result_json`` is megabytes for a big plan, so plan
+        rows are read without it)."""
         from waveplan.models import PlanResult
 
         key = (row["id"], row["created_at"])
         with self._lock:
             result = self._results.get(key)
-            if result is None:
+        if result is None:
+            found = one(
+                tx, "SELECT result_json FROM plan_documents WHERE plan_id = ?", (row["id"],)
+            )
+            assert found is not None
+            result = PlanResult.model_validate_json(found["result_json"])
+            with self._lock:
                 if len(self._results) >= 64:
                     self._results.clear()
-                result = self._results[key] = PlanResult.model_validate_json(row["result_json"])
+                self._results[key] = result
         return result
 
     # ------------------------------------------------------------------ scopes
@@ -196,11 +209,12 @@ class Repository:
         if plan_id is None:
             return self._standalone(tx)
         plan = plan or self.plan_row(tx, plan_id)
-        state = tx.rows(
-            f"SELECT {_STATE_COLUMNS} FROM tasks WHERE plan_id = ? ORDER BY seq", (plan_id,)
+        versions = tx.values(
+            "SELECT id, version FROM tasks WHERE plan_id = ? ORDER BY seq", (plan_id,)
         )
-        cached = self._shape(tx, plan, state)
-        tasks = [_task(r, cached.edges, cached.writes, cached.reads) for r in state]
+        ids = [i for i, _ in versions]
+        cached = self._shape(tx, plan, ids)
+        tasks, placeholders = self._states(tx, plan_id, cached, versions)
         tasks += self._stand_ins(tx, cached.outside)
         tasks = self._with_outputs(tx, tasks)
         retry = _retry(plan)
@@ -227,16 +241,51 @@ class Repository:
             plan_status=plan["status"],
             halted_by=plan["halted_by"],
             inputs=json.loads(plan["inputs_json"] or "{}"),
-            positions=self.positions(plan, cached.ids[: len(state)]) if positions else (),
-            placeholders={t["id"]: _placeholders(t) for t in state if t["placeholders_json"]},
+            positions=self._cached_positions(tx, plan, cached, ids)
+            if positions and placeholders
+            else (),
+            placeholders=placeholders,
         )
+
+    def _states(
+        self, tx: Tx, plan_id: str, cached: _Cached, versions: list[tuple[Any, ...]]
+    ) -> tuple[list[ExecTask], dict[str, tuple[str, ...]]]:
+        """Each task's state, rebuilt only where its version moved since this process
+        last read it (an ``ExecTask`` per (id, version), kept with the shape: a plan's
+        shape changes whenever tasks come or go, so a version of a rolled-back insert is
+        never taken for a committed one)."""
+        memo = cached.states
+        stale = [i for i, v in versions if memo.get(i, (None,))[0] != v]
+        if stale:
+            if len(stale) * 4 > len(versions):
+                rows = tx.rows(f"SELECT {_STATE_COLUMNS} FROM tasks WHERE plan_id = ?", (plan_id,))
+            else:
+                rows = [
+                    r
+                    for chunk in chunks(stale)
+                    for r in tx.rows(
+                        f"SELECT {_STATE_COLUMNS} FROM tasks "
+                        f"WHERE id IN ({placeholders_for(chunk)})",
+                        chunk,
+                    )
+                ]
+            edges, writes, reads = cached.edges, cached.writes, cached.reads
+            with self._lock:
+                for r in rows:
+                    named = _placeholders(r)
+                    memo[r["id"]] = (r["version"], _task(r, edges, writes, reads), named)
+                    if named:
+                        cached.named[r["id"]] = named
+                    else:
+                        cached.named.pop(r["id"], None)
+        return [memo[i][1] for i, _ in versions], dict(cached.named)
 
     def forget(self, plan_id: str) -> None:
         """Drop a plan's cached shape (after a write that changed it)."""
         with self._lock:
             self._shapes.pop(plan_id, None)
 
-    def _shape(self, tx: Tx, plan: Row, state: list[Row]) -> _Cached:
+    def _shape(self, tx: Tx, plan: Row, ids: list[str]) -> _Cached:
         plan_id = plan["id"]
         with self._lock:
             cached = self._shapes.get(plan_id)
@@ -244,11 +293,10 @@ class Repository:
             cached is not None
             and cached.shape_seq == plan["shape_seq"]
             and cached.read_write == plan["read_write"]
-            and len(cached.ids) - len(cached.outside) == len(state)
+            and cached.ids[: len(cached.ids) - len(cached.outside)] == tuple(ids)
         ):
             return cached
         edges: dict[str, list[Dependency]] = {}
-        ids = [r["id"] for r in state]
         inside = set(ids)
         outside: list[str] = []
         for r in tx.rows(
@@ -260,6 +308,12 @@ class Repository:
             edges.setdefault(r["task_id"], []).append(_dependency(r))
             if r["depends_on"] not in inside:
                 outside.append(r["depends_on"])
+        known = {
+            r["id"]
+            for r in tx.rows(
+                "SELECT id FROM tasks WHERE plan_id = ? AND files_known = 1", (plan_id,)
+            )
+        }
         writes: dict[str, list[str]] = {}
         reads: dict[str, list[str]] = {}
         for r in tx.rows(
@@ -280,17 +334,34 @@ class Repository:
             reads={k: tuple(v) for k, v in reads.items()},
             outside=tuple(outside),
             shape=None,
+            states={},
+            named={},
         )
-        tasks = [_task(r, built.edges, built.writes, built.reads) for r in state]
+        tasks = [
+            ExecTask(
+                id=i,
+                depends_on=built.edges.get(i, ()),
+                writes=built.writes.get(i, ()) if i in known else None,
+                reads=built.reads.get(i, ()),
+            )
+            for i in ids
+        ]
         tasks += [ExecTask(id=o, external=True, writes=(), wave=_EXTERNAL_WAVE) for o in outside]
         built = _Cached(**{**_fields(built), "shape": Shape(tasks, plan["read_write"])})
         with self._lock:
             self._shapes[plan_id] = built
         return built
 
-    def positions(self, plan: Row, ids: Sequence[str]) -> tuple[str, ...]:
+    def _cached_positions(
+        self, tx: Tx, plan: Row, cached: _Cached, ids: Sequence[str]
+    ) -> tuple[str, ...]:
+        if cached.positions is None:
+            object.__setattr__(cached, "positions", self.positions(tx, plan, ids))
+        return cached.positions  # type: ignore[return-value]
+
+    def positions(self, tx: Tx, plan: Row, ids: Sequence[str]) -> tuple[str, ...]:
         """The plan's task ids (plan-file ids) in plan order: ``taskN`` is the N-th."""
-        result = self.plan_result(plan)
+        result = self.plan_result(tx, plan)
         out = [t.id for t in result.tasks]
         known = set(out)
         for stored in ids:
@@ -403,7 +474,9 @@ _EXTERNAL_WAVE = 1 << 30
 
 
 def _fields(c: _Cached) -> dict[str, Any]:
-    return {k: getattr(c, k) for k in c.__slots__}
+    from dataclasses import fields
+
+    return {f.name: getattr(c, f.name) for f in fields(c)}
 
 
 def _replace(t: ExecTask, **changes: Any) -> ExecTask:
@@ -421,7 +494,8 @@ def _dependency(r: Row) -> Dependency:
 
 
 def _placeholders(r: Row) -> tuple[str, ...]:
-    return tuple(json.loads(r["placeholders_json"]))
+    raw = r["placeholders_json"]
+    return tuple(json.loads(raw)) if raw and raw != "[]" else ()
 
 
 def _task(
