@@ -123,6 +123,38 @@ BENCHES: tuple[Bench, ...] = (
         quick=("--runs", "3"),
     ),
     Bench(
+        "first-start",
+        "bench/first_start.py",
+        ("--runs", "3"),
+        (
+            *_WHOLE_PACKAGE,
+            "scripts/*",
+            "plugin.json",
+            ".claude-plugin/*",
+            "bench/first_start.py",
+            "bench/machine.py",
+        ),
+        quick=("--runs", "1"),
+        note="needs the pinned Claude Code CLI, network (PyPI) and unshare -rn",
+    ),
+    Bench(
+        "plugin-session",
+        "bench/plugin_session.py",
+        ("--runs", "3"),
+        (
+            *_WHOLE_PACKAGE,
+            "skills/**/*.md",
+            "hooks/*",
+            "scripts/waveplan-launch",
+            "tests/e2e/fake_api.py",
+            "tests/e2e/session.py",
+            "bench/plugin_session.py",
+            "bench/machine.py",
+        ),
+        quick=("--runs", "1"),
+        note="needs the pinned Claude Code CLI (scripted model, offline)",
+    ),
+    Bench(
         "simulate",
         "bench/simulate.py",
         (),
@@ -278,13 +310,17 @@ def _commit(files: Sequence[Path]) -> str:
     return f"{head}+changes" if dirty else head
 
 
+class BenchFailed(Exception):
+    """A benchmark exited with an error (its table is left as it was)."""
+
+
 def run(bench: Bench, *, quick: bool) -> str:
     """Run one benchmark (its progress goes to stderr); its markdown output."""
     command = [sys.executable, bench.script, *(bench.quick if quick else bench.args)]
     print(f"== {bench.name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     proc = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
-        raise SystemExit(f"{bench.name}: {bench.script} exited {proc.returncode}")
+        raise BenchFailed(f"{bench.name}: {bench.script} exited {proc.returncode}")
     out = proc.stdout.strip()
     if out.startswith("## "):  # a section heading of its own: BENCHMARKS.md has it
         out = out.split("\n", 1)[1].lstrip("\n") if "\n" in out else ""
@@ -333,9 +369,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted(set(names) - _NAMES)
     if unknown:
         ap.error(f"unknown benchmark(s) {', '.join(unknown)}; one of {', '.join(sorted(_NAMES))}")
+    failed: list[str] = []
     for bench in (b for b in BENCHES if b.name in names):
         files = measured_files(bench)
-        body = run(bench, quick=args.quick)
+        try:
+            body = run(bench, quick=args.quick)
+        except BenchFailed as exc:
+            print(f"== {exc}; its table is unchanged", file=sys.stderr, flush=True)
+            failed.append(bench.name)
+            continue
         if args.quick:
             print(f"## {bench.name} (quick)\n\n{body}")
             continue
@@ -343,6 +385,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = write_block(DOC.read_text(encoding="utf-8"), bench, body, files)
         DOC.write_text(text, encoding="utf-8")
         print(f"== {bench.name}: BENCHMARKS.md updated", file=sys.stderr, flush=True)
+    if failed:
+        print(f"== failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
