@@ -4,10 +4,11 @@ Run ``python bench/hooks.py [--runs N]`` from the repository root. Each scenario
 ``sh scripts/waveplan-launch hook hooks/<hook>.py`` with the event JSON on stdin (the
 exact command of ``hooks/hooks.json``) against a scratch database prepared through the
 store, and reports the median and the spread (p10, p90) of N runs; the scenarios run
-round robin, so every row sees the same machine load. Two baselines run in the same
-loop: the launcher starting an interpreter that does nothing (``python -c pass``
-equivalent), and the same interpreter importing the store (what any hook that must
-look at tasks pays before doing work).
+round robin, so every row sees the same machine load. Three baselines run in the same
+loop: the floor, ``python -c pass`` of the interpreter the launcher picks (no shell, no
+launcher: nothing a hook can go below); the launcher starting that interpreter with no
+work; and the same interpreter importing the store (what any hook that goes through the
+store pays before doing work). Every row shows its median over the floor.
 
 Scenarios are paired: the *fast path* (nothing for the hook to do, which is what most
 events are: subagents without a task, sessions without a plan) and the *store path*
@@ -93,9 +94,14 @@ def agent_prompt(task_id: str, out: str | None = None) -> str:
     return header + (f"Output File: {out}\n" if out else "") + "\nGo"
 
 
+FLOOR = "floor: `python -I -c pass` (the launcher's interpreter, started directly)"
+DONE = "post-agent, DONE checked and recorded (store write)"
+
+
 def scenarios(s: Scratch):
     """(label, hook script, stdin factory taking the run index)."""
     first_id, first_out = s.claimed[0]
+    yield FLOOR, "floor", lambda i: ""
     yield "baseline: launcher + interpreter, no work", None, lambda i: ""
     yield "baseline: launcher + interpreter + import store", "import-store", lambda i: ""
     yield (
@@ -133,7 +139,7 @@ def scenarios(s: Scratch):
             },
         )
 
-    yield "post-agent, DONE checked and recorded (store write)", "post_agent", done
+    yield DONE, "post_agent", done
     yield (
         "post-agent, bad reply refused (read through Peek)",
         "post_agent",
@@ -218,8 +224,25 @@ def scenarios(s: Scratch):
     )
 
 
-def command(script: str | None) -> list[str]:
+def launcher_python(env: dict[str, str]) -> str:
+    """The interpreter ``scripts/waveplan-launch`` runs hooks with."""
     launch = ["sh", str(REPO / "scripts" / "waveplan-launch"), "hook"]
+    found = subprocess.run(
+        [*launch, "-c", "import sys; print(sys.executable)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout.strip()
+    if not found:
+        raise SystemExit("scripts/waveplan-launch found no interpreter for hooks")
+    return found
+
+
+def command(script: str | None, python: str) -> list[str]:
+    launch = ["sh", str(REPO / "scripts" / "waveplan-launch"), "hook"]
+    if script == "floor":
+        return [python, "-I", "-c", "pass"]  # -I: as the launcher starts it
     if script is None:
         return [*launch, "-c", "pass"]
     if script == "import-store":
@@ -233,6 +256,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Scratch(Path(tmp), tasks=2 * (args.runs + 4))
+        python = launcher_python(scratch.env)
         cases = list(scenarios(scratch))
         times: dict[str, list[float]] = {label: [] for label, _, _ in cases}
         # Round robin: every run goes through all scenarios, so load from other
@@ -242,7 +266,11 @@ def main() -> None:
                 data = stdin(i)
                 t0 = time.perf_counter()
                 proc = subprocess.run(
-                    command(script), input=data, capture_output=True, text=True, env=scratch.env
+                    command(script, python),
+                    input=data,
+                    capture_output=True,
+                    text=True,
+                    env=scratch.env,
                 )
                 elapsed = time.perf_counter() - t0
                 if proc.returncode != 0:
@@ -253,11 +281,25 @@ def main() -> None:
         for label, samples in times.items():
             q = statistics.quantiles(samples, n=10)
             rows.append((label, statistics.median(samples), q[0], q[-1]))
-    print(f"Machine: {describe()}; {args.runs} rounds (after one warm-up round)\n")
-    print("| hook scenario | median ms | p10 ms | p90 ms |")
-    print("|---|---:|---:|---:|")
+    floor = next(med for label, med, _, _ in rows if label == FLOOR)
+    print(
+        f"Machine: {describe()}; interpreter `{python}`; {args.runs} rounds (after one "
+        "warm-up round)\n"
+    )
+    print("| hook scenario | median ms | over the floor | p10 ms | p90 ms |")
+    print("|---|---:|---:|---:|---:|")
     for label, med, p10, p90 in rows:
-        print(f"| {label} | {med:.0f} | {p10:.0f} | {p90:.0f} |")
+        over = "-" if label == FLOOR else f"+{med - floor:.0f}"
+        print(f"| {label} | {med:.0f} | {over} | {p10:.0f} | {p90:.0f} |")
+    done = next(med for label, med, _, _ in rows if label == DONE)
+    slowest = max(
+        (r for r in rows if not r[0].startswith(("floor", "baseline"))), key=lambda r: r[1]
+    )
+    print(
+        f"\n- Recording a DONE result under 100 ms: **{'met' if done < 100 else 'not met'}** "
+        f"({done:.0f} ms median, {done - floor:.0f} ms over the {floor:.0f} ms floor)."
+    )
+    print(f"- Slowest hook path: {slowest[0]} ({slowest[1]:.0f} ms median).")
 
 
 if __name__ == "__main__":

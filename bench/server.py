@@ -1,7 +1,7 @@
 """Benchmark of the MCP server over stdio: cold start, task_update latency, tools/list size.
 
 Run ``python bench/server.py [--runs 10] [--rounds 10]`` from the repository root. It
-prints a markdown section for BENCHMARKS.md. Everything is measured in one run, side
+prints the figures of BENCHMARKS.md's "MCP server" section. Everything is measured in one run, side
 by side, with a raw JSON-lines client (no SDK client in the timed path):
 
 - **cold start**: spawn -> ``initialize`` -> ``tools/list`` answered, for
@@ -256,9 +256,6 @@ def main(argv: list[str] | None = None) -> int:
     w, b = statistics.median(cold["waveplan"]), statistics.median(cold["bare"])
     every = [t for kind in times.values() for t in kind]
     lines = [
-        "## MCP server",
-        "",
-        "`python bench/server.py` (stdio, raw JSON-lines client, one run, side by side).",
         f"Machine: {_machine()}.",
         "",
         f"Cold start, spawn -> `tools/list` answered, median of {args.runs} alternating runs:",

@@ -229,3 +229,58 @@ def test_a_malformed_condition_is_refused_when_the_plan_is_read(capsys, tmp_path
     )
     code, _, err = run(capsys, "plan", plan)
     assert code == 2 and "condition on 'a': invalid condition at position" in err
+
+
+# --------------------------------------------------------------------------- --max-tasks
+
+
+def _tiny_plan(tmp_path: Path, count: int, **fields: object) -> str:
+    path = tmp_path / "tiny.json"
+    tasks = [{"id": f"t{i}", "subject": f"Task {i}", "writes": [], **fields} for i in range(count)]
+    path.write_text(json.dumps({"tasks": tasks}), encoding="utf-8")
+    return str(path)
+
+
+def test_a_plan_over_the_task_cap_is_refused_and_names_max_tasks(capsys, tmp_path):
+    from waveplan.models import MAX_PLAN_TASKS
+
+    plan = _tiny_plan(tmp_path, MAX_PLAN_TASKS + 1)
+    code, out, err = run(capsys, "plan", plan)
+    assert code == 2 and out == ""
+    assert f"at most {MAX_PLAN_TASKS} tasks, not {MAX_PLAN_TASKS + 1}" in err
+    assert "--max-tasks" in err and err.count("\n") == 1
+    code, out, _ = run(capsys, "plan", plan, "--max-tasks", str(MAX_PLAN_TASKS + 1))
+    assert code == 0
+    assert f"t{MAX_PLAN_TASKS}: Task {MAX_PLAN_TASKS}" in out  # the last task is planned
+
+
+def test_max_tasks_can_also_lower_the_cap(capsys, tmp_path):
+    plan = _tiny_plan(tmp_path, 5)
+    code, _, err = run(capsys, "plan", plan, "--max-tasks", "4")
+    assert code == 2 and "at most 4 tasks, not 5" in err
+    assert run(capsys, "plan", plan, "--max-tasks", "5")[0] == 0
+
+
+def test_the_file_size_limit_grows_with_max_tasks(capsys, tmp_path):
+    # 100 tasks of 33,000-character descriptions: 3.3 MB, over the default 3 MB.
+    plan = _tiny_plan(tmp_path, 100, description="word " * 6_600)
+    code, _, err = run(capsys, "plan", plan)
+    assert code == 2 and "the limit is 3 MB for 10,000 tasks" in err and "--max-tasks" in err
+    code, out, _ = run(capsys, "plan", plan, "--max-tasks", "20000")
+    assert code == 0 and "EXECUTION PLAN" in out
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_max_tasks_must_be_a_positive_integer(capsys, tmp_path, value):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plan", _tiny_plan(tmp_path, 1), "--max-tasks", value])
+    assert exit_info.value.code == 2
+    assert "must be a positive integer" in capsys.readouterr().err
+
+
+def test_planning_leaves_the_garbage_collector_as_it_found_it(capsys, tmp_path):
+    import gc
+
+    assert gc.isenabled()
+    assert run(capsys, "plan", _tiny_plan(tmp_path, 3))[0] == 0
+    assert gc.isenabled()

@@ -8,10 +8,22 @@ are what the planner computes and every front end renders.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from waveplan.lifecycle import PlanStatus, Status
 from waveplan.planning.paths import MAX_TASK_PATHS, check_path
@@ -53,6 +65,8 @@ __all__ = [
     "TeamMode",
     "TeammateRole",
     "WaveSchedule",
+    "plan_task_cap",
+    "plan_task_limit",
 ]
 
 PlanReadiness = Literal["ready", "needs_clarification"]
@@ -382,12 +396,55 @@ class PlanSettings(_Strict):
 
 #: Tasks in one plan at most. Validating and planning cost memory in proportion (330,000
 #: tasks sent to plan_create took the server past 1.4 GB); 10,000 is far beyond a real plan.
+#: ``plan_task_cap`` raises it for one explicit request (``waveplan plan --max-tasks``).
 MAX_PLAN_TASKS = 10_000
+
+_task_cap: ContextVar[int] = ContextVar("waveplan_plan_task_cap", default=MAX_PLAN_TASKS)
+
+
+@contextmanager
+def plan_task_cap(limit: int) -> Iterator[None]:
+    """Let the ``PlanSpec`` validated inside hold up to ``limit`` tasks instead of 10,000.
+
+    >>> with plan_task_cap(3):
+    ...     PlanSpec.model_validate({"tasks": [{"id": f"t{i}", "subject": "x"} for i in range(4)]})
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for PlanSpec
+    tasks
+      a plan holds at most 3 tasks, not 4 ...
+    """
+    if limit < 1:
+        raise ValueError(f"the task cap must be at least 1, not {limit}")
+    token = _task_cap.set(limit)
+    try:
+        yield
+    finally:
+        _task_cap.reset(token)
+
+
+def plan_task_limit() -> int:
+    """The task cap in force here: ``MAX_PLAN_TASKS`` unless ``plan_task_cap`` raised it."""
+    return _task_cap.get()
 
 
 class PlanSpec(_Strict):
     plan: PlanSettings = Field(default_factory=PlanSettings)
-    tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_PLAN_TASKS)
+    tasks: list[TaskSpec] = Field(min_length=1)
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _at_most_the_cap(cls, value: Any) -> Any:
+        # Before any task is validated, so an oversized plan costs no more than its size.
+        cap = _task_cap.get()
+        if isinstance(value, list | tuple) and len(value) > cap:
+            raise PydanticCustomError(
+                "too_long",
+                "a plan holds at most {max_length} tasks, not {actual_length} "
+                "(`waveplan plan --max-tasks N` plans a larger file)",
+                {"field_type": "List", "max_length": cap, "actual_length": len(value)},
+            )
+        return value
 
 
 # --------------------------------------------------------------------------- output

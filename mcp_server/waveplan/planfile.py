@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from waveplan.errors import PlanFileError
-from waveplan.models import PlanSpec, Status
+from waveplan.models import MAX_PLAN_TASKS, PlanSpec, Status, plan_task_cap, plan_task_limit
 
 __all__ = [
     "MAX_PLAN_FILE_BYTES",
@@ -54,9 +54,22 @@ class PlanDocument:
 MAX_PLAN_FILE_BYTES = 3 * 1024 * 1024
 
 
-def load_plan_file(path: str | Path) -> PlanSpec:
-    """Read and validate a plan file (YAML or JSON, chosen by content; any known format)."""
-    return load_plan_document(path).spec
+def load_plan_file(path: str | Path, *, max_tasks: int | None = None) -> PlanSpec:
+    """Read and validate a plan file (YAML or JSON, chosen by content; any known format).
+
+    ``max_tasks`` (the CLI's ``--max-tasks``) replaces the cap of ``MAX_PLAN_TASKS``
+    tasks, and the file size limit grows with it: ``MAX_PLAN_FILE_BYTES`` per 10,000
+    tasks, never below 3 MB.
+    """
+    if max_tasks is None:
+        return load_plan_document(path).spec
+    with plan_task_cap(max_tasks):
+        return load_plan_document(path).spec
+
+
+def _max_bytes() -> int:
+    """The size limit under the current task cap (``plan_task_cap``): 3 MB per 10,000."""
+    return max(MAX_PLAN_FILE_BYTES, -(-MAX_PLAN_FILE_BYTES * plan_task_limit() // MAX_PLAN_TASKS))
 
 
 def load_plan_document(
@@ -76,10 +89,12 @@ def _read_file(path: str | Path) -> str:
         raise PlanFileError(f"cannot read plan file {str(p)!r}: {exc.strerror}") from None
     if p.is_dir():
         raise PlanFileError(f"{str(p)!r} is a directory, not a plan file")
-    if size > MAX_PLAN_FILE_BYTES:
+    limit = _max_bytes()
+    if size > limit:
         raise PlanFileError(
             f"plan file {str(p)!r} is {size / 1e6:.1f} MB; the limit is "
-            f"{MAX_PLAN_FILE_BYTES // (1024 * 1024)} MB"
+            f"{limit // (1024 * 1024)} MB for {plan_task_limit():,} tasks "
+            "(--max-tasks raises both)"
         )
     try:
         # A bounded read: /dev/zero, a pipe or a FIFO has no size to stat beforehand.
@@ -113,10 +128,11 @@ def read_plan_text(
     >>> doc.format, doc.spec.tasks[0].subject, doc.spec.tasks[0].timeout
     ('claude-flow', 'Do a', '60')
     """
-    if len(text) > MAX_PLAN_FILE_BYTES:
+    limit = _max_bytes()
+    if len(text) > limit:
         raise PlanFileError(
             f"{source}: the document is {len(text) / 1e6:.1f} MB; the limit is "
-            f"{MAX_PLAN_FILE_BYTES // (1024 * 1024)} MB"
+            f"{limit // (1024 * 1024)} MB"
         )
     from waveplan.formats import import_data
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from waveplan.errors import WaveplanError
 from waveplan.models import PlanSpec, TaskSpec, TeamConfigSettings
@@ -22,6 +24,7 @@ from waveplan.planning.team import (
     team_mode_score,
     team_words,
 )
+from waveplan.planning.waves import assign_waves
 
 NEUTRAL: dict[str, Any] = {
     "phases": 5,
@@ -577,3 +580,81 @@ def test_explicit_roles_map_to_agents_and_unknown_roles_get_a_custom_prompt() ->
 
 def test_docstring_examples_hold() -> None:
     assert doctest.testmod(team).failed == 0
+
+
+# --------------------------------------------------------------------------- cross-phase at scale
+
+
+def _reference_cross_phase(tasks, waves, outputs):
+    # The first version: a bit set of every earlier task per task (quadratic memory).
+    from waveplan.planning.paths import PathIndex, is_glob, path_parts
+
+    by_id = {t.id: t for t in tasks}
+    earlier = PathIndex()
+    candidates = []
+    for wave in waves:
+        for tid in wave:
+            for path in by_id[tid].reads:
+                parts = path_parts(path)
+                hits = earlier.all_overlaps(parts, any(is_glob(c) for c in parts))
+                if hits:
+                    candidates.append((tid, path, hits))
+        for tid in wave:
+            task = by_id[tid]
+            for path in [*(task.writes or []), *([outputs[tid]] if tid in outputs else [])]:
+                parts = path_parts(path)
+                earlier.add(parts, tid, path, any(is_glob(c) for c in parts))
+    if not candidates:
+        return None
+    order = {tid: n for n, tid in enumerate(tid for wave in waves for tid in wave)}
+    bit = {tid: 1 << n for tid, n in order.items()}
+    above: dict[str, int] = {}
+    for wave in waves:
+        for tid in wave:
+            mask = 0
+            for dep in by_id[tid].depends_on:
+                if dep in above:
+                    mask |= above[dep] | bit[dep]
+            above[tid] = mask
+    for reader, path, hits in candidates:
+        for writer, _ in hits:
+            if above[reader] >> order[str(writer)] & 1:
+                return f"{reader} reads {path} from {writer}"
+    return None
+
+
+FILES = ["a", "a/x", "a/y", "b", "b/x", "a/*", "c/z", "."]
+
+
+@st.composite
+def _flow_plans(draw):
+    n = draw(st.integers(1, 12))
+    tasks = []
+    for i in range(n):
+        deps = draw(st.lists(st.integers(0, i - 1), max_size=3, unique=True)) if i else []
+        tasks.append(
+            TaskSpec(
+                id=f"t{i}",
+                subject=f"Task {i}",
+                depends_on=[f"t{j}" for j in deps],
+                writes=draw(st.lists(st.sampled_from(FILES), max_size=2, unique=True)),
+                reads=draw(st.lists(st.sampled_from(FILES), max_size=2, unique=True)),
+            )
+        )
+    waves = assign_waves(tasks, max_concurrent=draw(st.integers(1, 4))).waves
+    return tasks, waves
+
+
+@settings(max_examples=200, deadline=None)
+@given(plan=_flow_plans(), block=st.integers(1, 5))
+def test_cross_phase_evidence_is_the_first_versions_in_bounded_memory(plan, block) -> None:
+    tasks, waves = plan
+    outputs = {t.id: f"out/{t.id}.md" for t in tasks}
+    expected = _reference_cross_phase(tasks, waves, outputs)
+    original = team._WRITER_BLOCK
+    team._WRITER_BLOCK = block  # several blocks of writers, as on a large plan
+    try:
+        assert team._cross_phase(tasks, waves, outputs) == expected
+    finally:
+        team._WRITER_BLOCK = original
+    assert team._cross_phase(tasks, waves, outputs) == expected

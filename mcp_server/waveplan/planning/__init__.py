@@ -2,7 +2,8 @@
 
 Modules and their main public functions:
 
-- ``scoring``:   ``score_complexity(text) -> Complexity``; ``find_terms`` (the one matcher)
+- ``scoring``:   ``score_complexity(text) -> Complexity``; ``find_terms`` (the one matcher,
+  ``TermSet``/``TermSets`` compiled once per term list); ``ComplexityScorer`` for a plan
 - ``agents``:    ``AgentProfile``, ``parse_agent_definition``, ``select_agent``;
   ``load_agent_table()`` is the I/O edge that reads ``agents/*.md``
 - ``paths``:     ``normalize_path``, ``paths_overlap``, ``PathIndex`` (overlap queries)
@@ -15,4 +16,5 @@ Modules and their main public functions:
 - ``outputs``:   ``sanitize_subject``, ``output_file_names``
 - ``plan``:      ``build_plan(spec, ...) -> PlanResult`` (assembles all of the above)
 - ``render``:    text / markdown / mermaid / json views of a ``PlanResult``
+- ``compact``:   ``share_fields_set`` (the many models of a large plan stay small)
 """

@@ -46,7 +46,7 @@ import yaml
 
 from waveplan.errors import WaveplanError
 from waveplan.models import AgentChoice
-from waveplan.planning.scoring import find_terms
+from waveplan.planning.scoring import TermSets, compile_terms, find_terms
 
 __all__ = [
     "AGENTS_DIR_ENV",
@@ -349,9 +349,45 @@ def _builtin_agents() -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- selection
 
 
-def _matches(text: str, profile: AgentProfile) -> list[str]:
-    found = {hit.term for hit in find_terms(text, profile.keywords)}
-    return [k for k in profile.keywords if k in found]
+@lru_cache(maxsize=32)
+def _keyword_matcher(keywords: tuple[tuple[str, ...], ...]) -> TermSets:
+    # Built once per agent table: every agent's keywords in one index of words.
+    return TermSets(compile_terms(k) for k in keywords)
+
+
+# Agent lists asked about by the identity of their keyword tuples: planning asks about the
+# same agents (the table, or the same eligible part of it, a new list each time) for every
+# task, and hashing every keyword of every agent each time would cost more than the
+# match. The tuples are kept, so no other object can take their ids while they are here.
+_by_identity: dict[tuple[int, ...], tuple[tuple[tuple[str, ...], ...], TermSets]] = {}
+
+
+def _table_matcher(table: Sequence[AgentProfile]) -> TermSets:
+    keywords = tuple(p.keywords for p in table)
+    key = tuple(map(id, keywords))
+    known = _by_identity.get(key)
+    if known is not None and all(a is b for a, b in zip(known[0], keywords, strict=True)):
+        return known[1]
+    matcher = _keyword_matcher(keywords)
+    if len(_by_identity) >= 64:
+        _by_identity.clear()
+    _by_identity[key] = (keywords, matcher)
+    return matcher
+
+
+def _table_matches(text: str, table: Sequence[AgentProfile]) -> list[list[str]]:
+    """Each agent's matched keywords (``find_terms`` of its keywords, in keyword order).
+
+    One pass over the text's words for the whole table, not one matcher per agent.
+    """
+    out: list[list[str]] = []
+    for profile, found in zip(table, _table_matcher(table).terms(text), strict=True):
+        if found:
+            terms = set(found)
+            out.append([k for k in profile.keywords if k in terms])
+        else:
+            out.append(found)  # a new empty list
+    return out
 
 
 def select_agent(text: str, table: Sequence[AgentProfile], *, writes: bool) -> AgentChoice:
@@ -394,8 +430,7 @@ def select_agent(text: str, table: Sequence[AgentProfile], *, writes: bool) -> A
     """
     scored: list[tuple[AgentProfile, list[str]]] = []
     skipped: list[str] = []
-    for profile in table:
-        matched = _matches(text, profile)
+    for profile, matched in zip(table, _table_matches(text, table), strict=True):
         if writes and not profile.modifies_files:
             if len(matched) >= MIN_MATCHES:
                 skipped.append(profile.name)

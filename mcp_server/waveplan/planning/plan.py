@@ -31,6 +31,7 @@ from waveplan.planning.agents import (
     choose_agent,
 )
 from waveplan.planning.batches import expand_batches
+from waveplan.planning.compact import share_fields_set
 from waveplan.planning.conflicts import find_conflicts
 from waveplan.planning.decompose import check_decomposition
 from waveplan.planning.outputs import output_file_names
@@ -42,7 +43,7 @@ from waveplan.planning.paths import (
     resolve_path,
 )
 from waveplan.planning.references import check_placeholders
-from waveplan.planning.scoring import score_complexity
+from waveplan.planning.scoring import ComplexityScorer, score_complexity
 from waveplan.planning.team import (
     plan_team_inputs,
     role_slug,
@@ -51,7 +52,7 @@ from waveplan.planning.team import (
     team_mode_score,
     team_words,
 )
-from waveplan.planning.waves import assign_waves
+from waveplan.planning.waves import _gc_paused, assign_waves
 
 __all__ = [
     "MAX_WARNINGS",
@@ -243,6 +244,9 @@ def _resolved(
     return out
 
 
+# Scoring and agent choice allocate a few objects per task and no reference cycles; on
+# large plans the collector's full passes over every live task cost more than the work.
+@_gc_paused()
 def build_plan(
     spec: PlanSpec,
     *,
@@ -315,9 +319,11 @@ def build_plan(
     prompts: dict[str, str] = {}
     effective: list[TaskSpec] = []
     defaults = {t.id: type_defaults(t, settings) for t in tasks}
+    score = ComplexityScorer()  # tasks matching the same words share one Complexity
+    agent_reasons: dict[str, str] = {}  # most tasks share one of a few hundred: one copy each
     for task in tasks:
         text = task_text(task)
-        complexity[task.id] = score_complexity(text)
+        complexity[task.id] = score(text)
         read_only = False
         typed = defaults[task.id]
         if task.agent:
@@ -347,7 +353,7 @@ def build_plan(
                 writes=None if task.writes is None else bool(task.writes),
                 output_file=True,
             )
-            chosen[task.id] = (choice.agent, choice.reason)
+            chosen[task.id] = (choice.agent, agent_reasons.setdefault(choice.reason, choice.reason))
         if read_only and task.writes is None:
             task = task.model_copy(update={"writes": []})
             chosen[task.id] = (
@@ -400,7 +406,7 @@ def build_plan(
         if synth is not None:
             effective.append(synth)
             outputs = output_file_names([(t.id, t.subject) for t in effective], output_dir)
-            complexity[synth.id] = score_complexity(task_text(synth))
+            complexity[synth.id] = score(task_text(synth))
             chosen[synth.id] = (synth.agent or "general-purpose", "synthesis phase of a team plan")
             last = {d: n for n, w in enumerate(waves) for d in w}
             waves.append([synth.id])
@@ -423,29 +429,31 @@ def build_plan(
         if task.id not in defaults:
             defaults[task.id] = type_defaults(task, settings)
     scheduled = [
-        ScheduledTask(
-            id=task.id,
-            subject=task.subject,
-            description=task.description,
-            wave=wave_of[task.id],
-            agent=chosen[task.id][0],
-            agent_reason=chosen[task.id][1],
-            complexity=complexity[task.id],
-            depends_on=list(task.depends_on),
-            writes=canonical_paths(task.writes or []),
-            reads=canonical_paths(task.reads),
-            files_unknown=task.writes is None,
-            priority=task.priority,
-            type=task.type,
-            timeout=defaults[task.id].timeout,
-            retry=defaults[task.id].retry,
-            when=dict(task.when),
-            requires_success=list(task.requires_success),
-            requirements=list(task.requirements),
-            success_criterion=task.success_criterion,
-            role=role_of.get(task.id),
-            output_file=outputs[task.id],
-            reason=reasons[task.id],
+        share_fields_set(  # see planning.compact
+            ScheduledTask(
+                id=task.id,
+                subject=task.subject,
+                description=task.description,
+                wave=wave_of[task.id],
+                agent=chosen[task.id][0],
+                agent_reason=chosen[task.id][1],
+                complexity=complexity[task.id],
+                depends_on=list(task.depends_on),
+                writes=canonical_paths(task.writes or []),
+                reads=canonical_paths(task.reads),
+                files_unknown=task.writes is None,
+                priority=task.priority,
+                type=task.type,
+                timeout=defaults[task.id].timeout,
+                retry=defaults[task.id].retry,
+                when=dict(task.when),
+                requires_success=list(task.requires_success),
+                requirements=list(task.requirements),
+                success_criterion=task.success_criterion,
+                role=role_of.get(task.id),
+                output_file=outputs[task.id],
+                reason=reasons[task.id],
+            )
         )
         for task in effective
     ]

@@ -190,19 +190,7 @@ def _writes(task: TaskSpec) -> list[str]:
     return list(task.writes or [])
 
 
-def _ancestors(tasks: Sequence[TaskSpec], waves: Sequence[Sequence[str]]) -> dict[str, int]:
-    """Every task's transitive dependencies as a bit set over wave order."""
-    by_id = {t.id: t for t in tasks}
-    bit = {tid: 1 << n for n, tid in enumerate(tid for wave in waves for tid in wave)}
-    above: dict[str, int] = {}
-    for wave in waves:
-        for tid in wave:
-            mask = 0
-            for dep in by_id[tid].depends_on:
-                if dep in above:
-                    mask |= above[dep] | bit[dep]
-            above[tid] = mask
-    return above
+_WRITER_BLOCK = 4096  # bits per set in _cross_phase: at most 512 bytes a task
 
 
 _MAX_EVIDENCE = 64
@@ -238,12 +226,35 @@ def _cross_phase(
     if not candidates:
         return None
     order = {tid: n for n, tid in enumerate(tid for wave in waves for tid in wave)}
-    above = _ancestors(tasks, waves)
-    for reader, path, hits in candidates:
-        for writer, _ in hits:
-            if above[reader] >> order[str(writer)] & 1:
-                return f"{reader} reads {path} from {writer}"
-    return None
+    # The first candidate, in order, with a writer among the reader's transitive
+    # dependencies. Each task's dependencies are a bit set over the candidates' writers
+    # only, a block of them at a time: a set of every earlier task per task is quadratic
+    # in memory (1.5 GB at 100,000 tasks).
+    writers = sorted({order[str(w)] for _, _, hits in candidates for w, _ in hits})
+    first: tuple[int, int] | None = None
+    for start in range(0, len(writers), _WRITER_BLOCK):
+        block = {n: 1 << i for i, n in enumerate(writers[start : start + _WRITER_BLOCK])}
+        above: dict[str, int] = {}
+        for wave in waves:
+            for tid in wave:
+                mask = 0
+                for dep in by_id[tid].depends_on:
+                    if dep in above:
+                        mask |= above[dep] | block.get(order[dep], 0)
+                above[tid] = mask
+        for c, (reader, _, hits) in enumerate(candidates):
+            if first is not None and c > first[0]:
+                break
+            for h, (writer, _) in enumerate(hits):
+                bit = block.get(order[str(writer)])
+                if bit is not None and above[reader] & bit:
+                    if first is None or (c, h) < first:
+                        first = (c, h)
+                    break
+    if first is None:
+        return None
+    reader, path, hits = candidates[first[0]]
+    return f"{reader} reads {path} from {hits[first[1]][0]}"
 
 
 def _review_fix(
