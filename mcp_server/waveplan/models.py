@@ -26,6 +26,7 @@ __all__ = [
     "DecompositionWarning",
     "ExecutionStrategy",
     "FailurePolicy",
+    "PatchSummary",
     "PlanContext",
     "PlanReadiness",
     "PlanResult",
@@ -446,6 +447,25 @@ class TaskRecord(_Record):
     history: list[TaskEvent] = Field(default_factory=list)
 
 
+class PatchSummary(BaseModel):
+    """One accepted plan patch: who, why, what (``plan_patch``); ids are stored ids."""
+
+    revision: int = Field(description="The revision the patch made")
+    actor: str
+    at: str
+    reason: str | None = None
+    added: list[TaskId] = Field(default_factory=list)
+    removed: list[TaskId] = Field(default_factory=list)
+    updated: list[TaskId] = Field(default_factory=list)
+    relinked: dict[TaskId, list[TaskId]] = Field(
+        default_factory=dict, description="Dependents of removed tasks: their new blockers"
+    )
+    moved: dict[TaskId, str] = Field(
+        default_factory=dict, description="Tasks that changed wave, with why"
+    )
+    moved_count: int = 0
+
+
 class PlanRecord(_Record):
     id: str
     name: str
@@ -466,3 +486,5 @@ class PlanRecord(_Record):
     result: PlanResult
     created_at: str
     updated_at: str
+    revision: int = Field(default=1, description="Counts accepted patches, from 1")
+    last_patch: PatchSummary | None = None

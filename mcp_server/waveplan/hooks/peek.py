@@ -24,7 +24,7 @@ from waveplan.errors import NotFoundError
 __all__ = ["SCHEMA_VERSION", "Peek", "PeekPlan", "PeekTask"]
 
 #: The store schema version this module can read.
-SCHEMA_VERSION = 4  # 4 added events.seq and events.plan_id, which Peek does not read
+SCHEMA_VERSION = 6  # 4 added events.seq and plan_id, 6 plan-level events: Peek reads neither
 
 
 class PeekTask(NamedTuple):

@@ -36,7 +36,7 @@ from waveplan.planning.team import (
 )
 from waveplan.planning.waves import assign_waves
 
-__all__ = ["build_plan", "canonical_paths", "path_warnings", "task_text"]
+__all__ = ["build_plan", "canonical_paths", "path_warnings", "task_agent", "task_text"]
 
 
 def task_text(task: TaskSpec) -> str:
@@ -51,6 +51,32 @@ def canonical_paths(paths: Sequence[str]) -> list[str]:
     ['b', 'c/d']
     """
     return list(dict.fromkeys(normalize_path(p) for p in paths))
+
+
+def task_agent(
+    task: TaskSpec, agents: Sequence[AgentProfile]
+) -> tuple[TaskSpec, str, str, str | None]:
+    """The agent for one task, why, and the task as scheduled (a read-only check with
+    undeclared files writes only its output file), plus a role's custom prompt.
+
+    >>> task_agent(TaskSpec(id="a", subject="A", agent="x"), [])[1:]
+    ('x', 'set in the plan', None)
+    """
+    if task.agent:
+        return task, task.agent, "set in the plan", None
+    if task.role:
+        agent, prompt = agent_for_role(task.role)
+        return task, agent, f"role {task.role!r} -> {agent} (role-to-agent mapping)", prompt
+    choice, read_only = choose_agent(
+        task_text(task),
+        agents,
+        writes=None if task.writes is None else bool(task.writes),
+        output_file=True,
+    )
+    if read_only and task.writes is None:
+        task = task.model_copy(update={"writes": []})
+        return task, choice.agent, choice.reason + "; a check: writes only its output file", None
+    return task, choice.agent, choice.reason, None
 
 
 def path_warnings(tasks: Sequence[TaskSpec]) -> list[str]:
@@ -142,30 +168,11 @@ def build_plan(
     prompts: dict[str, str] = {}
     effective: list[TaskSpec] = []
     for task in tasks:
-        text = task_text(task)
-        complexity[task.id] = score_complexity(text)
-        read_only = False
-        if task.agent:
-            chosen[task.id] = (task.agent, "set in the plan")
-        elif task.role:
-            agent, prompt = agent_for_role(task.role)
-            chosen[task.id] = (agent, f"role {task.role!r} -> {agent} (role-to-agent mapping)")
-            if prompt:
-                prompts[role_slug(task.role)] = prompt
-        else:
-            choice, read_only = choose_agent(
-                text,
-                agents,
-                writes=None if task.writes is None else bool(task.writes),
-                output_file=True,
-            )
-            chosen[task.id] = (choice.agent, choice.reason)
-        if read_only and task.writes is None:
-            task = task.model_copy(update={"writes": []})
-            chosen[task.id] = (
-                chosen[task.id][0],
-                chosen[task.id][1] + "; a check: writes only its output file",
-            )
+        complexity[task.id] = score_complexity(task_text(task))
+        task, agent, reason, prompt = task_agent(task, agents)
+        chosen[task.id] = (agent, reason)
+        if prompt and task.role:
+            prompts[role_slug(task.role)] = prompt
         effective.append(task)
 
     schedule = assign_waves(effective, max_concurrent=max_concurrent, read_write=rule)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from waveplan.models import PlanRecord, PlanResult, PlanSpec, Priority, Status, TaskRecord
 
 if TYPE_CHECKING:
+    from waveplan.patches import PatchOutcome, PlanPatch
     from waveplan.store.feed import FeedPage
 
 __all__ = ["ClaimResult", "Store", "TaskChanges", "TaskNew", "TaskSummary", "UpdateResult"]
@@ -140,6 +141,11 @@ class Store(Protocol):
     def list_plans(
         self, *, project: str | None = None, status: Literal["open", "all"] = "open"
     ) -> list[PlanRecord]: ...
+
+    def patch_plan(self, plan_id: str, patch: PlanPatch, *, actor: str) -> PatchOutcome:
+        """Apply a plan patch whole, or refuse it whole (``PatchRefusedError``,
+        ``StaleRevisionError``)."""
+        ...
 
     # tasks
     def create_task(self, new: TaskNew, *, actor: str) -> TaskRecord: ...

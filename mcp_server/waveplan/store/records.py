@@ -19,7 +19,7 @@ from waveplan.store.repository import PLAN_COLUMNS, Repository, spec_of
 from waveplan.store.tx import Row, Tx
 
 if TYPE_CHECKING:
-    from waveplan.models import PlanRecord, TaskRecord
+    from waveplan.models import PatchSummary, PlanRecord, TaskRecord
     from waveplan.store.base import TaskSummary
 
 __all__ = ["plan_record", "plan_records", "render", "summaries", "task_record"]
@@ -52,7 +52,7 @@ def render(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> str:
     return render_description(
         text,
         task_results=results,
-        positions=repo.positions(plan, stored),
+        positions=repo.positions(tx, plan, stored),
         inputs=json.loads(plan["inputs_json"] or "{}"),
     )
 
@@ -166,10 +166,21 @@ def plan_record(tx: Tx, repo: Repository, row: Row) -> PlanRecord:
         retry=RetrySettings.model_validate_json(raw) if raw else RetrySettings(),
         halted_by=row["halted_by"],
         escalated=escalated,
-        result=repo.plan_result(row),
+        result=repo.plan_result(row, tx),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        revision=row["revision"],
+        last_patch=_last_patch(tx, repo, row),
     )
+
+
+def _last_patch(tx: Tx, repo: Repository, row: Row) -> PatchSummary | None:
+    from waveplan.models import PatchSummary
+
+    if (row["revision"] or 1) <= 1:
+        return None
+    last = repo.last_patch(row, tx)
+    return PatchSummary.model_validate(last) if last else None
 
 
 def plan_records(

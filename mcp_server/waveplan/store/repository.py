@@ -39,6 +39,7 @@ __all__ = [
     "condition",
     "in_statuses",
     "placeholders_of",
+    "read_overlay",
     "spec_of",
 ]
 
@@ -79,6 +80,12 @@ def in_statuses(statuses: Iterable[Status]) -> str:
 def condition(text: str) -> Condition:
     """A stored ``when`` expression, parsed once per process (checked at plan creation)."""
     return parse_condition(text)
+
+
+def read_overlay(tx: Tx, plan_id: str) -> dict[str, Any] | None:
+    """What the plan's patches changed (``plans.patch_json``; see ``waveplan.patches``)."""
+    row = one(tx, "SELECT patch_json FROM plans WHERE id = ?", (plan_id,))
+    return json.loads(row["patch_json"]) if row and row["patch_json"] else None
 
 
 def spec_of(plan_id: str | None, stored: str) -> str:
@@ -157,19 +164,36 @@ class Repository:
                 missing=missing,
             )
 
-    def plan_result(self, row: Row) -> Any:
-        """The plan's ``PlanResult`` (it never changes after ``create_plan``; parsed once
-        per process)."""
+    def plan_result(self, row: Row, tx: Tx) -> Any:
+        """The plan's ``PlanResult`` with its patches applied (``create_plan``'s result
+        never changes; patches keep what they changed in ``plans.patch_json``). Parsed
+        once per process and revision."""
+        return self._revised(row, tx)[0]
+
+    def last_patch(self, row: Row, tx: Tx) -> dict[str, Any] | None:
+        """The plan's last patch (a ``PatchSummary`` as a dict), if it had one."""
+        return self._revised(row, tx)[1]
+
+    def _revised(self, row: Row, tx: Tx) -> tuple[Any, dict[str, Any] | None]:
         from waveplan.models import PlanResult
 
-        key = (row["id"], row["created_at"])
+        revision = row.get("revision") or 1
+        key = (row["id"], row["created_at"], revision)
         with self._lock:
-            result = self._results.get(key)
-            if result is None:
+            found = self._results.get(key)
+        if found is None:
+            result = PlanResult.model_validate_json(row["result_json"])
+            overlay = read_overlay(tx, row["id"]) if revision > 1 else None
+            if overlay:
+                from waveplan.patches import overlay_result
+
+                result = overlay_result(result, overlay)
+            found = (result, (overlay or {}).get("last"))
+            with self._lock:
                 if len(self._results) >= 64:
                     self._results.clear()
-                result = self._results[key] = PlanResult.model_validate_json(row["result_json"])
-        return result
+                self._results[key] = found
+        return found
 
     # ------------------------------------------------------------------ scopes
 
@@ -227,7 +251,7 @@ class Repository:
             plan_status=plan["status"],
             halted_by=plan["halted_by"],
             inputs=json.loads(plan["inputs_json"] or "{}"),
-            positions=self.positions(plan, cached.ids[: len(state)]) if positions else (),
+            positions=self.positions(tx, plan, cached.ids[: len(state)]) if positions else (),
             placeholders={t["id"]: _placeholders(t) for t in state if t["placeholders_json"]},
         )
 
@@ -288,9 +312,9 @@ class Repository:
             self._shapes[plan_id] = built
         return built
 
-    def positions(self, plan: Row, ids: Sequence[str]) -> tuple[str, ...]:
+    def positions(self, tx: Tx, plan: Row, ids: Sequence[str]) -> tuple[str, ...]:
         """The plan's task ids (plan-file ids) in plan order: ``taskN`` is the N-th."""
-        result = self.plan_result(plan)
+        result = self.plan_result(plan, tx)
         out = [t.id for t in result.tasks]
         known = set(out)
         for stored in ids:

@@ -1,0 +1,619 @@
+"""Plan patches in the store: one transaction that checks, writes and records a patch.
+
+``patch_plan`` locks the plan's scope, refuses a stale ``expected_revision`` (naming the
+current one), reads the plan as the execution core sees it (``Repository.snapshot``:
+statuses, waves, edges, files, placeholders; its shape is cached), and asks the pure
+core (``planning.revise``) for the revision, which checks the patch as a whole and
+re-waves what has not started. Then it writes:
+
+- structure: removed tasks go (their rows, edges, files, checkpoints and history, as
+  ``task_delete`` does), dependents are re-linked, updated fields and links are
+  written, new tasks are born ``pending`` (``writer.insert_tasks``) with their files,
+  edges and checkpoints; rescheduled tasks get their new wave (a version and a note
+  each); the shape changed (``Unit.reshaped``);
+- ``plans.patch_json`` (what the patches changed of the stored result and spec: see
+  ``waveplan.patches``) and ``plans.revision + 1``;
+- one plan-level event ``patch`` (no task: who, why, what) in the change feed;
+- statuses through the one writer: a ``Ledger`` over the reshaped plan settles the new
+  tasks (``ready``, a gate in ``review``, ...) and re-settles every task whose
+  dependencies changed (a ready task that now waits goes back to ``pending``); the
+  plan's own status follows (a finished plan that gains work is open again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from waveplan import lifecycle
+from waveplan.errors import StaleRevisionError
+from waveplan.lifecycle import Status
+from waveplan.store.repository import placeholders_of, read_overlay, spec_of
+from waveplan.store.tx import Row, chunks, placeholders_for
+from waveplan.store.unit import Unit
+from waveplan.store.writer import insert_tasks, write_fields, write_paths
+from waveplan.terms import PRIORITY_RANK
+
+if TYPE_CHECKING:
+    from waveplan.execution.snapshot import Snapshot
+    from waveplan.models import ScheduledTask, TaskSpec
+    from waveplan.patches import PatchOutcome, PlanPatch
+    from waveplan.planning.revise import LiveTask, Revision
+
+__all__ = ["HISTORY_LIMIT", "patch_plan"]
+
+#: Patches whose summaries ``patch_json`` keeps (the feed keeps every patch event).
+HISTORY_LIMIT = 100
+#: Moves listed in a patch's stored summary (the count is kept whole).
+MOVES_LISTED = 200
+
+
+def patch_plan(
+    u: Unit,
+    plan_id: str,
+    patch: PlanPatch,
+    actor: str,
+    *,
+    agents: Sequence[Any] | None = None,
+) -> PatchOutcome:
+    """Apply ``patch`` to plan ``plan_id`` whole, or refuse it whole (module docstring)."""
+    from waveplan.patches import PatchOutcome
+    from waveplan.planning.revise import Settings, default_output_dir, revise
+
+    tx, repo = u.tx, u.repo
+    repo.plan_row(tx, plan_id)  # NotFoundError before any lock
+    repo.lock_scope(tx, plan_id)
+    plan = repo.plan_row(tx, plan_id)
+    if patch.expected_revision != plan["revision"]:
+        raise StaleRevisionError(plan_id, patch.expected_revision, plan["revision"])
+    patch = _localized(patch, plan_id)
+    snap = repo.snapshot(tx, plan_id, plan=plan)
+    result = repo.plan_result(plan, tx)
+    entries = {t.id: t for t in result.tasks}
+    live = _live(snap, plan_id, entries)
+    removing = [f"{plan_id}.{r}" for r in patch.remove]
+    outside = _outside_dependents(u, plan_id, removing)
+    if outside:
+        live = [
+            _with(t, outside_dependents=tuple(outside.get(f"{plan_id}.{t.id}", ()))) for t in live
+        ]
+    if agents is None:
+        from waveplan.planning.agents import load_agent_table
+
+        agents = load_agent_table()
+    spec = _plan_spec(u, plan_id)
+    checkpointed = frozenset(
+        spec_of(plan_id, r["task_id"])
+        for r in tx.rows(
+            "SELECT task_id FROM checkpoints WHERE plan_id = ? AND require_approval = 1",
+            (plan_id,),
+        )
+    )
+    settings = Settings(
+        name=plan_id,
+        max_concurrent=plan["max_concurrent"],
+        read_write=plan["read_write"],
+        inputs=json.loads(plan["inputs_json"] or "{}"),
+        positions=snap.positions,
+        agents=agents,
+        output_dir=default_output_dir(t.output_file for t in result.tasks),
+        checkpointed=checkpointed,
+    )
+    revision = plan["revision"] + 1
+    specs_now = {t.id: t for t in spec.tasks}
+
+    def current(tid: str) -> tuple[TaskSpec, ScheduledTask | None]:
+        return _current_spec(u, plan_id, tid, snap, specs_now.get(tid)), entries.get(tid)
+
+    rev = revise(live, patch, settings=settings, revision=revision, current=current)
+    summary = _summary(u, plan_id, rev, patch, actor)
+    # The plan's own event first: a follower of the feed reads the patch, then what it did.
+    u.tx.run(
+        "INSERT INTO events (task_id, plan_id, at, actor, kind, from_status, to_status, note) "
+        "VALUES (NULL, ?, ?, ?, 'patch', NULL, NULL, ?)",
+        (plan_id, u.at, actor, _event_note(summary)),
+    )
+    _write(u, plan_id, rev, patch, actor, snap, entries)
+    _write_overlay(u, plan_id, plan, rev, summary, snap, entries)
+    u.reshaped(plan_id)
+    _settle(u, plan_id, rev, actor)
+    return PatchOutcome(
+        plan_id=plan_id,
+        revision=revision,
+        added=summary["added"],
+        removed=summary["removed"],
+        updated=summary["updated"],
+        relinked=summary["relinked"],
+        moved={f"{plan_id}.{k}": v for k, v in rev.moved.items()},
+        warnings=rev.warnings,
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _localized(patch: PlanPatch, plan_id: str) -> PlanPatch:
+    """The patch with stored ids (``p1.login``) written as plan-local ids (``login``)."""
+    prefix = f"{plan_id}."
+
+    def local(i: str) -> str:
+        return i[len(prefix) :] if i.startswith(prefix) else i
+
+    def links(fields: dict[str, Any]) -> dict[str, Any]:
+        out = dict(fields)
+        if isinstance(out.get("depends_on"), list):
+            out["depends_on"] = [local(d) if isinstance(d, str) else d for d in out["depends_on"]]
+        if isinstance(out.get("requires_success"), list):
+            out["requires_success"] = [
+                local(d) if isinstance(d, str) else d for d in out["requires_success"]
+            ]
+        if isinstance(out.get("when"), dict):
+            out["when"] = {local(k): v for k, v in out["when"].items()}
+        return out
+
+    return patch.model_copy(
+        update={
+            "remove": [local(i) for i in patch.remove],
+            "update": [
+                c.model_copy(update={"id": local(c.id), "fields": links(c.fields)})
+                for c in patch.update
+            ],
+            "add": [
+                t.model_copy(
+                    update={
+                        "depends_on": [local(d) for d in t.depends_on],
+                        "requires_success": [local(d) for d in t.requires_success],
+                        "when": {local(k): v for k, v in t.when.items()},
+                        "discovered_from": local(t.discovered_from) if t.discovered_from else None,
+                    }
+                )
+                for t in patch.add
+            ],
+            "checkpoints": [
+                c.model_copy(update={"after": local(c.after)}) for c in patch.checkpoints
+            ],
+        }
+    )
+
+
+def _live(snap: Snapshot, plan_id: str, entries: dict[str, Any]) -> list[LiveTask]:
+    from waveplan.planning.revise import LiveTask
+
+    inside = {t.id for t in snap.tasks if not t.external}
+    live = []
+    for t in snap.tasks:
+        if t.external:
+            continue
+        sid = spec_of(plan_id, t.id)
+        deps = tuple(spec_of(plan_id, d.task_id) for d in t.depends_on if d.task_id in inside)
+        conditioned = frozenset(
+            spec_of(plan_id, d.task_id)
+            for d in t.depends_on
+            if d.task_id in inside and (d.when is not None or d.requires_success)
+        )
+        entry = entries.get(sid)
+        live.append(
+            LiveTask(
+                id=sid,
+                status=t.status,
+                wave=t.wave,
+                depends_on=deps,
+                writes=t.writes,
+                reads=t.reads,
+                conditioned=conditioned,
+                placeholders=snap.placeholders.get(t.id, ()),
+                output_file=entry.output_file if entry is not None else None,
+            )
+        )
+    return live
+
+
+def _with(t: LiveTask, **changes: Any) -> LiveTask:
+    from dataclasses import replace
+
+    return replace(t, **changes)
+
+
+def _outside_dependents(u: Unit, plan_id: str, ids: list[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for chunk in chunks(ids):
+        for r in u.tx.rows(
+            "SELECT d.depends_on, d.task_id FROM dependencies d JOIN tasks t ON t.id = d.task_id "
+            f"WHERE d.depends_on IN ({placeholders_for(chunk)}) "
+            "AND (t.plan_id IS NULL OR t.plan_id <> ?)",
+            [*chunk, plan_id],
+        ):
+            found.setdefault(r["depends_on"], []).append(r["task_id"])
+    return found
+
+
+def _plan_spec(u: Unit, plan_id: str) -> Any:
+    from waveplan.store.plans import plan_spec
+
+    return plan_spec(u, plan_id)
+
+
+def _current_spec(
+    u: Unit, plan_id: str, tid: str, snap: Snapshot, declared: TaskSpec | None
+) -> TaskSpec:
+    """An existing task's spec as it stands: the stored row and edges (``task_update``
+    may have changed them) over what only the spec holds (expected output, ...)."""
+    from waveplan.models import TaskSpec
+
+    stored = f"{plan_id}.{tid}"
+    row = u.repo.task_row(u.tx, stored)
+    t = snap.task(stored)
+    inside = [d for d in t.depends_on if snap.has(d.task_id) and not snap.task(d.task_id).external]
+    fields: dict[str, Any] = dict(declared.model_dump()) if declared is not None else {}
+    fields.update(
+        id=tid,
+        subject=row["subject"],
+        description=row["description"],
+        active_form=row["active_form"],
+        priority=row["priority"],
+        type=row["task_type"],
+        metadata=json.loads(row["metadata_json"]),
+        depends_on=[spec_of(plan_id, d.task_id) for d in inside],
+        when={spec_of(plan_id, d.task_id): d.when.text for d in inside if d.when is not None},
+        requires_success=[spec_of(plan_id, d.task_id) for d in inside if d.requires_success],
+        writes=None if t.writes is None else list(t.writes),
+        reads=list(t.reads),
+        wave=None,
+    )
+    fields.setdefault("agent", None)
+    return TaskSpec.model_construct(**fields)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _write(
+    u: Unit,
+    plan_id: str,
+    rev: Revision,
+    patch: PlanPatch,
+    actor: str,
+    snap: Snapshot,
+    entries: dict[str, Any],
+) -> None:
+    tx, at = u.tx, u.at
+
+    def sid(local: str) -> str:
+        return f"{plan_id}.{local}"
+
+    # removed tasks go, with everything that hangs on them
+    gone = [sid(t) for t in rev.removed]
+    for chunk in chunks(gone):
+        marks = placeholders_for(chunk)
+        for statement in (
+            f"DELETE FROM events WHERE task_id IN ({marks})",
+            f"DELETE FROM task_paths WHERE task_id IN ({marks})",
+            f"DELETE FROM checkpoints WHERE task_id IN ({marks})",
+            f"DELETE FROM dependencies WHERE task_id IN ({marks})",
+            f"DELETE FROM dependencies WHERE depends_on IN ({marks})",
+            f"DELETE FROM tasks WHERE id IN ({marks})",
+        ):
+            tx.run(statement, list(chunk))
+
+    # new tasks, born pending (the ledger settles them below)
+    checkpoints = {c.after: c for c in rev.checkpoints}
+    added = [sid(spec.id) for spec, _, _ in rev.added]
+    first = tx.next_counter("seq", len(added)) if added else 0
+    rows: list[dict[str, Any]] = []
+    paths: list[tuple[str, str, int, str]] = []
+    edges: list[tuple[str, str, int, str | None]] = []
+    events: list[tuple[Any, ...]] = []
+    for n, (spec, entry, found) in enumerate(rev.added):
+        tid = sid(spec.id)
+        metadata = dict(spec.metadata)
+        if found is not None:
+            metadata["discovered_from"] = sid(found)
+        gate = checkpoints.get(spec.id)
+        review = lifecycle.needs_review(
+            spec.type, metadata, approval_checkpoint=bool(gate and gate.require_approval)
+        )
+        rows.append(
+            {
+                "id": tid,
+                "plan_id": plan_id,
+                "seq": first + n,
+                "subject": spec.subject,
+                "description": spec.description,
+                "active_form": spec.active_form,
+                "status": Status.PENDING,
+                "metadata_json": json.dumps(metadata),
+                "files_known": 0 if entry.files_unknown else 1,
+                "agent": entry.agent,
+                "wave": rev.waves[spec.id],
+                "priority": spec.priority,
+                "priority_rank": PRIORITY_RANK[spec.priority],
+                "task_type": spec.type,
+                "output_file": entry.output_file,
+                "version": 1,
+                "attempts": 0,
+                "created_at": at,
+                "updated_at": at,
+                "review_required": 1 if review else 0,
+                "placeholders_json": json.dumps(list(placeholders_of(spec.description))),
+            }
+        )
+        paths += [(tid, "write", i, p) for i, p in enumerate(entry.writes)]
+        paths += [(tid, "read", i, p) for i, p in enumerate(entry.reads)]
+        needs = set(spec.requires_success)
+        edges += [
+            (tid, sid(d), 1 if d in needs else 0, spec.when.get(d))
+            for d in dict.fromkeys(spec.depends_on)
+        ]
+        where = f"; found while running {sid(found)}" if found else ""
+        events.append(
+            (tid, at, actor, "created", None, Status.PENDING.value, f"plan {plan_id} revision "
+             f"{rev.revision}{where}")
+        )  # fmt: skip
+    if rows:
+        insert_tasks(tx, rows)
+        tx.many("INSERT INTO task_paths (task_id, mode, position, path) VALUES (?, ?, ?, ?)", paths)
+        tx.many(
+            "INSERT INTO dependencies (task_id, depends_on, requires_success, when_expr) "
+            "VALUES (?, ?, ?, ?)",
+            edges,
+        )
+        tx.many(
+            "INSERT INTO events (task_id, at, actor, kind, from_status, to_status, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            events,
+        )
+
+    # dependents of removed tasks wait for what those waited for
+    tx.many(
+        "INSERT INTO dependencies (task_id, depends_on, requires_success, when_expr) "
+        "VALUES (?, ?, 0, NULL)",
+        [(sid(t), sid(d)) for t, gained in rev.relinked.items() for d in gained],
+    )
+    for t, gained in rev.relinked.items():
+        if t not in rev.updated:
+            lost = ", ".join(d for d in patch.remove if d in _was_deps(snap, sid(t), plan_id))
+            text = f"revision {rev.revision}: blocker(s) {lost} removed"
+            if gained:
+                text += f"; now waits for {', '.join(gained)}"
+            write_fields(tx, sid(t), {}, at, bump=True)
+            _event(u, sid(t), actor, text)
+
+    # updated fields and links
+    for t, spec in rev.updated.items():
+        _write_update(u, plan_id, t, spec, rev, actor, rev.scheduled.get(t))
+
+    # approval checkpoints after new or unstarted tasks
+    tx.many(
+        "INSERT INTO checkpoints (task_id, plan_id, require_approval, approvers_json, "
+        "timeout, on_timeout, approved_by, approved_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
+        [
+            (
+                sid(c.after),
+                plan_id,
+                1 if c.require_approval else 0,
+                json.dumps(c.approvers),
+                c.timeout,
+                c.on_timeout,
+            )
+            for c in rev.checkpoints
+        ],
+    )
+    newly = {spec.id for spec, _, _ in rev.added}
+    for c in rev.checkpoints:
+        if c.require_approval and c.after not in newly:
+            write_fields(tx, sid(c.after), {"review_required": 1}, at, bump=True)
+
+    # rescheduled tasks: the new wave, a version and why
+    moved = [(w, at, sid(t)) for t, w in rev.waves.items() if t not in newly]
+    tx.many("UPDATE tasks SET wave = ?, version = version + 1, updated_at = ? WHERE id = ?", moved)
+    tx.many(
+        "INSERT INTO events (task_id, at, actor, kind, from_status, to_status, note) "
+        "VALUES (?, ?, ?, 'update', NULL, NULL, ?)",
+        [(sid(t), at, actor, f"revision {rev.revision}: {why}") for t, why in rev.moved.items()],
+    )
+
+
+def _was_deps(snap: Snapshot, stored: str, plan_id: str) -> set[str]:
+    return {spec_of(plan_id, d.task_id) for d in snap.task(stored).depends_on}
+
+
+def _write_update(
+    u: Unit,
+    plan_id: str,
+    local: str,
+    spec: TaskSpec,
+    rev: Revision,
+    actor: str,
+    entry: ScheduledTask | None,
+) -> None:
+    tx, at = u.tx, u.at
+    tid = f"{plan_id}.{local}"
+    row = u.repo.task_row(tx, tid)
+    fields = rev.changed_fields[local]
+    own: dict[str, Any] = {}
+    if "subject" in fields:
+        own["subject"] = spec.subject
+    if "description" in fields:
+        own["description"] = spec.description
+        own["placeholders_json"] = json.dumps(list(placeholders_of(spec.description)))
+    if "active_form" in fields:
+        own["active_form"] = spec.active_form
+    if "priority" in fields:
+        own["priority"] = spec.priority
+        own["priority_rank"] = PRIORITY_RANK[spec.priority]
+    if entry is not None and entry.agent != row["agent"]:
+        own["agent"] = entry.agent
+    if "metadata" in fields or "deadline" in fields:
+        own["metadata_json"] = json.dumps(spec.metadata)
+        gate = tx.rows("SELECT require_approval FROM checkpoints WHERE task_id = ?", (tid,))
+        review = lifecycle.needs_review(
+            row["task_type"],
+            spec.metadata,
+            approval_checkpoint=bool(gate and gate[0]["require_approval"]),
+        )
+        if bool(row["review_required"]) != review:
+            own["review_required"] = 1 if review else 0
+    if "writes" in fields:
+        write_paths(tx, tid, "write", spec.writes or [])
+        own["files_known"] = 0 if spec.writes is None else 1
+    if "reads" in fields:
+        write_paths(tx, tid, "read", spec.reads)
+    if {"depends_on", "when", "requires_success"} & set(fields):
+        inside = [
+            r["depends_on"]
+            for r in tx.rows(
+                "SELECT d.depends_on FROM dependencies d JOIN tasks t ON t.id = d.depends_on "
+                "WHERE d.task_id = ? AND t.plan_id = ?",
+                (tid, plan_id),
+            )
+        ]
+        for chunk in chunks(inside):
+            tx.run(
+                f"DELETE FROM dependencies WHERE task_id = ? AND depends_on IN "
+                f"({placeholders_for(chunk)})",
+                [tid, *chunk],
+            )
+        needs = set(spec.requires_success)
+        tx.many(
+            "INSERT INTO dependencies (task_id, depends_on, requires_success, when_expr) "
+            "VALUES (?, ?, ?, ?)",
+            [
+                (tid, f"{plan_id}.{d}", 1 if d in needs else 0, spec.when.get(d))
+                for d in dict.fromkeys(spec.depends_on)
+            ],
+        )
+    write_fields(tx, tid, own, at, bump=True)
+    shown = [f for f in fields if f != "note"]
+    text = f"revision {rev.revision}: changed {', '.join(shown)}" if shown else ""
+    note = rev.notes.get(local)
+    if note:
+        text = f"{text}; {note}" if text else f"revision {rev.revision}: {note}"
+    _event(u, tid, actor, text)
+
+
+def _event(u: Unit, task_id: str, actor: str, note: str) -> None:
+    u.tx.run(
+        "INSERT INTO events (task_id, at, actor, kind, from_status, to_status, note) "
+        "VALUES (?, ?, ?, 'update', NULL, NULL, ?)",
+        (task_id, u.at, actor, note),
+    )
+
+
+def _settle(u: Unit, plan_id: str, rev: Revision, actor: str) -> None:
+    """Statuses follow the new shape, through the ledger and the one writer."""
+    ledger = u.ledger(plan_id, actor)
+    added = [f"{plan_id}.{spec.id}" for spec, _, _ in rev.added]
+    if added:
+        ledger.settle(added, actor=actor)
+    relinked = set(rev.relinked) | {
+        t for t, f in rev.changed_fields.items() if {"depends_on", "when"} & set(f)
+    }
+    for t in sorted(relinked):
+        ledger.gained_dependencies(f"{plan_id}.{t}")
+    u.apply(ledger)
+
+
+# --------------------------------------------------------------------------- overlay
+
+
+def _summary(u: Unit, plan_id: str, rev: Revision, patch: PlanPatch, actor: str) -> dict[str, Any]:
+    def sid(local: str) -> str:
+        return f"{plan_id}.{local}"
+
+    moved = dict(list(rev.moved.items())[:MOVES_LISTED])
+    return {
+        "revision": rev.revision,
+        "actor": actor,
+        "at": u.at,
+        "reason": patch.reason,
+        "added": [sid(spec.id) for spec, _, _ in rev.added],
+        "removed": [sid(t) for t in rev.removed],
+        "updated": [sid(t) for t in rev.updated],
+        "relinked": {sid(t): [sid(d) for d in gained] for t, gained in rev.relinked.items()},
+        "moved": {sid(t): why for t, why in moved.items()},
+        "moved_count": len(rev.moved),
+    }
+
+
+def _event_note(summary: dict[str, Any]) -> str:
+    """The patch event's note: the revision, why, and counts of what changed."""
+    parts = [
+        f"{n} {label}"
+        for label, n in (
+            ("added", len(summary["added"])),
+            ("removed", len(summary["removed"])),
+            ("updated", len(summary["updated"])),
+            ("moved", summary["moved_count"]),
+        )
+        if n
+    ]
+    text = f"revision {summary['revision']}: {', '.join(parts) or 'no task changed'}"
+    if summary["reason"]:
+        text += f" ({summary['reason']})"
+    names = [*summary["added"][:5], *summary["removed"][:5]]
+    if names:
+        text += "; " + ", ".join(
+            [*(f"+{t}" for t in summary["added"][:5]), *(f"-{t}" for t in summary["removed"][:5])]
+        )
+    return text
+
+
+def _write_overlay(
+    u: Unit,
+    plan_id: str,
+    plan: Row,
+    rev: Revision,
+    summary: dict[str, Any],
+    snap: Snapshot,
+    entries: dict[str, Any],
+) -> None:
+    overlay = read_overlay(u.tx, plan_id) or {}
+    tasks = overlay.setdefault("tasks", {})
+    specs = overlay.setdefault("specs", {})
+    order = overlay.setdefault("order", [])
+    removed = overlay.setdefault("removed", [])
+    reasons = overlay.setdefault("reasons", {})
+    for t in rev.removed:
+        tasks.pop(t, None)
+        specs.pop(t, None)
+        reasons.pop(t, None)
+        if t in order:
+            order.remove(t)
+        else:
+            removed.append(t)
+    for t, entry in rev.scheduled.items():
+        tasks[t] = entry.model_dump(mode="json")
+    for spec, _, _ in rev.added:
+        specs[spec.id] = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        order.append(spec.id)
+    for t, spec in rev.specs.items():
+        specs[t] = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    reasons.update(rev.moved)
+    overlay.setdefault("checkpoints", []).extend(c.model_dump(mode="json") for c in rev.checkpoints)
+    # The layout of every task the result lists (tasks created by task_create after the
+    # plan show through current.current_result, at their stored waves).
+    known = set(entries) - set(rev.removed) | {spec.id for spec, _, _ in rev.added}
+    wave_of: dict[str, int] = {}
+    for t in snap.tasks:
+        if t.external:
+            continue
+        local = spec_of(plan_id, t.id)
+        if local in known:
+            wave_of[local] = rev.waves.get(local, t.wave or 1)
+    for spec, _, _ in rev.added:
+        wave_of[spec.id] = rev.waves[spec.id]
+    layout: list[list[str]] = [[] for _ in range(max(wave_of.values(), default=0))]
+    for local, w in wave_of.items():
+        layout[w - 1].append(local)
+    overlay["waves"] = layout
+    overlay["critical_path"] = [t for t in rev.critical_path if t in known]
+    overlay["lower_bound"] = rev.lower_bound
+    overlay["last"] = summary
+    history = overlay.setdefault("history", [])
+    history.append({k: v for k, v in summary.items() if k not in ("moved", "relinked")})
+    del history[:-HISTORY_LIMIT]
+    u.tx.run(
+        "UPDATE plans SET revision = ?, patch_json = ?, updated_at = ? WHERE id = ?",
+        (rev.revision, json.dumps(overlay), u.at, plan_id),
+    )
