@@ -67,28 +67,28 @@ class _Strict(BaseModel):
 class TaskSpec(_Strict):
     """One task as a plan file (or ``plan_create``) declares it."""
 
-    id: TaskId = Field(min_length=1, max_length=200, description="Unique task id")
+    id: TaskId = Field(min_length=1, max_length=200)
     subject: str = Field(min_length=1, max_length=500, description="Imperative one-line title")
     description: str = Field(default="", max_length=100_000)
     depends_on: list[TaskId] = Field(default_factory=list)
     writes: list[str] | None = Field(
         default=None,
-        description="Paths it modifies; omitted: unknown (scheduled alone)",
+        description="Paths it modifies; omitted: unknown",
     )
     reads: list[str] = Field(default_factory=list, description="Paths it only reads")
-    agent: str | None = Field(default=None, description="Agent name; else chosen by keywords")
+    agent: str | None = Field(default=None, description="Else chosen by keywords")
     priority: Priority = "normal"
     type: Literal["task", "checkpoint"] = "task"
-    wave: int | None = Field(default=None, ge=1, description="Declared wave (for `check`)")
+    wave: int | None = Field(default=None, ge=1, description="For `check`")
     active_form: str | None = Field(default=None, alias="activeForm")
     expected_output: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     when: dict[TaskId, str] = Field(
         default_factory=dict,
-        description="Per dependency, a condition on its output; false skips",
+        description="Per dependency: a condition on its output; false skips",
     )
     requires_success: list[TaskId] = Field(
-        default_factory=list, description="Dependencies that must end done, not skipped"
+        default_factory=list, description="Deps that must end done, not skipped"
     )
     requirements: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
         default_factory=list, max_length=50, description="What the task must do"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from waveplan.models import MAX_PLAN_TASKS, CheckpointSpec, TaskSpec
 
@@ -29,13 +29,15 @@ __all__ = ["PatchOutcome", "PatchTask", "PlanPatch", "TaskChange"]
 
 
 class PatchTask(TaskSpec):
-    """A task a patch adds: a plan-file task, and where it was discovered."""
+    """A task a patch adds: a plan-file task, where it was discovered, and an approval
+    checkpoint after it (``checkpoint``: a plan checkpoint without ``after``)."""
 
     discovered_from: str | None = Field(
         default=None,
         max_length=400,
         description="The task whose run found this work (plan-local or stored id)",
     )
+    checkpoint: dict[str, Any] | None = None
 
 
 class TaskChange(BaseModel):
@@ -64,6 +66,16 @@ class PlanPatch(BaseModel):
     remove: list[str] = Field(default_factory=list, max_length=MAX_PLAN_TASKS)
     update: list[TaskChange] = Field(default_factory=list, max_length=MAX_PLAN_TASKS)
     checkpoints: list[CheckpointSpec] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="after")
+    def _checkpoints_of_new_tasks(self) -> PlanPatch:
+        for t in self.add:
+            if t.checkpoint is not None:
+                self.checkpoints.append(
+                    CheckpointSpec.model_validate({**t.checkpoint, "after": t.id})
+                )
+                t.checkpoint = None
+        return self
 
     @property
     def empty(self) -> bool:

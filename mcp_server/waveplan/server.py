@@ -52,6 +52,7 @@ from waveplan.models import (
 from waveplan.status import (
     PlanStatusView,
     apply_since,
+    patch_note,
     plan_status_view,
     render_progress,
     spec_id,
@@ -72,6 +73,7 @@ __all__ = [
     "GroupedItems",
     "NextTasks",
     "PlanCreated",
+    "PlanPatched",
     "PlanTask",
     "TaskList",
     "TaskUpdated",
@@ -98,6 +100,8 @@ _READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
 _ANALYSE = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 # readOnlyHint and idempotentHint default to false in MCP: only the non-defaults are sent.
 _WRITE = ToolAnnotations(destructive_hint=False)
+# A patch may remove tasks (not started ones): destructive, not idempotent (the defaults).
+_PATCH = ToolAnnotations()
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -218,6 +222,31 @@ class NextTasks(BaseModel):
     reason: str
 
 
+class PlanPatched(BaseModel):
+    """What ``plan_patch`` did (stored ids) and the plan's progress after it."""
+
+    plan_id: str
+    revision: int
+    added: list[str]
+    removed: list[str]
+    updated: list[str]
+    moved: dict[str, str] = Field(description="Why each task changed wave (first 50)")
+    warnings: list[str]
+    rendered: str = Field(description="The plan now (markdown); show it to the user")
+
+    def reply_text(self) -> str:
+        counts = f"+{len(self.added)} -{len(self.removed)} ~{len(self.updated)}"
+        return (
+            f"plan {self.plan_id} now at revision {self.revision}: {counts}, "
+            f"{len(self.moved)} moved. Show `rendered`; patch again with "
+            f"expected_revision={self.revision}."
+        )
+
+
+def _more_moves(total: int, shown: int) -> list[str]:
+    return [f"{total - shown} more tasks moved (plan_status shows every wave)"] * (total > shown)
+
+
 class ConflictReport(BaseModel):
     # planning.conflicts.ScheduleCheck's fields; that module is imported on first call only.
     conflicts: list[Conflict]
@@ -299,9 +328,9 @@ _INPUT_ONLY_KEYS = frozenset(
 )
 
 
-# Length and count caps are enforced on every call (with a message naming the field);
-# published, they cost every client bytes on every turn for a limit nobody reaches.
-_CAP_KEYS = frozenset({"maxLength", "minLength", "maxItems"})
+# Length, count and range caps are enforced on every call (with a message naming the
+# field); published, they cost every client bytes on every turn for a limit nobody reaches.
+_CAP_KEYS = frozenset({"maxLength", "minLength", "maxItems", "minimum", "maximum"})
 
 
 def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> bool:
@@ -315,9 +344,10 @@ def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> b
         or (key == "default" and value is None)
         or (key == "additionalProperties" and value is True)  # JSON Schema's own default
         or (output and key in _INPUT_ONLY_KEYS)
-        # "items" already says it is a list, "properties" an object: the type adds nothing
-        # for a reader (the root keeps its type: MCP requires it).
-        or (output and key == "type" and value == "array" and "items" in schema)
+        # "items" already says it is a list (input too: the Inspector's --strict lint finds
+        # such schemas portable), "properties" an object: the type adds nothing for a
+        # reader (the root keeps its type: MCP requires it).
+        or (key == "type" and value == "array" and "items" in schema)
         or (
             output
             and key == "type"
@@ -609,10 +639,10 @@ IdStr = Annotated[str, BeforeValidator(_id_text)]
 Detail = Annotated[Literal["summary", "full"], Field(description="full: per-task detail")]
 Id = Annotated[IdStr, Field(description="Task id")]
 PlanId = Annotated[IdStr, Field(description="Plan id, e.g. p1")]
-Paths = Annotated[list[str] | None, Field(description="Files/dirs/globs")]
+Paths = Annotated[list[str] | None, Field(description="Paths or globs")]
 TaskObjects = Annotated[
     list[dict[str, Any]],
-    Field(description="Task objects as in plan_create", min_length=1, max_length=MAX_PLAN_TASKS),
+    Field(description="As in plan_create", min_length=1, max_length=MAX_PLAN_TASKS),
 ]
 
 
@@ -637,7 +667,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     def tool(annotations: ToolAnnotations) -> Callable[[_F], _F]:
         def register(fn: _F) -> _F:
-            tools.append(_compact_tool(Tool.from_function(_adapt(fn), annotations=annotations)))
+            made = Tool.from_function(_adapt(fn), annotations=annotations)
+            made.description = " ".join((made.description or "").split())  # docstring breaks
+            tools.append(_compact_tool(made))
             return fn
 
         return register
@@ -658,7 +690,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         priority: Literal["urgent", "high", "normal", "low"] = "normal",
         owner: str | None = None,
     ) -> TaskSummary:
-        """Create one task (TaskCreate-style), optionally in a plan, blocked by other tasks."""
+        """Create a task (TaskCreate-style), optionally in a plan, blocked by others."""
         from waveplan.store.base import TaskNew
 
         new = TaskNew(
@@ -681,7 +713,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         taskId: Id,
         status: Annotated[
             str | None,
-            Field(description="Lifecycle status or pending/in_progress/completed/deleted"),
+            Field(description="A status, or in_progress/completed/deleted"),
         ] = None,
         subject: str | None = None,
         description: str | None = None,
@@ -702,13 +734,13 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         error: str | None = None,
         error_code: str | None = None,
         note: Annotated[
-            str | None, Field(description="Progress note; renews the lease; why blocked/handoff")
+            str | None, Field(description="Progress (renews the lease); why blocked/handoff")
         ] = None,
         expected_version: Annotated[
-            int | None, Field(description="Refuse if the task changed since")
+            int | None, Field(description="Refuse if changed since")
         ] = None,
     ) -> TaskUpdated:
-        """Update a task's status, fields, links or metadata; record output, error or a note."""
+        """Update a task: status, fields, links, metadata; record output, error or a note."""
         from waveplan.store.base import TaskChanges
 
         changes = TaskChanges(
@@ -733,7 +765,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     @tool(_READ)
     def task_get(taskId: Id) -> TaskRecord:
-        """One task with blocks/blockedBy, history, reason and rendered_description."""
+        """One task with its links, history, reason and rendered_description."""
         return holder.get().get_task(taskId)
 
     @tool(_READ)
@@ -772,8 +804,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         format: str | None = None,
         detail: Detail = "summary",
     ) -> PlanCreated:
-        """Plan `tasks` or a `document` (any format): score, agents, waves, conflicts, team
-        mode; store; show `rendered`."""
+        """Plan `tasks` or a `document`: agents, waves, conflicts, team mode; stores it; show
+        `rendered`."""
         from waveplan.transfer import import_document, store_plan
 
         store = holder.get()
@@ -795,14 +827,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         pid = stored.record.id if stored.record is not None else None
         return _plan_created(pid, stored.result, full=detail == "full", late=stored.late)
 
-    @tool(_READ)
-    def plan_status(
-        plan_id: PlanId,
-        format: Literal["json", "markdown", "mermaid"] = "markdown",
-        detail: Detail = "summary",
-        since: Annotated[str | None, Field(description="A cursor: only what changed")] = None,
+    def status_view(
+        plan_id: str, format: str = "markdown", detail: str = "summary", since: str | None = None
     ) -> PlanStatusView:
-        """Progress by wave, counts, ready/running/review/blocked; `since`: changes only."""
         from waveplan.planning.render import render_plan
 
         store = holder.get()
@@ -828,11 +855,61 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             rendered = render_progress(view, waves)
         else:
             statuses = spec_statuses(plan_id, tasks)
-            rendered = render_plan(current, format, statuses=statuses, plan_id=plan_id)
+            rendered = render_plan(current, format, statuses=statuses, plan_id=plan_id)  # type: ignore[arg-type]
         if stale and format == "markdown":
             rendered += "\n**Cursor**: not from this plan's current tasks; the whole view above\n"
         view.rendered = rendered + status_notes(view, format)
         return view
+
+    @tool(_READ)
+    def plan_status(
+        plan_id: PlanId,
+        format: Literal["json", "markdown", "mermaid"] = "markdown",
+        detail: Detail = "summary",
+        since: Annotated[str | None, Field(description="A cursor: only what changed")] = None,
+    ) -> PlanStatusView:
+        """Progress by wave, counts, ready/running/review/blocked; `since`: changes only."""
+        return status_view(plan_id, format, detail, since)
+
+    @tool(_PATCH)
+    def plan_patch(
+        plan_id: PlanId,
+        expected_revision: int,
+        add: Annotated[
+            list[dict[str, Any]] | None,
+            Field(description="As in plan_create, + discovered_from, checkpoint"),
+        ] = None,
+        remove: list[IdStr] | None = None,
+        update: Annotated[list[dict[str, Any]] | None, Field(description="{id, fields}")] = None,
+        reason: str | None = None,
+        by: str | None = None,
+    ) -> PlanPatched:
+        """Change a running plan: add tasks, remove/edit unstarted ones (started: priority,
+        metadata, note); re-waves the rest; all or nothing."""
+        from waveplan.patches import PlanPatch
+
+        patch = PlanPatch.model_validate(
+            {
+                "expected_revision": expected_revision,
+                "reason": reason,
+                "add": add or [],
+                "remove": remove or [],
+                "update": update or [],
+            }
+        )
+        done = holder.get().patch_plan(plan_id, patch, actor=by or ACTOR)
+        view = status_view(plan_id)
+        moved = dict(list(done.moved.items())[:50])
+        return PlanPatched(
+            plan_id=done.plan_id,
+            revision=done.revision,
+            added=done.added,
+            removed=done.removed,
+            updated=done.updated,
+            moved=moved,
+            warnings=[*done.warnings, *_more_moves(len(done.moved), len(moved))],
+            rendered=view.rendered,
+        )
 
     @tool(_WRITE)
     def plan_next(
@@ -841,7 +918,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         limit: Annotated[int, Field(ge=1, le=100)] = 1,
         lease_seconds: Annotated[int, Field(ge=10, le=86_400)] = 900,
     ) -> NextTasks:
-        """Claim up to `limit` ready tasks for `owner` under a lease; each comes with its agent."""
+        """Claim up to `limit` ready tasks for `owner` under a lease, each with its agent."""
         claim = holder.get().claim_next(
             plan_id, owner=owner, limit=limit, lease_seconds=lease_seconds
         )
@@ -890,7 +967,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         max_concurrent: Annotated[int | None, Field(ge=1, le=1000)] = None,
         read_write: ReadWriteRule = "allow",
     ) -> WaveSchedule:
-        """Validate tasks and group them into waves (deps earlier, no file conflicts)."""
+        """Group tasks into waves: deps earlier, capped, no file conflicts."""
         from waveplan.planner import resolve_max_concurrent
         from waveplan.planning.waves import assign_waves as assign
 
@@ -907,7 +984,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         max_concurrent: Annotated[int | None, Field(ge=1, le=1000)] = None,
         read_write: ReadWriteRule = "allow",
     ) -> ConflictReport:
-        """File conflicts inside waves and schedule problems (deps not earlier, over cap)."""
+        """File conflicts in waves and schedule problems (deps not earlier, over cap)."""
         from waveplan.planning.conflicts import check_schedule, waves_from_declared
 
         specs = _tasks(tasks)
@@ -920,7 +997,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         items: Annotated[list[str], Field(max_length=MAX_PLAN_TASKS)],
         agents: Annotated[int | None, Field(ge=1, le=1000)] = None,
     ) -> GroupedItems:
-        """Breadth work by agent: n items over m agents -> m groups of ceil/floor(n/m)."""
+        """n items over m agents -> m groups of ceil/floor(n/m) (breadth work)."""
         from waveplan.planner import resolve_max_concurrent
         from waveplan.planning.decompose import group_items as group
 
@@ -962,7 +1039,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             raise ResourceNotFoundError(exc.message) from exc
         tasks = store.list_tasks(plan_id=plan_id)
         current = stored_result(store, plan, tasks)  # with tasks added after plan_create
-        return render_plan(current, "markdown", statuses=spec_statuses(plan_id, tasks))
+        text = render_plan(current, "markdown", statuses=spec_statuses(plan_id, tasks))
+        note = patch_note(plan.revision, plan.last_patch)  # the revision, the last patch
+        return f"{text.rstrip()}\n\n{note}\n" if note else text
 
     return server
 

@@ -283,7 +283,9 @@ def revise(
     # files writes only its output file, and is scheduled as such (as in build_plan).
     picked: dict[str, tuple[TaskSpec, TaskSpec, str, str]] = {}
     for t in added.values():
-        spec = _canonical(TaskSpec.model_validate(t.model_dump(exclude={"discovered_from"})))
+        spec = _canonical(
+            TaskSpec.model_validate(t.model_dump(exclude={"discovered_from", "checkpoint"}))
+        )
         effective, agent, why, _ = task_agent(spec, settings.agents)
         picked[t.id] = (spec, effective, agent, why)
     for tid, (spec, fields, note) in list(updates.items()):
