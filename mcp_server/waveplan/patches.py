@@ -60,7 +60,11 @@ class PlanPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    expected_revision: int = Field(ge=1, description="The revision the patch was made on")
+    #: ``None`` only for a patch that adds tasks and nothing else (discovered work from a
+    #: subagent, which does not read the plan): it applies to the current revision.
+    expected_revision: int | None = Field(
+        default=None, ge=1, description="The revision the patch was made on"
+    )
     reason: str | None = Field(default=None, max_length=2000)
     add: list[PatchTask] = Field(default_factory=list, max_length=MAX_PLAN_TASKS)
     remove: list[str] = Field(default_factory=list, max_length=MAX_PLAN_TASKS)
@@ -69,6 +73,11 @@ class PlanPatch(BaseModel):
 
     @model_validator(mode="after")
     def _checkpoints_of_new_tasks(self) -> PlanPatch:
+        if self.expected_revision is None and (self.remove or self.update):
+            raise ValueError(
+                "expected_revision is needed to remove or update tasks (plan_status shows "
+                "the revision); only a patch that just adds tasks may leave it out"
+            )
         for t in self.add:
             if t.checkpoint is not None:
                 self.checkpoints.append(

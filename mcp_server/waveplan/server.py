@@ -874,7 +874,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     @tool(_PATCH)
     def plan_patch(
         plan_id: PlanId,
-        expected_revision: int,
+        expected_revision: Annotated[
+            int | None, Field(description="From plan_status; only adding may omit it")
+        ] = None,
         add: Annotated[
             list[dict[str, Any]] | None,
             Field(description="As in plan_create, + discovered_from, checkpoint"),

@@ -65,7 +65,7 @@ def patch_plan(
     repo.plan_row(tx, plan_id)  # NotFoundError before any lock
     repo.lock_scope(tx, plan_id)
     plan = repo.plan_row(tx, plan_id)
-    if patch.expected_revision != plan["revision"]:
+    if patch.expected_revision is not None and patch.expected_revision != plan["revision"]:
         raise StaleRevisionError(plan_id, patch.expected_revision, plan["revision"])
     patch = _localized(patch, plan_id)
     snap = repo.snapshot(tx, plan_id, plan=plan)
