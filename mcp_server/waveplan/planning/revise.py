@@ -339,8 +339,10 @@ def revise(
             out.notes[tid] = note
     for tid in sorted(touched - set(added)):
         spec = out.updated[tid] if tid in out.updated else lookup(tid)[0]
-        if tid in out.relinked and tid not in out.updated:
+        if tid in out.relinked:
             spec = spec.model_copy(update={"depends_on": deps_after[tid]})
+            if tid in out.updated:
+                out.updated[tid] = spec
         out.specs[tid] = spec
         base = lookup(tid)[1]
         wave = out.waves.get(tid, by_id[tid].wave or 1)
@@ -431,7 +433,7 @@ def _update(
         detail = "; ".join(line.strip() for line in first[1:3]) or str(err)
         return f"update {tid!r}: {detail}"
     missing = [d for d in new.depends_on if d not in known_after]
-    if missing:
+    if missing and "depends_on" in fields:  # else: re-linked like any dependent
         return f"update {tid!r}: depends on unknown task(s) {_quote(missing)}"
     if new.depends_on and tid in new.depends_on:
         return f"update {tid!r}: a task cannot depend on itself"
