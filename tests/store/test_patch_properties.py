@@ -132,8 +132,26 @@ def test_a_random_valid_patch_keeps_every_rule(plan: dict[str, Any], data: st.Da
             patch = _random_patch(data, list(before.values()), pid)
             store.patch_plan(pid, patch, actor="lead")
             _check(store, pid, plan["cap"], before, patch)
+            _same_snapshot(store, str(Path(tmp) / "p.sqlite3"), pid)
         finally:
             store.close()
+
+
+def _same_snapshot(store: Any, location: str, pid: str) -> None:
+    """The shape the patch cached (built in memory) is the one the database holds."""
+    fresh = open_store(location)
+    try:
+
+        def read(s: Any) -> Any:
+            return s._read(lambda u: u.repo.snapshot(u.tx, pid))
+
+        cached, stored = read(store), read(fresh)
+        assert cached.tasks == stored.tasks
+        assert dict(cached.checkpoints) == dict(stored.checkpoints)
+        assert cached.positions == stored.positions
+        assert dict(cached.placeholders) == dict(stored.placeholders)
+    finally:
+        fresh.close()
 
 
 def _check(store: Any, pid: str, cap: int, before: dict[str, Any], patch: PlanPatch) -> None:

@@ -319,3 +319,39 @@ def test_patched_waves_keep_the_rules(store: Store) -> None:
     for ids in by_wave.values():
         assert sum(1 for i in ids if i.split(".")[1].startswith("w")) <= 1
     assert statuses(store, pid)[f"{pid}.a"] == ("done", 1)
+
+
+def test_the_shape_cached_by_a_patch_is_the_stored_one(store: Store, store_location: str) -> None:
+    """A patch caches the plan's new shape (built in memory): a fresh reader agrees."""
+    from waveplan.store import open_store
+
+    record = make_plan(
+        store,
+        [task("a"), task("b", "a", when={"a": "result != 'skip'"}, requires_success=["a"]),
+         task("c", "b", description="Use {taskResult:b}"), task("d", "a")],
+    )  # fmt: skip
+    pid = record.id
+    start(store, f"{pid}.a")
+    finish(store, f"{pid}.a")
+    store.patch_plan(
+        pid,
+        patch(
+            add=[{"id": "e", "subject": "E", "writes": ["x"], "depends_on": ["a", "c"],
+                  "when": {"a": "result == 'ok'"}, "checkpoint": {"timeout": "1h"}}],
+            update=[{"id": "d", "fields": {"depends_on": ["a", "b"], "writes": ["y"],
+                                           "metadata": {"needs_review": True},
+                                           "description": "{taskResult:b} again"}}],
+        ),
+        actor="lead",
+    )  # fmt: skip
+    fresh = open_store(store_location)
+    try:
+        snap = store._read(lambda u: u.repo.snapshot(u.tx, pid))  # type: ignore[attr-defined]
+        again = fresh._read(lambda u: u.repo.snapshot(u.tx, pid))  # type: ignore[attr-defined]
+        assert snap.tasks == again.tasks
+        assert dict(snap.checkpoints) == dict(again.checkpoints)
+        assert dict(snap.placeholders) == dict(again.placeholders)
+        assert snap.positions == again.positions
+    finally:
+        fresh.close()
+    assert store.get_task(f"{pid}.e").status == Status.PENDING  # waits for c

@@ -147,8 +147,8 @@ class Revision:
 
 
 class _Node:
-    # A task as the graph, the placeholder check and the scheduler read it.
-    __slots__ = ("depends_on", "description", "id", "reads", "writes")
+    # A task as the graph, the placeholder check and the scheduler read it (no slots:
+    # the conflict rule reads the attributes through ``__dict__``).
 
     def __init__(
         self,
@@ -592,17 +592,7 @@ def _schedule(
     rest = [n for n in nodes if n.id not in fixed]
     start = _open_wave(live)
     after_all = max(fixed.values(), default=0) + 1
-    specs = [
-        TaskSpec.model_construct(
-            id=n.id,
-            subject=n.id,
-            description="",
-            depends_on=n.depends_on,
-            writes=n.writes,
-            reads=n.reads,
-        )
-        for n in rest
-    ]
+    specs = rest  # the scheduler reads id, depends_on, writes and reads only
     cap, rule = settings.max_concurrent, settings.read_write
     sched = assign_waves(specs, max_concurrent=cap, read_write=rule, fixed=fixed, start=start)  # type: ignore[arg-type]
     first = start

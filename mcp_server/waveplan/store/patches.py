@@ -69,8 +69,7 @@ def patch_plan(
         raise StaleRevisionError(plan_id, patch.expected_revision, plan["revision"])
     patch = _localized(patch, plan_id)
     snap = repo.snapshot(tx, plan_id, plan=plan)
-    result = repo.plan_result(plan, tx)
-    entries = {t.id: t for t in result.tasks}
+    entries = _Entries(repo.base_result(plan), read_overlay(tx, plan_id) or {})
     live = _live(snap, plan_id, entries)
     removing = [f"{plan_id}.{r}" for r in patch.remove]
     outside = _outside_dependents(u, plan_id, removing)
@@ -82,7 +81,6 @@ def patch_plan(
         from waveplan.planning.agents import load_agent_table
 
         agents = load_agent_table()
-    spec = _plan_spec(u, plan_id)
     checkpointed = frozenset(
         spec_of(plan_id, r["task_id"])
         for r in tx.rows(
@@ -97,14 +95,14 @@ def patch_plan(
         inputs=json.loads(plan["inputs_json"] or "{}"),
         positions=snap.positions,
         agents=agents,
-        output_dir=default_output_dir(t.output_file for t in result.tasks),
+        output_dir=default_output_dir(entries.output_files.values()),
         checkpointed=checkpointed,
     )
     revision = plan["revision"] + 1
-    specs_now = {t.id: t for t in spec.tasks}
 
     def current(tid: str) -> tuple[TaskSpec, ScheduledTask | None]:
-        return _current_spec(u, plan_id, tid, snap, specs_now.get(tid)), entries.get(tid)
+        declared = _declared(u, plan, entries, tid)
+        return _current_spec(u, plan_id, tid, snap, declared), entries.get(tid)
 
     rev = revise(live, patch, settings=settings, revision=revision, current=current)
     summary = _summary(u, plan_id, rev, patch, actor)
@@ -114,10 +112,13 @@ def patch_plan(
         "VALUES (NULL, ?, ?, ?, 'patch', NULL, NULL, ?)",
         (plan_id, u.at, actor, _event_note(summary)),
     )
-    _write(u, plan_id, rev, patch, actor, snap, entries)
+    flags = _write(u, plan_id, rev, patch, actor, snap, entries)
     _write_overlay(u, plan_id, plan, rev, summary, snap, entries)
-    u.reshaped(plan_id)
-    _settle(u, plan_id, rev, actor)
+    mark = u.reshaped(plan_id)
+    after = _after(u, snap, rev, plan_id, flags)
+    if after is not None and mark is not None:
+        repo.remember(plan_id, mark, plan["read_write"], after)
+    _settle(u, plan_id, rev, actor, after)
     return PatchOutcome(
         plan_id=plan_id,
         revision=revision,
@@ -177,22 +178,53 @@ def _localized(patch: PlanPatch, plan_id: str) -> PlanPatch:
     )
 
 
-def _live(snap: Snapshot, plan_id: str, entries: dict[str, Any]) -> list[LiveTask]:
+class _Entries:
+    """The plan's result as its patches left it, read per task (the whole merged
+    result is not built: a patch needs the output files and a few entries)."""
+
+    def __init__(self, base: Any, overlay: dict[str, Any]) -> None:
+        self.base = {t.id: t for t in base.tasks}
+        self.overlay = overlay
+        removed = set(overlay.get("removed", ()))
+        over = overlay.get("tasks", {})
+        self.ids = [i for i in self.base if i not in removed] + [
+            i for i in overlay.get("order", ()) if i not in removed
+        ]
+        self.output_files = {
+            i: over[i]["output_file"] if i in over else self.base[i].output_file
+            for i in self.ids
+            if i in over or i in self.base
+        }
+
+    def __contains__(self, tid: str) -> bool:
+        return tid in self.output_files
+
+    def get(self, tid: str) -> ScheduledTask | None:
+        from waveplan.models import ScheduledTask
+
+        if tid not in self.output_files:
+            return None
+        over = self.overlay.get("tasks", {})
+        entry = ScheduledTask.model_validate(over[tid]) if tid in over else self.base[tid]
+        reason = self.overlay.get("reasons", {}).get(tid)
+        return entry.model_copy(update={"reason": reason}) if reason else entry
+
+
+def _live(snap: Snapshot, plan_id: str, entries: _Entries) -> list[LiveTask]:
     from waveplan.planning.revise import LiveTask
 
-    inside = {t.id for t in snap.tasks if not t.external}
+    local = {t.id: spec_of(plan_id, t.id) for t in snap.tasks if not t.external}
     live = []
     for t in snap.tasks:
         if t.external:
             continue
-        sid = spec_of(plan_id, t.id)
-        deps = tuple(spec_of(plan_id, d.task_id) for d in t.depends_on if d.task_id in inside)
+        sid = local[t.id]
+        deps = tuple(local[d.task_id] for d in t.depends_on if d.task_id in local)
         conditioned = frozenset(
-            spec_of(plan_id, d.task_id)
+            local[d.task_id]
             for d in t.depends_on
-            if d.task_id in inside and (d.when is not None or d.requires_success)
+            if d.task_id in local and (d.when is not None or d.requires_success)
         )
-        entry = entries.get(sid)
         live.append(
             LiveTask(
                 id=sid,
@@ -203,7 +235,7 @@ def _live(snap: Snapshot, plan_id: str, entries: dict[str, Any]) -> list[LiveTas
                 reads=t.reads,
                 conditioned=conditioned,
                 placeholders=snap.placeholders.get(t.id, ()),
-                output_file=entry.output_file if entry is not None else None,
+                output_file=entries.output_files.get(sid),
             )
         )
     return live
@@ -228,10 +260,14 @@ def _outside_dependents(u: Unit, plan_id: str, ids: list[str]) -> dict[str, list
     return found
 
 
-def _plan_spec(u: Unit, plan_id: str) -> Any:
-    from waveplan.store.plans import plan_spec
+def _declared(u: Unit, plan: Row, entries: _Entries, tid: str) -> TaskSpec | None:
+    """The spec the plan (or a patch) declared for a task, if any."""
+    from waveplan.models import TaskSpec
 
-    return plan_spec(u, plan_id)
+    specs = entries.overlay.get("specs", {})
+    if tid in specs:
+        return TaskSpec.model_validate(specs[tid])
+    return u.repo.base_spec(plan, u.tx).get(tid)
 
 
 def _current_spec(
@@ -275,9 +311,11 @@ def _write(
     patch: PlanPatch,
     actor: str,
     snap: Snapshot,
-    entries: dict[str, Any],
-) -> None:
+    entries: _Entries,
+) -> dict[str, bool]:
+    """Write the revision's structure; returns the review flags it set, by stored id."""
     tx, at = u.tx, u.at
+    flags: dict[str, bool] = {}
 
     def sid(local: str) -> str:
         return f"{plan_id}.{local}"
@@ -313,6 +351,7 @@ def _write(
         review = lifecycle.needs_review(
             spec.type, metadata, approval_checkpoint=bool(gate and gate.require_approval)
         )
+        flags[tid] = review
         rows.append(
             {
                 "id": tid,
@@ -381,7 +420,9 @@ def _write(
 
     # updated fields and links
     for t, spec in rev.updated.items():
-        _write_update(u, plan_id, t, spec, rev, actor, rev.scheduled.get(t))
+        review = _write_update(u, plan_id, t, spec, rev, actor, rev.scheduled.get(t))
+        if review is not None:
+            flags[sid(t)] = review
 
     # approval checkpoints after new or unstarted tasks
     tx.many(
@@ -403,6 +444,7 @@ def _write(
     for c in rev.checkpoints:
         if c.require_approval and c.after not in newly:
             write_fields(tx, sid(c.after), {"review_required": 1}, at, bump=True)
+            flags[sid(c.after)] = True
 
     # rescheduled tasks: the new wave, a version and why
     moved = [(w, at, sid(t)) for t, w in rev.waves.items() if t not in newly]
@@ -412,6 +454,7 @@ def _write(
         "VALUES (?, ?, ?, 'update', NULL, NULL, ?)",
         [(sid(t), at, actor, f"revision {rev.revision}: {why}") for t, why in rev.moved.items()],
     )
+    return flags
 
 
 def _was_deps(snap: Snapshot, stored: str, plan_id: str) -> set[str]:
@@ -426,7 +469,8 @@ def _write_update(
     rev: Revision,
     actor: str,
     entry: ScheduledTask | None,
-) -> None:
+) -> bool | None:
+    """Write one updated task; returns its new review flag if it changed."""
     tx, at = u.tx, u.at
     tid = f"{plan_id}.{local}"
     row = u.repo.task_row(tx, tid)
@@ -490,6 +534,7 @@ def _write_update(
     if note:
         text = f"{text}; {note}" if text else f"revision {rev.revision}: {note}"
     _event(u, tid, actor, text)
+    return bool(own["review_required"]) if "review_required" in own else None
 
 
 def _event(u: Unit, task_id: str, actor: str, note: str) -> None:
@@ -500,18 +545,145 @@ def _event(u: Unit, task_id: str, actor: str, note: str) -> None:
     )
 
 
-def _settle(u: Unit, plan_id: str, rev: Revision, actor: str) -> None:
+def _settle(u: Unit, plan_id: str, rev: Revision, actor: str, after: Snapshot | None) -> None:
     """Statuses follow the new shape, through the ledger and the one writer."""
-    ledger = u.ledger(plan_id, actor)
+    from waveplan.execution.ledger import Ledger
+
+    if after is None:
+        ledger = u.ledger(plan_id, actor)
+    else:
+        ledger = Ledger(
+            after, now=u.now, actor=actor, default_lease_seconds=u.default_lease_seconds
+        )
     added = [f"{plan_id}.{spec.id}" for spec, _, _ in rev.added]
     if added:
         ledger.settle(added, actor=actor)
     relinked = set(rev.relinked) | {
-        t for t, f in rev.changed_fields.items() if {"depends_on", "when"} & set(f)
+        t
+        for t, f in rev.changed_fields.items()
+        if {"depends_on", "when", "requires_success"} & set(f)
     }
     for t in sorted(relinked):
         ledger.gained_dependencies(f"{plan_id}.{t}")
     u.apply(ledger)
+
+
+def _after(
+    u: Unit, snap: Snapshot, rev: Revision, plan_id: str, flags: dict[str, bool]
+) -> Snapshot | None:
+    """The plan as the revision leaves it, built from the snapshot it was made on (what
+    ``Repository.snapshot`` would read now, without reading and rebuilding the whole
+    shape again); ``None`` where a changed task also waits outside the plan (the order
+    of its edges is the database's to tell)."""
+    from dataclasses import replace
+
+    from waveplan.execution.durations import parse_duration
+    from waveplan.execution.snapshot import Checkpoint
+    from waveplan.execution.snapshot import Snapshot as Snap
+    from waveplan.execution.state import Dependency, ExecTask
+    from waveplan.store.repository import condition
+
+    def sid(local: str) -> str:
+        return f"{plan_id}.{local}"
+
+    removed = {sid(t) for t in rev.removed}
+    inside = {t.id for t in snap.tasks if not t.external}
+    order = {t.id: n for n, t in enumerate(snap.tasks)}
+    for n, (spec, _, _) in enumerate(rev.added):
+        order[sid(spec.id)] = len(snap.tasks) + n
+
+    def edges(spec: TaskSpec) -> tuple[Dependency, ...]:
+        needs = set(spec.requires_success)
+        deps = [
+            Dependency(
+                sid(d),
+                requires_success=d in needs,
+                when=condition(spec.when[d]) if d in spec.when else None,
+            )
+            for d in dict.fromkeys(spec.depends_on)
+        ]
+        return tuple(sorted(deps, key=lambda d: order[d.task_id]))
+
+    cps = {k: v for k, v in snap.checkpoints.items() if k not in removed}
+    for c in rev.checkpoints:
+        cps[sid(c.after)] = Checkpoint(
+            task_id=sid(c.after),
+            require_approval=c.require_approval,
+            approvers=tuple(c.approvers),
+            timeout=c.timeout,
+            timeout_seconds=parse_duration(c.timeout) if c.timeout else None,
+            on_timeout=c.on_timeout,
+        )
+    marks = dict(snap.placeholders)
+    tasks: list[ExecTask] = []
+    for t in snap.tasks:
+        if t.external or t.id in removed:
+            continue
+        local = spec_of(plan_id, t.id)
+        changes: dict[str, Any] = {}
+        if local in rev.waves:
+            changes["wave"] = rev.waves[local]
+        spec = rev.specs.get(local)
+        if spec is not None:
+            if any(d.task_id not in inside for d in t.depends_on):
+                return None
+            if local in rev.relinked and local not in rev.updated:
+                gained = [Dependency(sid(d)) for d in rev.relinked[local]]
+                kept = [d for d in t.depends_on if d.task_id not in removed]
+                deps = sorted([*kept, *gained], key=lambda d: order[d.task_id])
+                changes["depends_on"] = tuple(deps)
+            else:
+                fields = set(rev.changed_fields.get(local, ()))
+                if local in rev.relinked or {"depends_on", "when", "requires_success"} & fields:
+                    changes["depends_on"] = edges(spec)
+                if "writes" in fields:
+                    changes["writes"] = None if spec.writes is None else tuple(spec.writes)
+                if "reads" in fields:
+                    changes["reads"] = tuple(spec.reads)
+                if "priority" in fields:
+                    changes["priority"] = spec.priority
+                if "description" in fields:
+                    marks[t.id] = placeholders_of(spec.description)
+        if t.id in flags:
+            changes["needs_review"] = flags[t.id]
+        if t.id in cps and cps[t.id].pending and not t.approval_pending:
+            changes["approval_pending"] = True
+        tasks.append(replace(t, **changes) if changes else t)
+    for spec, entry, _ in rev.added:
+        tid = sid(spec.id)
+        marks[tid] = placeholders_of(spec.description)
+        tasks.append(
+            ExecTask(
+                id=tid,
+                depends_on=edges(spec),
+                writes=None if entry.files_unknown else tuple(entry.writes),
+                reads=tuple(entry.reads),
+                wave=rev.waves[spec.id],
+                priority=spec.priority,
+                type=spec.type,
+                status=Status.PENDING,
+                needs_review=flags.get(tid, False),
+                approval_pending=bool(tid in cps and cps[tid].pending),
+            )
+        )
+    used = {d.task_id for t in tasks for d in t.depends_on}
+    stand_ins = [t for t in snap.tasks if t.external and t.id in used]
+    gone = set(rev.removed)
+    positions = tuple(p for p in snap.positions if p not in gone) + tuple(
+        spec.id for spec, _, _ in rev.added
+    )
+    every = u.repo._with_outputs(u.tx, [*tasks, *stand_ins])
+    return Snap(
+        plan_id,
+        snap.rules,
+        tuple(every),
+        cps,
+        plan_status=snap.plan_status,
+        halted_by=snap.halted_by,
+        inputs=snap.inputs,
+        positions=positions,
+        placeholders={k: v for k, v in marks.items() if k not in removed},
+    )
 
 
 # --------------------------------------------------------------------------- overlay
@@ -566,9 +738,9 @@ def _write_overlay(
     rev: Revision,
     summary: dict[str, Any],
     snap: Snapshot,
-    entries: dict[str, Any],
+    entries: _Entries,
 ) -> None:
-    overlay = read_overlay(u.tx, plan_id) or {}
+    overlay = entries.overlay
     tasks = overlay.setdefault("tasks", {})
     specs = overlay.setdefault("specs", {})
     order = overlay.setdefault("order", [])
@@ -593,7 +765,7 @@ def _write_overlay(
     overlay.setdefault("checkpoints", []).extend(c.model_dump(mode="json") for c in rev.checkpoints)
     # The layout of every task the result lists (tasks created by task_create after the
     # plan show through current.current_result, at their stored waves).
-    known = set(entries) - set(rev.removed) | {spec.id for spec, _, _ in rev.added}
+    known = set(entries.output_files) - set(rev.removed) | {spec.id for spec, _, _ in rev.added}
     wave_of: dict[str, int] = {}
     for t in snap.tasks:
         if t.external:

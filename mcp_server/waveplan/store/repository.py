@@ -175,25 +175,56 @@ class Repository:
         return self._revised(row, tx)[1]
 
     def _revised(self, row: Row, tx: Tx) -> tuple[Any, dict[str, Any] | None]:
-        from waveplan.models import PlanResult
-
         revision = row.get("revision") or 1
         key = (row["id"], row["created_at"], revision)
         with self._lock:
             found = self._results.get(key)
         if found is None:
-            result = PlanResult.model_validate_json(row["result_json"])
+            result = self._base(row)
             overlay = read_overlay(tx, row["id"]) if revision > 1 else None
             if overlay:
                 from waveplan.patches import overlay_result
 
                 result = overlay_result(result, overlay)
             found = (result, (overlay or {}).get("last"))
-            with self._lock:
-                if len(self._results) >= 64:
-                    self._results.clear()
-                self._results[key] = found
+            self._keep(key, found)
         return found
+
+    def base_spec(self, row: Row, tx: Tx) -> dict[str, Any]:
+        """The tasks of the spec ``create_plan`` stored, by id (parsed once)."""
+        from waveplan.models import PlanSpec
+
+        key = ("spec", row["id"], row["created_at"])
+        with self._lock:
+            found = self._results.get(key)
+        if found is None:
+            got = one(tx, "SELECT spec_json FROM plans WHERE id = ?", (row["id"],))
+            spec = PlanSpec.model_validate_json(got["spec_json"]) if got else None
+            found = {t.id: t for t in spec.tasks} if spec else {}
+            self._keep(key, found)
+        return found
+
+    def base_result(self, row: Row) -> Any:
+        """The result ``create_plan`` stored, before any patch (parsed once)."""
+        return self._base(row)
+
+    def _base(self, row: Row) -> Any:
+        """The result ``create_plan`` stored (it never changes: parsed once)."""
+        from waveplan.models import PlanResult
+
+        key = (row["id"], row["created_at"])
+        with self._lock:
+            base = self._results.get(key)
+        if base is None:
+            base = PlanResult.model_validate_json(row["result_json"])
+            self._keep(key, base)
+        return base
+
+    def _keep(self, key: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            if len(self._results) >= 64:
+                self._results.clear()
+            self._results[key] = value
 
     # ------------------------------------------------------------------ scopes
 
@@ -255,6 +286,25 @@ class Repository:
             placeholders={t["id"]: _placeholders(t) for t in state if t["placeholders_json"]},
         )
 
+    def remember(self, plan_id: str, shape_seq: int, read_write: str, snap: Snapshot) -> None:
+        """Cache the shape of ``snap``, the plan as a write just made it, under the mark
+        that write gave it (``Unit.reshaped``): the next read does not rebuild it. The
+        snapshot must be what ``snapshot`` would read (tasks in plan order, then the
+        stand-ins, dependencies in the stored order)."""
+        inside = [t for t in snap.tasks if not t.external]
+        built = _Cached(
+            shape_seq=shape_seq,
+            read_write=read_write,
+            ids=tuple(t.id for t in snap.tasks),
+            edges={t.id: t.depends_on for t in inside if t.depends_on},
+            writes={t.id: t.writes for t in inside if t.writes},
+            reads={t.id: t.reads for t in inside if t.reads},
+            outside=tuple(t.id for t in snap.tasks if t.external),
+            shape=snap.shape,
+        )
+        with self._lock:
+            self._shapes[plan_id] = built
+
     def forget(self, plan_id: str) -> None:
         """Drop a plan's cached shape (after a write that changed it)."""
         with self._lock:
@@ -313,9 +363,13 @@ class Repository:
         return built
 
     def positions(self, tx: Tx, plan: Row, ids: Sequence[str]) -> tuple[str, ...]:
-        """The plan's task ids (plan-file ids) in plan order: ``taskN`` is the N-th."""
-        result = self.plan_result(plan, tx)
-        out = [t.id for t in result.tasks]
+        """The plan's task ids (plan-file ids) in plan order: ``taskN`` is the N-th
+        (patches drop removed tasks and add theirs after the plan's, in order)."""
+        out = [t.id for t in self._base(plan).tasks]
+        if (plan.get("revision") or 1) > 1:
+            overlay = read_overlay(tx, plan["id"]) or {}
+            gone = set(overlay.get("removed", ()))
+            out = [i for i in out if i not in gone] + list(overlay.get("order", ()))
         known = set(out)
         for stored in ids:
             spec = spec_of(plan["id"], stored)

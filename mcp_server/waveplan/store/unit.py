@@ -50,17 +50,19 @@ class Unit:
             default_lease_seconds=self.default_lease_seconds,
         )
 
-    def reshaped(self, plan_id: str | None) -> None:
-        """The plan's tasks, edges or paths changed: cached shapes are stale.
+    def reshaped(self, plan_id: str | None) -> int | None:
+        """The plan's tasks, edges or paths changed: cached shapes are stale. Returns
+        the new shape mark (a caller that knows the new shape may cache it under it).
 
         The new shape mark is random, not a count: a transaction that rolls back after
         caching the shape it saw leaves a mark no committed state will ever carry.
         """
         if plan_id is None:
-            return
+            return None
         mark = secrets.randbits(62)
         self.tx.run("UPDATE plans SET shape_seq = ? WHERE id = ?", (mark, plan_id))
         self.repo.forget(plan_id)
+        return mark
 
     def apply(
         self,
