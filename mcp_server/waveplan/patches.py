@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -114,15 +115,18 @@ class PatchOutcome(BaseModel):
 # summary without its per-task lists of moves).
 
 
-def overlay_result(result: Any, overlay: dict[str, Any]) -> Any:
-    """The plan's ``PlanResult`` with its patches applied (``overlay``: ``patch_json``).
+def overlay_result(
+    result: Any, overlay: dict[str, Any], waves: Mapping[str, int] | None = None
+) -> Any:
+    """The plan's ``PlanResult`` with its patches applied (``overlay``: ``patch_json``;
+    ``waves``: each task's stored wave, by plan-local id, which a patch rewrites).
 
     >>> from waveplan.models import PlanSpec
     >>> from waveplan.planning.plan import build_plan
     >>> spec = PlanSpec.model_validate({"tasks": [{"id": "a", "subject": "A"},
     ...     {"id": "b", "subject": "B", "depends_on": ["a"]}]})
     >>> result = build_plan(spec, agents=[], max_concurrent=2, output_dir="/o")
-    >>> patched = overlay_result(result, {"removed": ["b"], "waves": [["a"]]})
+    >>> patched = overlay_result(result, {"removed": ["b"]}, {"a": 1})
     >>> [t.id for t in patched.tasks], patched.waves
     (['a'], [['a']])
     """
@@ -132,8 +136,11 @@ def overlay_result(result: Any, overlay: dict[str, Any]) -> Any:
 
     removed = set(overlay.get("removed", ()))
     entries: dict[str, Any] = overlay.get("tasks", {})
-    layout: list[list[str]] = overlay.get("waves") or result.waves
-    wave_of = {tid: n for n, wave in enumerate(layout, start=1) for tid in wave}
+    if waves is None:
+        layout: list[list[str]] = overlay.get("waves") or result.waves
+        wave_of = {tid: n for n, wave in enumerate(layout, start=1) for tid in wave}
+    else:
+        wave_of = dict(waves)
     reasons: dict[str, str] = overlay.get("reasons", {})
     known = {t.id for t in result.tasks}
 
@@ -158,14 +165,16 @@ def overlay_result(result: Any, overlay: dict[str, Any]) -> Any:
         if tid not in removed and tid not in known and tid in entries
     ]
     present = {t.id for t in tasks}
-    waves = [[tid for tid in wave if tid in present] for wave in layout]
+    layout = [[] for _ in range(max((t.wave for t in tasks), default=0))]
+    for t in tasks:
+        layout[t.wave - 1].append(t.id)
     checkpoints = [c for c in result.checkpoints if c.after not in removed]
     checkpoints += [CheckpointSpec.model_validate(c) for c in overlay.get("checkpoints", ())]
-    mode = re.sub(r"\d+ waves", f"{len(waves)} waves", result.execution_mode)
+    mode = re.sub(r"\d+ waves", f"{len(layout)} waves", result.execution_mode)
     return result.model_copy(
         update={
             "tasks": tasks,
-            "waves": waves,
+            "waves": layout,
             "checkpoints": [c for c in checkpoints if c.after in present],
             "critical_path": overlay.get("critical_path", result.critical_path),
             "lower_bound": overlay.get("lower_bound", result.lower_bound),

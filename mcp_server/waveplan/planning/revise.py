@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from waveplan.errors import InvalidPlanError, PatchRefusedError
+from waveplan.errors import CycleError, InvalidPlanError, PatchRefusedError
 from waveplan.lifecycle import FINISHED, FROZEN, NEEDS_PERSON, UNSTARTED, Status
 from waveplan.models import MAX_PLAN_TASKS, CheckpointSpec, ScheduledTask, TaskSpec
 from waveplan.patches import PatchTask, PlanPatch
@@ -79,9 +79,10 @@ _LIFECYCLE_KEYS = frozenset({"needs_review"})
 _MOVABLE = UNSTARTED | NEEDS_PERSON
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LiveTask:
-    """One task of the plan as stored now (plan-local ids).
+    """One task of the plan as stored now (plan-local ids). Not frozen: a plan has up
+    to 10,000 of them per patch, and a frozen dataclass is several times slower to build.
 
     ``depends_on`` lists its dependencies inside the plan; ``conditioned`` those of
     them its edge puts a ``when`` or ``requires_success`` on; ``placeholders`` the
@@ -311,10 +312,9 @@ def revise(
         nodes.append(
             _Node(t.id, list(t.depends_on), effective.writes, effective.reads, t.description)
         )
-    try:
-        graph = build_graph(nodes)  # type: ignore[arg-type]
-    except InvalidPlanError as err:
-        raise PatchRefusedError(settings.name, [err.message]) from err
+    cycle = _cycle(nodes, touched)
+    if cycle:
+        raise PatchRefusedError(settings.name, [CycleError(cycle).message])
     order = _positions(settings, live, removed, added)
     problems = _placeholder_problems(nodes, settings, live, order, touched, removed)
     if problems:
@@ -322,7 +322,6 @@ def revise(
 
     # ---------------------------------------------------------------- waves
     _schedule(live, nodes, by_id, settings, out, deps_after, added)
-    out.critical_path = [graph.ids[i] for i in graph.critical_path()]
 
     # ---------------------------------------------------------------- results
     taken = {t.output_file for t in live if t.output_file and t.id not in removed}
@@ -363,6 +362,60 @@ def revise(
     out.checkpoints = list(patch.checkpoints)
     out.warnings = path_warnings([picked[t][0] for t in added])
     return out
+
+
+# --------------------------------------------------------------------------- cycles
+
+#: Above this many tasks with new edges, the whole graph is checked at once (Kahn).
+_WALKS = 64
+
+
+def _cycle(nodes: Sequence[_Node], touched: set[str]) -> list[str] | None:
+    """A dependency cycle the patch made, as ids (``a -> b -> a``), or ``None``.
+
+    The plan had none, so a new cycle runs through a task whose dependencies the patch
+    wrote: walk up from each such task and see whether the walk comes back to it (a
+    walk reads only what lies upstream, not the whole plan). Many such tasks: the
+    whole graph is checked at once (``graph.build_graph``).
+
+    >>> a, b = _Node("a", ["b"]), _Node("b", ["a"])
+    >>> _cycle([a, b], {"a"})
+    ['a', 'b', 'a']
+    >>> _cycle([a, _Node("b", [])], {"a"}) is None
+    True
+    """
+    if len(touched) > _WALKS:
+        try:
+            build_graph(nodes)  # type: ignore[arg-type]
+        except CycleError as err:
+            return err.cycle
+        return None
+    deps = {n.id: n.depends_on for n in nodes}
+    for start in sorted(touched):
+        if start not in deps:
+            continue
+        parent: dict[str, str] = {}
+        stack = list(deps[start])
+        for d in stack:
+            parent.setdefault(d, start)
+        seen = set(stack)
+        while stack:
+            here = stack.pop()
+            if here == start:
+                path = [start]
+                node = parent[start]
+                while node != start:
+                    path.append(node)
+                    node = parent[node]
+                # path runs against the edges (dependency to dependent): each task of
+                # a cycle error depends on the next
+                return [start, *reversed(path[1:]), start]
+            for d in deps.get(here, ()):
+                if d not in seen or d == start:
+                    seen.add(d)
+                    parent[d] = here
+                    stack.append(d)
+    return None
 
 
 # --------------------------------------------------------------------------- updates
@@ -537,13 +590,14 @@ def _placeholder_problems(
     problems: list[str] = []
     # Tasks the patch wrote or re-linked: checked like a new plan (in plan order, so
     # taskN counts the same tasks the store will).
-    position = {tid: i for i, tid in enumerate(order)}
-    ordered = sorted(nodes, key=lambda n: position.get(n.id, len(position)))
-    checked = [n if n.id in touched else _Node(n.id, n.depends_on) for n in ordered]
-    try:
-        check_placeholders(checked, settings.inputs)  # type: ignore[arg-type]
-    except InvalidPlanError as err:
-        problems.append(err.message)
+    # (Only touched nodes carry their description; none with a placeholder: no check.)
+    if any("{" in n.description for n in nodes if n.id in touched):
+        position = {tid: i for i, tid in enumerate(order)}
+        ordered = sorted(nodes, key=lambda n: position.get(n.id, len(position)))
+        try:
+            check_placeholders(ordered, settings.inputs)  # type: ignore[arg-type]
+        except InvalidPlanError as err:
+            problems.append(err.message)
     if removed:
         # Removing a task shifts taskN: no placeholder may start naming another task.
         before = list(settings.positions) if settings.positions is not None else []
@@ -610,6 +664,7 @@ def _schedule(
             sched, first = scratch, after_all
     out.start = first
     out.lower_bound = first - 1 + sched.lower_bound
+    out.critical_path = list(sched.critical_path)  # what remains of the longest chain
     wave_of = {tid: first + i for i, wave in enumerate(sched.waves) for tid in wave}
     for n in rest:
         w = wave_of[n.id]

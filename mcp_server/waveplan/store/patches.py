@@ -22,8 +22,10 @@ re-waves what has not started. Then it writes:
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from waveplan import lifecycle
@@ -41,12 +43,31 @@ if TYPE_CHECKING:
     from waveplan.patches import PatchOutcome, PlanPatch
     from waveplan.planning.revise import LiveTask, Revision
 
-__all__ = ["HISTORY_LIMIT", "patch_plan"]
+__all__ = ["HISTORY_LIMIT", "collector_paused", "patch_plan"]
 
 #: Patches whose summaries ``patch_json`` keeps (the feed keeps every patch event).
 HISTORY_LIMIT = 100
 #: Moves listed in a patch's stored summary (the count is kept whole).
 MOVES_LISTED = 200
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one patch.
+
+    A patch of a large plan builds tens of thousands of small objects (a node, a task
+    state, an edge per task) and creates no reference cycles; with a large plan already
+    in memory, each full collection walks every live object and costs more than the
+    patch (the planner's ``assign_waves`` does the same). Reference counting still frees
+    everything; the collector's previous state is restored.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def patch_plan(
@@ -113,8 +134,10 @@ def patch_plan(
         (plan_id, u.at, actor, _event_note(summary)),
     )
     flags = _write(u, plan_id, rev, patch, actor, snap, entries)
-    _write_overlay(u, plan_id, plan, rev, summary, snap, entries)
-    mark = u.reshaped(plan_id)
+    overlay = _write_overlay(u, plan_id, plan, rev, summary, snap, entries)
+    # one UPDATE of the plan row: it holds the stored result and spec (megabytes for a
+    # large plan), and every UPDATE writes the whole row again
+    mark = u.reshaped(plan_id, revision=revision, patch_json=overlay, updated_at=u.at)
     after = _after(u, snap, rev, plan_id, flags)
     if after is not None and mark is not None:
         repo.remember(plan_id, mark, plan["read_write"], after)
@@ -213,29 +236,38 @@ class _Entries:
 def _live(snap: Snapshot, plan_id: str, entries: _Entries) -> list[LiveTask]:
     from waveplan.planning.revise import LiveTask
 
-    local = {t.id: spec_of(plan_id, t.id) for t in snap.tasks if not t.external}
+    cut = len(plan_id) + 1
+    local = {t.id: t.id[cut:] for t in snap.tasks if not t.external}
+    files = entries.output_files
+    marks = snap.placeholders
     live = []
+    none: frozenset[str] = frozenset()
     for t in snap.tasks:
         if t.external:
             continue
         sid = local[t.id]
-        deps = tuple(local[d.task_id] for d in t.depends_on if d.task_id in local)
-        conditioned = frozenset(
-            local[d.task_id]
-            for d in t.depends_on
-            if d.task_id in local and (d.when is not None or d.requires_success)
-        )
+        edges = t.depends_on
+        if edges:
+            deps = tuple(local[d.task_id] for d in edges if d.task_id in local)
+            conditioned = frozenset(
+                local[d.task_id]
+                for d in edges
+                if (d.when is not None or d.requires_success) and d.task_id in local
+            )
+        else:
+            deps, conditioned = (), none
         live.append(
             LiveTask(
-                id=sid,
-                status=t.status,
-                wave=t.wave,
-                depends_on=deps,
-                writes=t.writes,
-                reads=t.reads,
-                conditioned=conditioned,
-                placeholders=snap.placeholders.get(t.id, ()),
-                output_file=entries.output_files.get(sid),
+                sid,
+                t.status,
+                t.wave,
+                deps,
+                t.writes,
+                t.reads,
+                conditioned,
+                marks.get(t.id, ()),
+                (),
+                files.get(sid),
             )
         )
     return live
@@ -644,6 +676,8 @@ def _after(
                     changes["priority"] = spec.priority
                 if "description" in fields:
                     marks[t.id] = placeholders_of(spec.description)
+                    if not marks[t.id]:
+                        del marks[t.id]
         if t.id in flags:
             changes["needs_review"] = flags[t.id]
         if t.id in cps and cps[t.id].pending and not t.approval_pending:
@@ -651,7 +685,8 @@ def _after(
         tasks.append(replace(t, **changes) if changes else t)
     for spec, entry, _ in rev.added:
         tid = sid(spec.id)
-        marks[tid] = placeholders_of(spec.description)
+        if placeholders_of(spec.description):
+            marks[tid] = placeholders_of(spec.description)
         tasks.append(
             ExecTask(
                 id=tid,
@@ -739,7 +774,8 @@ def _write_overlay(
     summary: dict[str, Any],
     snap: Snapshot,
     entries: _Entries,
-) -> None:
+) -> str:
+    """The plan's ``patch_json`` after this revision (written with the new shape mark)."""
     overlay = entries.overlay
     tasks = overlay.setdefault("tasks", {})
     specs = overlay.setdefault("specs", {})
@@ -763,29 +799,14 @@ def _write_overlay(
         specs[t] = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     reasons.update(rev.moved)
     overlay.setdefault("checkpoints", []).extend(c.model_dump(mode="json") for c in rev.checkpoints)
-    # The layout of every task the result lists (tasks created by task_create after the
-    # plan show through current.current_result, at their stored waves).
+    # Waves are not kept here: the tasks' stored waves are the layout (read with the
+    # result, Repository.plan_result).
+    overlay.pop("waves", None)
     known = set(entries.output_files) - set(rev.removed) | {spec.id for spec, _, _ in rev.added}
-    wave_of: dict[str, int] = {}
-    for t in snap.tasks:
-        if t.external:
-            continue
-        local = spec_of(plan_id, t.id)
-        if local in known:
-            wave_of[local] = rev.waves.get(local, t.wave or 1)
-    for spec, _, _ in rev.added:
-        wave_of[spec.id] = rev.waves[spec.id]
-    layout: list[list[str]] = [[] for _ in range(max(wave_of.values(), default=0))]
-    for local, w in wave_of.items():
-        layout[w - 1].append(local)
-    overlay["waves"] = layout
     overlay["critical_path"] = [t for t in rev.critical_path if t in known]
     overlay["lower_bound"] = rev.lower_bound
     overlay["last"] = summary
     history = overlay.setdefault("history", [])
     history.append({k: v for k, v in summary.items() if k not in ("moved", "relinked")})
     del history[:-HISTORY_LIMIT]
-    u.tx.run(
-        "UPDATE plans SET revision = ?, patch_json = ?, updated_at = ? WHERE id = ?",
-        (rev.revision, json.dumps(overlay), u.at, plan_id),
-    )
+    return json.dumps(overlay)

@@ -185,7 +185,13 @@ class Repository:
             if overlay:
                 from waveplan.patches import overlay_result
 
-                result = overlay_result(result, overlay)
+                cut = len(row["id"]) + 1
+                waves = {
+                    r["id"][cut:]: r["wave"]
+                    for r in tx.rows("SELECT id, wave FROM tasks WHERE plan_id = ?", (row["id"],))
+                    if r["wave"] is not None
+                }
+                result = overlay_result(result, overlay, waves)
             found = (result, (overlay or {}).get("last"))
             self._keep(key, found)
         return found
@@ -283,7 +289,12 @@ class Repository:
             halted_by=plan["halted_by"],
             inputs=json.loads(plan["inputs_json"] or "{}"),
             positions=self.positions(tx, plan, cached.ids[: len(state)]) if positions else (),
-            placeholders={t["id"]: _placeholders(t) for t in state if t["placeholders_json"]},
+            # "[]" (none) is the common case: no parse, no entry (both read as none).
+            placeholders={
+                t["id"]: _placeholders(t)
+                for t in state
+                if t["placeholders_json"] and t["placeholders_json"] != "[]"
+            },
         )
 
     def remember(self, plan_id: str, shape_seq: int, read_write: str, snap: Snapshot) -> None:

@@ -190,7 +190,10 @@ class SQLStore:
         from waveplan.planning.agents import load_agent_table
 
         agents = load_agent_table()  # read before the transaction: files, not rows
-        return self._write(lambda u: patches.patch_plan(u, plan_id, patch, actor, agents=agents))
+        with patches.collector_paused():
+            return self._write(
+                lambda u: patches.patch_plan(u, plan_id, patch, actor, agents=agents)
+            )
 
     # ------------------------------------------------------------------ tasks
 
