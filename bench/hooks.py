@@ -135,7 +135,7 @@ def scenarios(s: Scratch):
 
     yield "post-agent, DONE checked and recorded (store write)", "post_agent", done
     yield (
-        "post-agent, bad reply refused (no store)",
+        "post-agent, bad reply refused (read through Peek)",
         "post_agent",
         lambda i: s.event(
             "PostToolUse",
@@ -154,6 +154,47 @@ def scenarios(s: Scratch):
         lambda i: s.event(
             "SubagentStop", agent_transcript_path=str(transcript), last_assistant_message="x"
         ),
+    )
+    launch_id, launch_out = s.claimed[-1]
+    subprocess.run(  # a launch through the gate, so the session has hook state
+        command("pre_agent"),
+        input=s.event(
+            "PreToolUse",
+            tool_name="Agent",
+            tool_input={"prompt": agent_prompt(launch_id, launch_out)},
+            tool_use_id="toolu_bench",
+        ),
+        capture_output=True,
+        text=True,
+        env=s.env,
+        check=True,
+    )
+    yield (
+        "output-gate, session launched no task (fast path)",
+        "output_gate",
+        lambda i: json.dumps(
+            {
+                **json.loads(s.event("PreToolUse")),
+                "session_id": "other",
+                "tool_name": "Write",
+                "tool_input": {"file_path": str(s.project / "x.py"), "content": "x"},
+            }
+        ),
+    )
+    yield (
+        "output-gate, a task's own output file allowed (state files)",
+        "output_gate",
+        lambda i: s.event(
+            "PreToolUse",
+            tool_name="Write",
+            tool_input={"file_path": launch_out, "content": "x"},
+            agent_id="bench-agent",
+        ),
+    )
+    yield (
+        "subagent-start, tie to the launch (state files)",
+        "subagent_start",
+        lambda i: s.event("SubagentStart", agent_id=f"a{i}", agent_type="general-purpose"),
     )
     yield (
         "session-start, one open plan (read through Peek)",

@@ -1,11 +1,15 @@
 """PreToolUse(Agent|Task): refuse launching a task that may not run now.
 
-Thin entry point: the logic is waveplan.hooks (HOOKS["pre-agent"]). Started by
-scripts/waveplan-launch with the plugin's interpreter; without one it is never run.
+Thin entry point: the logic is waveplan.hooks (HOOKS["pre-agent"]). scripts/waveplan-launch
+runs it isolated (python -I): waveplan comes from this plugin, never from the cwd.
 """
 
+import os
 import sys
 
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "mcp_server")
+)
 try:
     from waveplan.hooks import main
 except Exception:  # no usable waveplan package: fail open

@@ -1,11 +1,15 @@
 """SubagentStop: make a task's subagent end with DONE|<path>; record it.
 
-Thin entry point: the logic is waveplan.hooks (HOOKS["subagent-stop"]). Started by
-scripts/waveplan-launch with the plugin's interpreter; without one it is never run.
+Thin entry point: the logic is waveplan.hooks (HOOKS["subagent-stop"]). scripts/waveplan-launch
+runs it isolated (python -I): waveplan comes from this plugin, never from the cwd.
 """
 
+import os
 import sys
 
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "mcp_server")
+)
 try:
     from waveplan.hooks import main
 except Exception:  # no usable waveplan package: fail open

@@ -1,11 +1,15 @@
-"""PostToolUse(plan_next): note which plan this session executes.
+"""PostToolUse(plan_next): note the plan this session executes and the tasks it holds.
 
-Thin entry point: the logic is waveplan.hooks (HOOKS["track-plan"]). Started by
-scripts/waveplan-launch with the plugin's interpreter; without one it is never run.
+Thin entry point: the logic is waveplan.hooks (HOOKS["track-plan"]). scripts/waveplan-launch
+runs it isolated (python -I): waveplan comes from this plugin, never from the cwd.
 """
 
+import os
 import sys
 
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "mcp_server")
+)
 try:
     from waveplan.hooks import main
 except Exception:  # no usable waveplan package: fail open

@@ -1,13 +1,24 @@
 """Create the Python environment the waveplan plugin runs in (standard library only).
 
-Usage: ``python3 bootstrap.py PLUGIN_ROOT ENV_HOME``. Builds ``ENV_HOME/venv`` with the
-package at PLUGIN_ROOT installed (``uv`` when it is on PATH, else ``venv`` + pip), and
-stamps it with the plugin root so ``waveplan-launch`` rebuilds after a plugin update.
+Usage: ``python3 -I bootstrap.py PLUGIN_ROOT ENV_HOME``. Builds ``ENV_HOME/venv`` holding
+the runtime dependencies listed in ``PLUGIN_ROOT/scripts/requirements.txt`` and nothing
+else: waveplan runs from the plugin's source (``scripts/waveplan_main.py``), so no build
+backend is fetched and nothing is compiled. The venv is stamped with the requirements
+it was built from; ``waveplan-launch`` reuses it across plugin updates while they are
+the same.
 
-The build happens in a temporary directory that is renamed into place only when the
-install succeeded, under a lock, so an interrupted first start (Claude Code gives an
-MCP server a limited time to come up) or two windows starting at once never leave a
-half-built environment behind: the next start simply tries again.
+Installers, in order: ``uv`` when it is on PATH (online, then ``--offline`` from its
+cache), else ``venv`` + pip (the base interpreter's pip with ``--python`` when it is
+new enough, which skips installing pip into the venv); with ``$WAVEPLAN_WHEELHOUSE``
+set, pip installs from that directory only (``--no-index --find-links``: an offline
+install). pip gets short network timeouts so an offline first start fails within
+seconds, not minutes.
+
+The build happens in a temporary directory renamed into place only when the install
+succeeded, under a lock, so an interrupted start or two windows starting at once never
+leave a half-built environment behind. A failure leaves one line in
+``ENV_HOME/setup-error.txt`` (shown by the MCP server and at session start); success
+removes it. The full output goes to ``ENV_HOME/setup.log``.
 """
 
 from __future__ import annotations
@@ -19,10 +30,24 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["bootstrap", "main"]
+__all__ = ["ERROR_FILE", "STAMP", "SetupError", "bootstrap", "main"]
 
 MIN_PYTHON = (3, 11)
-STAMP = ".waveplan-root"
+STAMP = ".waveplan-requirements"
+ERROR_FILE = "setup-error.txt"
+PIP_FLAGS = [
+    "--disable-pip-version-check",
+    "--no-input",
+    "--no-compile",  # .pyc files are written on first import instead
+    "--retries",
+    "1",
+    "--timeout",
+    "10",
+]
+
+
+class SetupError(Exception):
+    """The environment could not be built; the message is the one-line cause."""
 
 
 def _base_python() -> str | None:
@@ -37,34 +62,28 @@ def _base_python() -> str | None:
 
 
 def _run(cmd: list[str]) -> None:
-    print("waveplan bootstrap:", " ".join(cmd), file=sys.stderr)
-    subprocess.run(cmd, check=True, stdout=sys.stderr)
+    """Run an installer step; its output goes to our stderr (setup.log), and a failure
+    raises ``SetupError`` with the step's last meaningful line."""
+    print("waveplan bootstrap:", " ".join(cmd), file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    sys.stderr.write(proc.stdout + proc.stderr)
+    sys.stderr.flush()
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.lower().startswith(("error", "×", "x "))]
+        last = (errors or lines or [f"{Path(cmd[0]).name} exited with {proc.returncode}"])[-1]
+        raise SetupError(last[:300])
 
 
-def _build(root: Path, target: Path) -> None:
-    uv = shutil.which("uv")
-    base = _base_python()
-    if uv:
-        _run([uv, "venv", "--quiet", "--python", base or "3.12", str(target)])
-        _run([uv, "pip", "install", "--quiet", "--python", str(_venv_python(target)), str(root)])
-        return
-    if base is None:
-        raise SystemExit(
-            "waveplan needs Python >= 3.11 (python3.11 or newer on PATH), or `uv` "
-            "(https://docs.astral.sh/uv/) which can fetch one"
-        )
-    _run([base, "-m", "venv", str(target)])
-    _run(
-        [
-            str(_venv_python(target)),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            str(root),
-        ]
-    )
+def _pip_version(python: str) -> tuple[int, ...]:
+    """The version of ``python``'s pip, ``()`` when it has none."""
+    try:
+        out = subprocess.run(
+            [python, "-m", "pip", "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+        return tuple(int(p) for p in out.split()[1].split(".")[:2])
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return ()
 
 
 def _venv_python(venv: Path) -> Path:
@@ -72,11 +91,45 @@ def _venv_python(venv: Path) -> Path:
     return windows if windows.exists() else venv / "bin" / "python"
 
 
+def _build(root: Path, target: Path) -> None:
+    requirements = str(root / "scripts" / "requirements.txt")
+    uv = shutil.which("uv")
+    base = _base_python()
+    wheelhouse = os.environ.get("WAVEPLAN_WHEELHOUSE")
+    if uv and not wheelhouse:
+        _run([uv, "venv", "--quiet", "--python", base or "3.12", str(target)])
+        install = [uv, "pip", "install", "--quiet", "--python", str(_venv_python(target))]
+        try:
+            _run([*install, "-r", requirements])
+        except SetupError:
+            _run([*install, "--offline", "-r", requirements])  # from uv's cache, if there
+        return
+    if base is None:
+        raise SetupError(
+            "waveplan needs Python >= 3.11 (python3.11 or newer on PATH), or `uv` "
+            "(https://docs.astral.sh/uv/) which can fetch one"
+        )
+    if _pip_version(base) >= (22, 3):
+        # The base interpreter's pip installs into a venv made without its own pip:
+        # saves the ~5 s of ensurepip on a first start.
+        _run([base, "-m", "venv", "--without-pip", str(target)])
+        pip = [base, "-m", "pip", "--python", str(_venv_python(target)), "install"]
+    else:
+        _run([base, "-m", "venv", str(target)])
+        pip = [str(_venv_python(target)), "-m", "pip", "install"]
+    pip += ["--quiet", *PIP_FLAGS]
+    if wheelhouse:
+        pip += ["--no-index", "--find-links", wheelhouse]
+    _run([*pip, "-r", requirements])
+
+
 def _ready(venv: Path, root: Path) -> bool:
     try:
-        return (venv / STAMP).read_text(encoding="utf-8").strip() == str(root)
+        stamp = (venv / STAMP).read_bytes()
+        wanted = (root / "scripts" / "requirements.txt").read_bytes()
     except OSError:
         return False
+    return stamp == wanted and _venv_python(venv).exists()
 
 
 def _holder_alive(path: Path) -> bool:
@@ -99,9 +152,8 @@ def _holder_alive(path: Path) -> bool:
 def _lock(path: Path, wait_seconds: float = 600.0) -> int:
     """Take an exclusive lock file (O_EXCL) holding our pid.
 
-    A lock whose process is gone (a start killed by Claude Code's MCP start timeout)
-    or that is older than ``wait_seconds`` is broken, so one interrupted start never
-    blocks the next.
+    A lock whose process is gone or that is older than ``wait_seconds`` is broken, so
+    one interrupted start never blocks the next.
     """
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -118,16 +170,28 @@ def _lock(path: Path, wait_seconds: float = 600.0) -> int:
                 path.unlink(missing_ok=True)
                 continue
             if time.monotonic() > deadline:
-                raise SystemExit(f"waveplan bootstrap: {path} is held by another start") from None
+                raise SetupError(f"waveplan bootstrap: {path} is held by another start") from None
             time.sleep(0.5)
 
 
+def _cause(detail: str) -> str:
+    return (
+        f"waveplan: could not install its Python dependencies ({detail}); offline? It "
+        "retries at the next session start; or set WAVEPLAN_PYTHON to a Python >= 3.11 with "
+        "mcp, pydantic, networkx and pyyaml, or WAVEPLAN_WHEELHOUSE to a wheel directory"
+    )
+
+
 def bootstrap(root: Path, env_home: Path) -> Path:
-    """Make sure ``env_home/venv`` holds waveplan from ``root``; return its python."""
-    # Stamped verbatim: waveplan-launch compares it with $CLAUDE_PLUGIN_ROOT as given.
+    """Make sure ``env_home/venv`` holds waveplan's dependencies; return its python.
+
+    Raises ``SetupError`` (after writing ``setup-error.txt``) when they cannot be
+    installed.
+    """
     env_home.mkdir(parents=True, exist_ok=True)
     venv = env_home / "venv"
     lock_path = env_home / "venv.lock"
+    error_file = env_home / ERROR_FILE
     fd = _lock(lock_path)
     try:
         if not _ready(venv, root):  # another start may have finished while we waited
@@ -135,12 +199,17 @@ def bootstrap(root: Path, env_home: Path) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
             try:
                 _build(root, tmp)
+            except SetupError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                error_file.write_text(_cause(str(exc)) + "\n", encoding="utf-8")
+                raise SetupError(_cause(str(exc))) from exc
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            (tmp / STAMP).write_text(str(root), encoding="utf-8")
+            shutil.copyfile(root / "scripts" / "requirements.txt", tmp / STAMP)
             shutil.rmtree(venv, ignore_errors=True)
             tmp.rename(venv)
+        error_file.unlink(missing_ok=True)
     finally:
         os.close(fd)
         lock_path.unlink(missing_ok=True)
@@ -151,11 +220,16 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: bootstrap.py PLUGIN_ROOT ENV_HOME", file=sys.stderr)
         return 64
+    started = time.monotonic()
     try:
-        bootstrap(Path(argv[0]), Path(argv[1]))
-    except subprocess.CalledProcessError as exc:
-        print(f"waveplan bootstrap failed: {exc}", file=sys.stderr)
+        python = bootstrap(Path(argv[0]), Path(argv[1]))
+    except SetupError as exc:
+        print(exc, file=sys.stderr)
         return 1
+    print(
+        f"waveplan bootstrap: ready in {time.monotonic() - started:.1f} s: {python}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -404,7 +404,7 @@ async def test_plan_next_hands_each_task_out_once_with_its_agent(client: Client)
     first = await ok(client, "plan_next", plan_id="p1", owner="w1", limit=3, lease_seconds=60)
     assert [t["id"] for t in first["claimed"]] == ["p1.schema"]
     task = first["claimed"][0]
-    assert task["agent"] == "waveplan:tech-lead-architect"
+    assert task["agent"] == "tech-lead-architect"  # standalone: bare names (server.agent_name)
     assert task["writes"] == ["db/schema.sql"] and task["output_file"]
     assert task["subject"] == "Design the user table schema" and task["lease_expires_at"]
     second = await ok(client, "plan_next", plan_id="p1", owner="w2")

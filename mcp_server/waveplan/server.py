@@ -511,13 +511,41 @@ def _tasks(items: list[dict[str, Any]]) -> list[TaskSpec]:
     return [TaskSpec.model_validate(item) for item in items]
 
 
+def agent_name(name: str, table: Sequence[AgentProfile], env: Any = None) -> str:
+    """The ``subagent_type`` this server's client can launch for agent ``name``.
+
+    Under the Claude Code plugin (``$CLAUDE_PLUGIN_ROOT`` set) plugin agents are
+    ``waveplan:<name>``; a standalone server (Claude Desktop, Cursor, scripts) names them
+    bare, as they are when copied to ``~/.claude/agents``. ``$WAVEPLAN_AGENT_PREFIX``
+    (may be empty) overrides both.
+
+    >>> from waveplan.planning.agents import AgentProfile
+    >>> table = (AgentProfile("code-reviewer", "", ("review",), False, (), 1),)
+    >>> agent_name("code-reviewer", table, {}), agent_name("code-reviewer", table,
+    ...     {"CLAUDE_PLUGIN_ROOT": "/p"}), agent_name("general-purpose", table, {})
+    ('code-reviewer', 'waveplan:code-reviewer', 'general-purpose')
+    """
+    import os
+
+    from waveplan.planning.agents import PLUGIN_PREFIX, subagent_type
+
+    env = os.environ if env is None else env
+    qualified = subagent_type(name, table)
+    if not qualified.startswith(PLUGIN_PREFIX):
+        return qualified
+    if "WAVEPLAN_AGENT_PREFIX" in env:
+        prefix = env["WAVEPLAN_AGENT_PREFIX"]
+    else:
+        prefix = PLUGIN_PREFIX if env.get("CLAUDE_PLUGIN_ROOT") else ""
+    return prefix + qualified[len(PLUGIN_PREFIX) :]
+
+
 def _delegation(
     task: TaskRecord,
     table: Sequence[AgentProfile],
     planned: Mapping[str, ScheduledTask] | None = None,
     team: TeamConfig | None = None,
 ) -> Delegation:
-    from waveplan.planning.agents import subagent_type
 
     spec = (planned or {}).get(spec_id(task.plan_id, task.id)) if task.plan_id else None
     extra: dict[str, Any] = {}
@@ -534,7 +562,7 @@ def _delegation(
         id=task.id,
         subject=task.subject,
         description=task.rendered_description or task.description,
-        agent=subagent_type(task.agent or "general-purpose", table),
+        agent=agent_name(task.agent or "general-purpose", table),
         output_file=task.output_file,
         writes=task.writes,
         reads=task.reads,

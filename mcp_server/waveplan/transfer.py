@@ -54,7 +54,7 @@ def store_plan(
     """Plan ``spec``, store it, apply carried-over ``statuses``; warnings first to last."""
     from waveplan.planner import make_plan
 
-    result = make_plan(spec)
+    result = make_plan(spec, unique_outputs=True)  # a stored plan: its own output dir
     if warnings:
         result = result.model_copy(update={"warnings": [*warnings, *result.warnings]})
     if result.status != "ready":  # open questions: nothing can run until they are answered

@@ -10,7 +10,10 @@ conversation when its ``tools`` list holds a marker tool; other requests (side q
 such as titles) get a plain ``"ok"``. The step of a conversation is the number of
 ``tool_result`` blocks in its user messages, so a refused or failed call still
 advances it. A step is a ``(tool name, input)`` pair, or a callable that takes the
-request body and returns such a pair, or a ``str`` (a final text turn).
+request body and returns such a pair or a ``str``, or a ``str`` (a text turn: it ends the
+turn; a callable answering text at one step and a tool call later is how a script waits
+for a background notification), or a ``list`` of pairs (parallel tool calls in one
+message; it accounts for as many results).
 
 Every request is appended as one JSON line to ``log_path`` with its conversation,
 step and last message, so tests can assert on what the model was told.
@@ -21,14 +24,25 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MARKER_TOOLS", "FakeAnthropic", "Step", "last_tool_result_text", "tool_results"]
+__all__ = [
+    "MARKER_TOOLS",
+    "Calls",
+    "FakeAnthropic",
+    "Step",
+    "first_user_text",
+    "last_tool_result_text",
+    "script_action",
+    "tool_results",
+]
 
-Step = tuple[str, dict[str, Any]] | str | Callable[[dict[str, Any]], "tuple[str, dict] | str"]
+Call = tuple[str, dict[str, Any]]
+Step = Call | str | list[Call] | Callable[[dict[str, Any]], "Call | str | list[Call]"]
 ScriptChooser = Callable[[str, dict[str, Any]], list[Step]]
 
 MARKER_TOOLS = frozenset({"Bash", "Read", "Write", "Agent", "TaskCreate"})
@@ -70,6 +84,38 @@ def first_user_text(body: Mapping[str, Any]) -> str:
     return ""
 
 
+class Calls:
+    """A step of ``width`` parallel tool calls computed from the request body by ``fn``."""
+
+    def __init__(self, width: int, fn: Callable[[dict[str, Any]], list[Call]]) -> None:
+        self.width = width
+        self.fn = fn
+
+    def __call__(self, body: dict[str, Any]) -> list[Call]:
+        calls = self.fn(body)
+        assert len(calls) == self.width, f"{len(calls)} calls, {self.width} declared"
+        return calls
+
+
+def _width(action: Step) -> int:
+    if isinstance(action, Calls):
+        return action.width
+    return len(action) if isinstance(action, list) else 1
+
+
+def script_action(script: list[Step], results: int) -> Step:
+    """The step that answers after ``results`` tool results (a list of parallel calls
+    accounts for as many results as it has calls)."""
+    seen = 0
+    for action in script:
+        if seen == results:
+            return action
+        seen += _width(action)
+        if seen > results:
+            raise AssertionError(f"{results} tool results fall inside a parallel step")
+    return "done"
+
+
 class FakeAnthropic:
     """Serve scripted assistant turns on ``127.0.0.1:<port>`` from a background thread.
 
@@ -85,6 +131,7 @@ class FakeAnthropic:
         self._ids: Iterator[int] = itertools.count(1)
         self.log_path = log_path
         self.requests: list[dict[str, Any]] = []
+        self.errors: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -103,16 +150,19 @@ class FakeAnthropic:
 
     # ------------------------------------------------------------------ answering
 
-    def answer(self, body: dict[str, Any], agent_id: str | None) -> dict[str, Any]:
-        """The assistant message for one Messages request (and log it)."""
+    def answer(self, body: dict[str, Any], agent_id: str | None, size: int = 0) -> dict[str, Any]:
+        """The assistant message for one Messages request (and log it with its
+        ``size`` in bytes: what the request cost in input)."""
         tools = {t.get("name") for t in body.get("tools") or []}
         conversation = agent_id or "main"
         entry: dict[str, Any] = {
+            "at": time.time(),
             "conversation": conversation,
             "model": body.get("model"),
             "stream": bool(body.get("stream")),
             "tools": sorted(n for n in tools if n),
             "messages": len(body.get("messages", [])),
+            "request_bytes": size,
             "last_message": (body.get("messages") or [None])[-1],
         }
         if not tools & MARKER_TOOLS:
@@ -125,16 +175,22 @@ class FakeAnthropic:
                 script = self._scripts[conversation]
             step = len(tool_results(body))
             entry.update(kind="conversation", step=step)
-            action: Step = script[step] if step < len(script) else "done"
+            action: Step = script_action(script, step)
             if callable(action):
-                action = action(body)
+                try:
+                    action = action(body)
+                except Exception as exc:  # a broken script ends the run instead of retries
+                    self.errors.append(f"{conversation} step {step}: {type(exc).__name__}: {exc}")
+                    action = f"SCRIPT ERROR: {exc}"
             if isinstance(action, str):
                 message = self._message(body, [{"type": "text", "text": action}], "end_turn")
             else:
-                name, tool_input = action
-                block = {"type": "tool_use", "id": self._id("toolu_"), "name": name}
-                block["input"] = tool_input
-                message = self._message(body, [block], "tool_use")
+                calls = action if isinstance(action, list) else [action]
+                blocks = [
+                    {"type": "tool_use", "id": self._id("toolu_"), "name": n, "input": i}
+                    for n, i in calls
+                ]
+                message = self._message(body, blocks, "tool_use")
             entry["answer"] = message["content"]
         with self._lock:
             self.requests.append(entry)
@@ -183,11 +239,13 @@ class FakeAnthropic:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                body = json.loads(raw or b"{}")
                 if "count_tokens" in self.path:
                     self._send(200, "application/json", b'{"input_tokens": 10}')
                     return
-                message = fake.answer(body, self.headers.get("x-claude-code-agent-id"))
+                agent = self.headers.get("x-claude-code-agent-id")
+                message = fake.answer(body, agent, len(raw))
                 if body.get("stream"):
                     self._send(200, "text/event-stream", sse(message).encode())
                 else:

@@ -15,20 +15,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO
+from waveplan.hooks import HOOKS
 from waveplan.models import PlanSpec
 from waveplan.planner import make_plan
 from waveplan.store import open_store
 from waveplan.store.base import Store
 
 SESSION = "sess-0001"
-SCRIPTS = {
-    "pre-agent": "pre_agent.py",
-    "post-agent": "post_agent.py",
-    "subagent-stop": "subagent_stop.py",
-    "session-start": "session_start.py",
-    "stop": "stop.py",
-    "track-plan": "track_plan.py",
-}
+# Every hook runs through its thin script in hooks/, as hooks/hooks.json starts it.
+SCRIPTS = {name: name.replace("-", "_") + ".py" for name in HOOKS}
 
 
 @dataclass
@@ -134,3 +129,78 @@ TWO_STEP = [
         "reads": ["db/schema.sql"],
     },
 ]
+
+
+def launch_payload(
+    env: Env,
+    text: str,
+    *,
+    tool_use_id: str = "toolu_0001",
+    subagent_type: str = "waveplan:x",
+    background: bool = False,
+    session_id: str = SESSION,
+) -> dict[str, Any]:
+    """PreToolUse(Agent) for a launch with ``text`` as the prompt."""
+    return {
+        **payload(
+            env,
+            "PreToolUse",
+            tool_name="Agent",
+            tool_input={
+                "description": "run a task",
+                "prompt": text,
+                "subagent_type": subagent_type,
+                "run_in_background": background,
+            },
+            tool_use_id=tool_use_id,
+        ),
+        "session_id": session_id,
+    }
+
+
+def stop_payload(
+    env: Env,
+    final: str,
+    *,
+    agent_id: str = "a1",
+    agent_type: str = "waveplan:x",
+    transcript: str | None = None,
+    active: bool = False,
+    session_id: str = SESSION,
+) -> dict[str, Any]:
+    """SubagentStop of subagent ``agent_id`` ending with ``final``."""
+    return {
+        **payload(
+            env,
+            "SubagentStop",
+            agent_id=agent_id,
+            agent_type=agent_type,
+            stop_hook_active=active,
+            agent_transcript_path=transcript
+            if transcript is not None
+            else str(env.project / f"agent-{agent_id}.jsonl"),
+            last_assistant_message=final,
+            background_tasks=[],
+        ),
+        "session_id": session_id,
+    }
+
+
+def write_transcript(env: Env, text: str, agent_id: str = "a1", first: Any = None) -> str:
+    """A subagent transcript whose first user message is ``text`` (after ``first``)."""
+    path = env.project / f"agent-{agent_id}.jsonl"
+    lines = [] if first is None else [json.dumps(first)]
+    lines.append(
+        json.dumps(
+            {"type": "user", "isSidechain": True, "message": {"role": "user", "content": text}}
+        )
+    )
+    lines.append(json.dumps({"type": "assistant", "message": {"role": "assistant", "content": []}}))
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def write_output(path: str, text: str = "# result\n") -> str:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
+    return path

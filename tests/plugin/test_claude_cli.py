@@ -19,7 +19,6 @@ pytestmark = pytest.mark.claude
 PLUGIN_PARTS = [
     ".claude-plugin",
     "plugin.json",
-    ".mcp.json",
     "LICENSE",
     "README.md",
     "pyproject.toml",
@@ -34,10 +33,15 @@ PLUGIN_PARTS = [
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment for an offline CLI run in a scratch HOME."""
     home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "WAVEPLAN_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CLAUDE", "WAVEPLAN_", "PIP_", "UV_"))
+    }
     env.pop("ANTHROPIC_API_KEY", None)
     env.update(
         HOME=str(home),
+        PIP_CONFIG_FILE=os.devnull,  # no machine pip configuration (a local wheel mirror)
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
         DISABLE_TELEMETRY="1",
         DISABLE_AUTOUPDATER="1",
@@ -119,3 +123,42 @@ def test_marketplace_add_and_install_enable_the_plugin(tmp_path):
     servers = claude("mcp", "list", env=env, cwd=project)
     line = next((ln for ln in servers.stdout.splitlines() if "waveplan" in ln), "")
     assert "Connected" in line, servers.stdout + servers.stderr
+
+
+def _server_line(run: subprocess.CompletedProcess[str]) -> str:
+    return next((ln for ln in run.stdout.splitlines() if "plugin:waveplan:waveplan" in ln), "")
+
+
+def test_a_session_opened_inside_the_checkout_sees_no_second_server(tmp_path):
+    """The plugin's server is declared in plugin.json, not in a root .mcp.json, which
+    Claude Code would also read as the checkout's project config."""
+    run = claude("mcp", "list", env=cli_env(tmp_path), cwd=REPO)
+    assert "waveplan" not in run.stdout, run.stdout
+    assert "Missing environment variables" not in run.stdout + run.stderr
+
+
+def test_first_start_offline_connects_and_the_log_names_the_cause(tmp_path):
+    """A fresh install with no environment and no way to install one (an empty wheel
+    directory stands for no network): the server still connects, so no failure is
+    cached for 15 minutes, and Claude Code's MCP log has the one-line cause."""
+    plugin = copy_plugin(tmp_path / "waveplan")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    env = cli_env(tmp_path / "home", WAVEPLAN_WHEELHOUSE=str(wheels))
+    project = tmp_path / "project"
+    project.mkdir()
+    run = claude("--plugin-dir", str(plugin), "mcp", "list", env=env, cwd=project)
+    assert "Connected" in _server_line(run), run.stdout + run.stderr
+    logs = list(
+        (tmp_path / "home/.cache/claude-cli-nodejs").rglob("mcp-logs-plugin-waveplan-waveplan/*")
+    )
+    text = "".join(p.read_text() for p in logs)
+    assert "waveplan: could not install its Python dependencies" in text
+    assert "No matching distribution found for mcp" in text
+
+    # The environment appears (here: an interpreter that has the dependencies): the
+    # next start gets the real server, nothing cached in between.
+    env["WAVEPLAN_PYTHON"] = sys.executable
+    del env["WAVEPLAN_WHEELHOUSE"]
+    again = claude("--plugin-dir", str(plugin), "mcp", "list", env=env, cwd=project)
+    assert "Connected" in _server_line(again), again.stdout + again.stderr

@@ -53,8 +53,14 @@ def test_marketplace_lists_this_directory_as_the_plugin():
 
 
 def test_mcp_server_is_named_waveplan_and_started_through_the_launcher():
-    server = _json(".mcp.json")["mcpServers"]["waveplan"]
+    server = _json(".claude-plugin/plugin.json")["mcpServers"]["waveplan"]
     assert server["args"] == ["${CLAUDE_PLUGIN_ROOT}/scripts/waveplan-launch", "serve"]
+
+
+def test_there_is_no_root_mcp_json_for_a_session_in_the_checkout_to_pick_up():
+    # Claude Code reads a root .mcp.json as project config too: a session opened in the
+    # checkout then showed a second server, "Missing environment variables".
+    assert not (REPO / ".mcp.json").exists()
 
 
 def test_every_hook_command_runs_an_existing_thin_script_of_a_known_hook():
@@ -66,6 +72,7 @@ def test_every_hook_command_runs_an_existing_thin_script_of_a_known_hook():
         text = (REPO / "hooks" / f"{script}.py").read_text(encoding="utf-8")
         assert f'main(["{script.replace("_", "-")}"])' in text
         assert len(text.splitlines()) < 20, "hook scripts stay thin; logic lives in the package"
+        assert 'waveplan-launch" hook' in next(c for c in commands if f"/{script}.py" in c)
 
 
 def test_subagent_hooks_match_both_names_of_the_subagent_tool():

@@ -66,6 +66,7 @@ from waveplan.lifecycle import (
     TERMINAL,
     WAITING,
     Status,
+    waiting_state,
 )
 from waveplan.terms import (
     EXECUTION_STRATEGIES,
@@ -91,6 +92,10 @@ __all__ = [
 RESERVE_AFTER_LEVELS = 2
 """A task blocked by files for this many aging periods reserves its files."""
 
+EXACT_REASONS = 16
+"""Ready tasks held back get their own reason, this many at least; once nothing more
+can be handed out in the call, the rest share one summary reason."""
+
 
 @dataclass(frozen=True, slots=True)
 class Transition:
@@ -115,7 +120,9 @@ class Dispatch:
     finished. ``busy``: tasks counted against ``max_concurrent`` before this release.
     ``vetoed``: tasks that could start but the caller's ``veto`` refused, with its
     ``(code, message)`` (e.g. a placeholder that cannot be filled): their slot went to
-    the next task in the same pass.
+    the next task in the same pass. ``unlisted``: ready tasks not in ``waiting``
+    because nothing more could be handed out in this call (``EXACT_REASONS`` tasks got
+    their own reason first); ``unlisted_reason`` says why, for all of them.
     """
 
     release: list[str] = field(default_factory=list)
@@ -125,6 +132,8 @@ class Dispatch:
     finished: bool = False
     busy: int = 0
     vetoed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    unlisted: int = 0
+    unlisted_reason: str = ""
 
 
 def effective_level(task: ExecTask, now: float, aging_seconds: float) -> int:
@@ -183,9 +192,14 @@ def _from_dependencies(
         return Status.SKIPPED, skip
     if waits:
         return Status.PENDING, "waiting on " + ", ".join(waits)
-    if t.type == "checkpoint":
-        return Status.REVIEW, "dependencies satisfied; the checkpoint waits for approval"
-    return Status.READY, "dependencies satisfied"
+    target = waiting_state(t.type, satisfied=True)
+    return target, _SATISFIED[target]
+
+
+_SATISFIED = {
+    Status.READY: "dependencies satisfied",
+    Status.REVIEW: "dependencies satisfied; the checkpoint waits for approval",
+}
 
 
 def settle_snapshot(
@@ -204,11 +218,30 @@ def settle_snapshot(
     hold = policy == "fail_fast"
     parsed: dict[int, Any] = {}
     g = snap.shape.graph
-    rank = snap.shape.rank
     if only is None:
-        heap = [(rank[i], i) for i in g.order]
-    else:
-        heap = sorted({(rank[snap.index[i]], snap.index[i]) for i in only if i in snap.index})
+        # Tasks without dependencies first (only those not where that leaves them), then
+        # the others in the graph's topological order: one pass settles every cascade.
+        pending, ready = Status.PENDING, Status.READY
+        for i in snap.shape.roots:
+            s = status[i]
+            if s == pending or (s == ready and tasks[i].type == "checkpoint"):
+                t = tasks[i]
+                if t.external:
+                    continue
+                target = waiting_state(t.type, satisfied=True)
+                out.append(Transition(t.id, s, target, _SATISFIED[target]))
+                status[i] = target
+        for i in snap.shape.settle_order:
+            t = tasks[i]
+            if status[i] not in WAITING or t.external:
+                continue
+            target, reason = _from_dependencies(t, snap, status, parsed, hold)
+            if target != status[i]:
+                out.append(Transition(t.id, status[i], target, reason))
+                status[i] = target
+        return status, out
+    rank = snap.shape.rank
+    heap = sorted({(rank[snap.index[i]], snap.index[i]) for i in only if i in snap.index})
     seen: set[int] = set()
     while heap:
         _, i = heapq.heappop(heap)
@@ -223,7 +256,7 @@ def settle_snapshot(
             continue
         out.append(Transition(t.id, status[i], target, reason))
         status[i] = target
-        if only is not None and target in TERMINAL:
+        if target in TERMINAL:
             # A skip or a cancellation reaches the dependents; nothing else changes them.
             for j in g.succs[i]:
                 if j not in seen:
@@ -255,16 +288,24 @@ def settle(
 def _contention(snap: Snapshot, status: list[Status], ready: list[int]) -> dict[int, int]:
     # How many other unfinished tasks each ready task conflicts with on files: starting
     # the most contended first keeps a path that many tasks need from becoming the tail.
+    # Only tasks that conflict with some task of the plan at all can count (the shape
+    # knows which): on a plan of disjoint files this costs nothing.
     from waveplan.planning.conflicts import WaveFiles
 
-    files = snap.shape.files
-    everyone = WaveFiles(files)
+    capable = snap.shape.conflicting
+    if not capable:
+        return {}
+    everyone = WaveFiles(snap.shape.files)
     unfinished = set()
-    for i, t in enumerate(snap.tasks):
-        if status[i] not in FINISHED and not t.external:
+    for i in capable:
+        if status[i] not in FINISHED and not snap.tasks[i].external:
             everyone.add(i)
             unfinished.add(i)
-    return {i: len(everyone.all_conflicts(i)) - (1 if i in unfinished else 0) for i in ready}
+    return {
+        i: len(everyone.all_conflicts(i)) - (1 if i in unfinished else 0)
+        for i in ready
+        if i in capable
+    }
 
 
 def dispatch_snapshot(
@@ -308,19 +349,42 @@ def dispatch_snapshot(
 
     height = snap.shape.height
     aging = rules.aging_seconds
-    level = {i: effective_level(tasks[i], now, aging) for i in ready}
     contention = _contention(snap, status, ready)
     waves = start.waves
-    ready.sort(key=lambda i: (level[i], -max(height[i], contention[i]), -height[i], waves[i], i))
+    # A heap, not a sort: a claim usually needs the first few of thousands of tasks.
+    get = contention.get
+    rank = PRIORITY_RANK
+    order = []
+    for i in ready:
+        t = tasks[i]
+        since = t.ready_since
+        level = rank[t.priority]
+        if since is not None and aging > 0 and now > since:  # effective_level, inlined
+            level -= int((now - since) // aging)
+        order.append((level, -max(height[i], get(i, 0)), -height[i], waves[i], i))
+    heapq.heapify(order)
 
     from waveplan.planning.conflicts import UNKNOWN_FILES, WaveFiles
 
     reserved = WaveFiles(snap.shape.files)
     reserve_after = aging * RESERVE_AFTER_LEVELS
-    for i in ready:
+    while order:
+        i = heapq.heappop(order)[-1]
         t = tasks[i]
+        if len(result.waiting) >= EXACT_REASONS and (
+            (limit is not None and len(result.release) >= limit) or start.full()
+        ):
+            # Nothing more can be handed out in this call: the rest gets one summary
+            # reason instead of a check each (exact reasons went to the first ones).
+            why = start.full() or f"not requested: this call asked for {limit}"
+            result.waiting[t.id] = why
+            result.unlisted = len(order)
+            result.unlisted_reason = why
+            break
         if limit is not None and len(result.release) >= limit:
-            verdict = start.check(i)
+            # Past the caller's count: the plan-wide reasons still apply (cheap), the
+            # file check is left for the call that asks for the task.
+            verdict = start.check(i, files=False)
             result.waiting[t.id] = (
                 verdict.reason if not verdict.ok else f"not requested: this call asked for {limit}"
             )

@@ -121,10 +121,11 @@ class StartRules:
         if self.rules is None:
             return
         st = self.status
-        self.halted = halted_by(
-            (t if t.status == st[i] else _with_status(t, st[i]) for i, t in enumerate(tasks)),
-            self.rules.failure_policy,
-        )
+        if self.rules.failure_policy == "fail_fast":
+            self.halted = next(
+                (t.id for i, t in enumerate(tasks) if st[i] == Status.FAILED and not t.external),
+                None,
+            )
         self.busy = sum(1 for i, t in enumerate(tasks) if st[i] in BUSY and t.is_work)
         if self.rules.strategy == "parallel":
             waves = self.waves
@@ -158,8 +159,12 @@ class StartRules:
                     self._holding.add(i)
         return self._holding
 
-    def check(self, i: int) -> Verdict:
-        """May task ``i`` start now (see the module docstring for the order)."""
+    def check(self, i: int, *, files: bool = True) -> Verdict:
+        """May task ``i`` start now (see the module docstring for the order).
+
+        ``files=False`` skips the last rule (file holders): for reasons about tasks no
+        one asked for yet.
+        """
         t = self.snap.tasks[i]
         s = self.status[i]
         if t.type == "checkpoint" or t.external:
@@ -199,17 +204,10 @@ class StartRules:
                 f"finished ({n} open task{'s' if n != 1 else ''})",
                 "wave_barrier",
             )
-        if rules.strategy == "sequential" and self.busy >= 1:
-            return Verdict(
-                False, f"sequential: one task at a time ({self.busy} busy)", "sequential"
-            )
-        if self.busy >= rules.max_concurrent:
-            return Verdict(
-                False,
-                f"max_concurrent {rules.max_concurrent} reached ({self.busy} busy)",
-                "max_concurrent",
-            )
-        cause = self.holding.check(i)
+        full = self.full()
+        if full:
+            return Verdict(False, full, rules.strategy if full[0] == "s" else "max_concurrent")
+        cause = self.holding.check(i) if files else None
         if cause is not None:
             from waveplan.planning.conflicts import cause_text
 
@@ -219,17 +217,23 @@ class StartRules:
             return Verdict(False, "file conflict: " + cause_text(cause, other), "file_conflict")
         return OK
 
+    def full(self) -> str:
+        """The plan-wide reason nothing more may start now (sequential's one busy task,
+        ``max_concurrent`` reached), or ``""``."""
+        rules = self.rules
+        if rules is None:
+            return ""
+        if rules.strategy == "sequential" and self.busy >= 1:
+            return f"sequential: one task at a time ({self.busy} busy)"
+        if self.busy >= rules.max_concurrent:
+            return f"max_concurrent {rules.max_concurrent} reached ({self.busy} busy)"
+        return ""
+
     def admit(self, i: int) -> None:
         """Count task ``i`` as started in this pass (busy, holding its files)."""
         self.admitted.add(i)
         self.busy += 1
         self.holding.add(i)
-
-
-def _with_status(t: ExecTask, status: Status) -> ExecTask:
-    from dataclasses import replace
-
-    return replace(t, status=status)
 
 
 def _not_startable(task_id: str, status: Status) -> str:

@@ -87,12 +87,41 @@ class Shape:
         return self.graph.height()
 
     @cached_property
+    def roots(self) -> list[int]:
+        """Tasks without dependencies, in plan order."""
+        return [i for i, p in enumerate(self.graph.preds) if not p]
+
+    @cached_property
+    def settle_order(self) -> list[int]:
+        """Tasks with dependencies in topological order (settling visits these; the rest
+        only when their status is off)."""
+        g = self.graph
+        return [i for i in g.order if g.preds[i]]
+
+    @cached_property
     def rank(self) -> list[int]:
         """Each task's position in the graph's topological order."""
         rank = [0] * len(self.graph.order)
         for position, i in enumerate(self.graph.order):
             rank[i] = position
         return rank
+
+    @cached_property
+    def conflicting(self) -> frozenset[int]:
+        """Tasks whose files conflict with those of at least one other task of the plan
+        (whatever their statuses): only these can ever be held back by files."""
+        from waveplan.planning.conflicts import WaveFiles
+
+        files = self.files
+        everyone = WaveFiles(files)
+        n = len(self._specs)
+        for i in range(n):
+            everyone.add(i)
+        out = set()
+        for i in range(n):
+            if len(everyone.all_conflicts(i)) - (1 if files.self_conflict[files.sig[i]] else 0) > 0:
+                out.add(i)
+        return frozenset(out)
 
     @cached_property
     def files(self) -> FileInfo:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTOR",
+    "HookExit",
     "Progress",
     "database_location",
     "load_state",
@@ -36,8 +37,21 @@ __all__ = [
     "plan_progress",
     "project_dir",
     "save_state",
+    "session_state",
     "state_dir",
+    "state_root",
+    "task_list_id",
+    "tool_result_json",
 ]
+
+
+class HookExit(NamedTuple):
+    """A hook answer given by exit code (TaskCompleted, TaskCreated): ``code`` 2 blocks
+    and ``stderr`` reaches the model."""
+
+    code: int
+    stderr: str
+
 
 #: The actor recorded in task history for changes a hook makes.
 ACTOR = "hook"
@@ -138,6 +152,29 @@ def state_dir(env: Mapping[str, str]) -> str | None:
     return None
 
 
+def state_root(env: Mapping[str, str]) -> str | None:
+    """The directory of the hooks' records (``hooks.session``): ``state_dir(env)``."""
+    return state_dir(env)
+
+
+def session_state(env: Mapping[str, str], payload: Mapping[str, Any]) -> Any | None:
+    """The ``SessionState`` of the session a hook event belongs to (``None``: no state
+    directory, or the event names no session)."""
+    root = state_root(env)
+    session_id = str(payload.get("session_id") or "")
+    if root is None or not session_id:
+        return None
+    from waveplan.hooks.session import SessionState
+
+    return SessionState(root, session_id)
+
+
+def task_list_id(payload: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The native task list a session writes to: ``$CLAUDE_CODE_TASK_LIST_ID``, else the
+    session id (Claude Code's rule, minus the team name, which hooks do not see)."""
+    return env.get("CLAUDE_CODE_TASK_LIST_ID") or str(payload.get("session_id") or "")
+
+
 def _state_file(env: Mapping[str, str], session_id: str) -> str | None:
     directory = state_dir(env)
     if directory is None or not session_id:
@@ -168,3 +205,26 @@ def save_state(env: Mapping[str, str], session_id: str, state: Mapping[str, Any]
     with open(tmp, "w", encoding="utf-8") as file:
         json.dump(state, file, sort_keys=True)
     os.replace(tmp, path)
+
+
+def tool_result_json(value: Any) -> dict[str, Any] | None:
+    """The JSON object of an MCP tool result as hooks see it (Claude Code passes a JSON
+    text; a content list or a mapping are read too), or ``None``."""
+    if isinstance(value, Mapping):
+        if "content" in value and "plan_id" not in value:
+            return tool_result_json(value["content"])
+        return dict(value)
+    if isinstance(value, list):
+        for block in value:
+            if isinstance(block, Mapping) and block.get("type") == "text":
+                found = tool_result_json(block.get("text"))
+                if found:
+                    return found
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value[value.find("{") :] if "{" in value else value)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+    return None

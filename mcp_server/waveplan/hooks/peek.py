@@ -24,7 +24,7 @@ from waveplan.errors import NotFoundError
 __all__ = ["SCHEMA_VERSION", "Peek", "PeekPlan", "PeekTask"]
 
 #: The store schema version this module can read.
-SCHEMA_VERSION = 6  # 4 added events.seq and plan_id, 6 plan-level events: Peek reads neither
+SCHEMA_VERSION = 6  # 4: the change feed, 5: plan documents, 6: plan-level events: none read
 
 
 class PeekTask(NamedTuple):
@@ -41,6 +41,7 @@ class PeekTask(NamedTuple):
     writes: list[str] | None = None
     reads: tuple[str, ...] | list[str] = ()
     blockedBy: tuple[str, ...] | list[str] = ()
+    lease_expires_at: str | None = None
 
 
 class PeekPlan(NamedTuple):
@@ -95,8 +96,8 @@ class Peek:
 
     def get_task(self, task_id: str) -> PeekTask:
         rows = self._rows(
-            "SELECT id, plan_id, subject, status, owner, wave, output, output_file, files_known "
-            "FROM tasks WHERE id = ?",
+            "SELECT id, plan_id, subject, status, owner, wave, output, output_file, files_known, "
+            "lease_expires_at FROM tasks WHERE id = ?",
             (task_id,),
         )
         if not rows:
@@ -127,6 +128,7 @@ class Peek:
             writes=paths["write"] if row["files_known"] else None,
             reads=paths["read"],
             blockedBy=deps,
+            lease_expires_at=row["lease_expires_at"],
         )
 
     def list_tasks(self, *, plan_id: str | None = None) -> list[PeekTask]:

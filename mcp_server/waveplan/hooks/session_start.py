@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from waveplan.hooks.context import open_reader, plan_progress, project_dir
+from waveplan.hooks.context import open_reader, plan_progress, project_dir, state_root
 
 __all__ = ["MAX_PLANS", "next_step", "open_plans_summary", "session_start"]
 
@@ -64,7 +64,13 @@ def open_plans_summary(store: Any, project: str) -> str | None:
 
 
 def session_start(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any] | None:
-    """The hook: ``additionalContext`` about open plans, or nothing."""
+    """The hook: ``additionalContext`` about open plans, or nothing. Also drops the hook
+    state of sessions untouched for two weeks (``hooks.session.prune_sessions``)."""
+    root = state_root(env)
+    if root is not None and payload.get("source") == "startup":
+        from waveplan.hooks.session import prune_sessions
+
+        prune_sessions(root)
     project = project_dir(payload, env)
     if not project:
         return None

@@ -27,11 +27,26 @@ PLAN_NEXT_TOOL = "mcp__plugin_waveplan_waveplan__plan_next"
 
 
 def track_plan(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any] | None:
-    """PostToolUse on ``plan_next``: remember that this session executes the plan."""
+    """PostToolUse on ``plan_next``: remember that this session executes the plan, and
+    that it holds the tasks the call claimed (``hooks.ownership``)."""
+    from waveplan.hooks.context import tool_result_json
+    from waveplan.hooks.ownership import record_claim
+
     plan_id = (payload.get("tool_input") or {}).get("plan_id")
     session_id = payload.get("session_id") or ""
     if not plan_id or not session_id:
         return None
+    result = tool_result_json(payload.get("tool_response")) or {}
+    for task in result.get("claimed") or []:
+        if isinstance(task, Mapping) and task.get("id"):
+            record_claim(
+                env,
+                str(session_id),
+                str(task["id"]),
+                owner=result.get("owner"),
+                lease_expires_at=task.get("lease_expires_at"),
+                via="plan_next",
+            )
     state = load_state(env, session_id) or {}
     plans = list(state.get("plans", []))
     if plan_id not in plans:

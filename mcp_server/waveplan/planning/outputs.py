@@ -1,8 +1,17 @@
-"""Output file names for agents.
+"""Output file names for agents, and where they go.
 
-Every task's agent writes its full result to ``<directory>/<sanitized_subject>.md``
-(``directory`` is usually ``$CLAUDE_SCRATCHPAD_DIR``) and returns ``DONE|<path>``.
-Names are unique within a plan.
+Every task's agent writes its full result to ``<directory>/<sanitized_subject>.md`` and
+returns ``DONE|<path>``. Names are unique within a plan, and each plan has its own
+directory, so plans never share a file:
+
+    <base>/<plan name>-<suffix>/<sanitized subject>.md
+
+``base`` (``output_base``) is outside the user's project by default, so task results do
+not land in the user's git tree: ``$WAVEPLAN_OUTPUT_DIR``, else
+``$CLAUDE_SCRATCHPAD_DIR`` (session-isolated where Claude Code sets it; 2.1.330 does
+not), else ``$XDG_DATA_HOME/waveplan/outputs`` (``~/.local/share`` when unset). The
+plugin's hooks let a task's subagent write its own output file there without a
+permission prompt, and put a ``.gitignore`` in the plan's directory.
 
 >>> sanitize_subject("Review code-cleanup-optimizer")
 'review_code-cleanup-optimizer'
@@ -12,16 +21,19 @@ Names are unique within a plan.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from waveplan.errors import DuplicateTaskIdError
 
 __all__ = [
     "FALLBACK_NAME",
     "MAX_NAME_LENGTH",
+    "output_base",
     "output_file_names",
+    "plan_output_dir",
     "sanitize_subject",
 ]
 
@@ -115,3 +127,34 @@ def output_file_names(tasks: Sequence[tuple[str, str]], directory: str) -> dict[
         taken.add(name)
         result[task_id] = f"{prefix}{name}.md"
     return result
+
+
+def output_base(env: Mapping[str, str]) -> str:
+    """The directory under which each plan gets its output directory.
+
+    >>> output_base({"WAVEPLAN_OUTPUT_DIR": "/o", "CLAUDE_SCRATCHPAD_DIR": "/s"})
+    '/o'
+    >>> output_base({"CLAUDE_SCRATCHPAD_DIR": "/s/"})
+    '/s'
+    >>> output_base({"XDG_DATA_HOME": "/x"}), output_base({"HOME": "/h"})
+    ('/x/waveplan/outputs', '/h/.local/share/waveplan/outputs')
+    """
+    for name in ("WAVEPLAN_OUTPUT_DIR", "CLAUDE_SCRATCHPAD_DIR"):
+        if env.get(name, "").strip():
+            return os.path.expanduser(env[name].strip()).rstrip("/") or "/"
+    data_home = env.get("XDG_DATA_HOME") or os.path.join(
+        env.get("HOME") or os.path.expanduser("~"), ".local", "share"
+    )
+    return os.path.join(data_home, "waveplan", "outputs")
+
+
+def plan_output_dir(base: str, plan_name: str, suffix: str) -> str:
+    """A plan's own output directory: ``<base>/<sanitized plan name>-<suffix>``.
+
+    The caller picks ``suffix`` (the shell draws a random one), so two plans, even of
+    the same name or from two databases, never share a directory.
+
+    >>> plan_output_dir("/o/", "Auth feature", "3f2a9c1d")
+    '/o/auth_feature-3f2a9c1d'
+    """
+    return f"{base.rstrip('/') or ''}/{sanitize_subject(plan_name or 'plan')[:40]}-{suffix}"

@@ -94,8 +94,12 @@ def claim_next(u: Unit, plan_id: str, *, owner: str, limit: int, lease_seconds: 
     u.apply(ledger)
     snap = ledger.snap
     work = [t for t in snap.tasks if not t.external]
-    remaining = sum(1 for t in work if t.status == Status.READY)
-    busy = sum(1 for t in work if t.status in BUSY and t.type != "checkpoint")
+    remaining = busy = 0
+    for t in work:
+        if t.status == Status.READY:
+            remaining += 1
+        elif t.status in BUSY and t.type != "checkpoint":
+            busy += 1
     reasons: list[str] = []
     if len(claimed) < limit:
         if d.halted_by is not None:
@@ -106,8 +110,13 @@ def claim_next(u: Unit, plan_id: str, *, owner: str, limit: int, lease_seconds: 
             if tid not in claimed and not why.startswith(("not requested", "plan halted"))
         ]
         reasons += held[:MAX_REASONS]
-        if len(held) > MAX_REASONS:
-            reasons.append(f"... {len(held) - MAX_REASONS} more waiting")
+        more = (
+            len(held)
+            - MAX_REASONS
+            + (d.unlisted if not d.unlisted_reason.startswith("not requested") else 0)
+        )
+        if more > 0:
+            reasons.append(f"... {more} more waiting")
         if remaining + len(claimed) == 0:
             reasons.append(_nothing_ready(work))
         elif not held and d.halted_by is None:

@@ -90,7 +90,7 @@ def patch_plan(
         raise StaleRevisionError(plan_id, patch.expected_revision, plan["revision"])
     patch = _localized(patch, plan_id)
     snap = repo.snapshot(tx, plan_id, plan=plan)
-    entries = _Entries(repo.base_result(plan), read_overlay(tx, plan_id) or {})
+    entries = _Entries(repo.base_result(tx, plan), read_overlay(tx, plan_id) or {})
     live = _live(snap, plan_id, entries)
     removing = [f"{plan_id}.{r}" for r in patch.remove]
     outside = _outside_dependents(u, plan_id, removing)
@@ -114,7 +114,7 @@ def patch_plan(
         max_concurrent=plan["max_concurrent"],
         read_write=plan["read_write"],
         inputs=json.loads(plan["inputs_json"] or "{}"),
-        positions=snap.positions,
+        positions=repo.positions(tx, plan, [t.id for t in snap.tasks if not t.external]),
         agents=agents,
         output_dir=default_output_dir(entries.output_files.values()),
         checkpointed=checkpointed,
@@ -135,12 +135,16 @@ def patch_plan(
     )
     flags = _write(u, plan_id, rev, patch, actor, snap, entries)
     overlay = _write_overlay(u, plan_id, plan, rev, summary, snap, entries)
-    # one UPDATE of the plan row: it holds the stored result and spec (megabytes for a
-    # large plan), and every UPDATE writes the whole row again
-    mark = u.reshaped(plan_id, revision=revision, patch_json=overlay, updated_at=u.at)
-    after = _after(u, snap, rev, plan_id, flags)
+    tx.run(
+        "INSERT INTO plan_patches (plan_id, patch_json) VALUES (?, ?) "
+        "ON CONFLICT (plan_id) DO UPDATE SET patch_json = excluded.patch_json",
+        (plan_id, overlay),
+    )
+    states = repo.cached_states(plan_id)  # before the shape is forgotten
+    mark = u.reshaped(plan_id, revision=revision, updated_at=u.at)
+    after = _after(u, {**plan, "revision": revision}, snap, rev, flags)
     if after is not None and mark is not None:
-        repo.remember(plan_id, mark, plan["read_write"], after)
+        repo.remember(plan_id, mark, plan["read_write"], after, _still_valid(states, rev, plan_id))
     _settle(u, plan_id, rev, actor, after)
     return PatchOutcome(
         plan_id=plan_id,
@@ -299,7 +303,7 @@ def _declared(u: Unit, plan: Row, entries: _Entries, tid: str) -> TaskSpec | Non
     specs = entries.overlay.get("specs", {})
     if tid in specs:
         return TaskSpec.model_validate(specs[tid])
-    return u.repo.base_spec(plan, u.tx).get(tid)
+    return u.repo.base_spec(u.tx, plan).get(tid)
 
 
 def _current_spec(
@@ -601,7 +605,7 @@ def _settle(u: Unit, plan_id: str, rev: Revision, actor: str, after: Snapshot | 
 
 
 def _after(
-    u: Unit, snap: Snapshot, rev: Revision, plan_id: str, flags: dict[str, bool]
+    u: Unit, plan: Row, snap: Snapshot, rev: Revision, flags: dict[str, bool]
 ) -> Snapshot | None:
     """The plan as the revision leaves it, built from the snapshot it was made on (what
     ``Repository.snapshot`` would read now, without reading and rebuilding the whole
@@ -614,6 +618,8 @@ def _after(
     from waveplan.execution.snapshot import Snapshot as Snap
     from waveplan.execution.state import Dependency, ExecTask
     from waveplan.store.repository import condition
+
+    plan_id = plan["id"]
 
     def sid(local: str) -> str:
         return f"{plan_id}.{local}"
@@ -703,10 +709,10 @@ def _after(
         )
     used = {d.task_id for t in tasks for d in t.depends_on}
     stand_ins = [t for t in snap.tasks if t.external and t.id in used]
-    gone = set(rev.removed)
-    positions = tuple(p for p in snap.positions if p not in gone) + tuple(
-        spec.id for spec, _, _ in rev.added
-    )
+    named = {k: v for k, v in marks.items() if k not in removed and v}
+    # as Repository.snapshot: the plan order only where a placeholder may need it
+    ids = [t.id for t in tasks]
+    positions = u.repo.positions(u.tx, plan, ids) if named else ()
     every = u.repo._with_outputs(u.tx, [*tasks, *stand_ins])
     return Snap(
         plan_id,
@@ -717,8 +723,20 @@ def _after(
         halted_by=snap.halted_by,
         inputs=snap.inputs,
         positions=positions,
-        placeholders={k: v for k, v in marks.items() if k not in removed},
+        placeholders=named,
     )
+
+
+def _still_valid(
+    states: dict[str, tuple[int, Any, tuple[str, ...]]], rev: Revision, plan_id: str
+) -> dict[str, tuple[int, Any, tuple[str, ...]]]:
+    """The cached task states a revision leaves as they were: every task it wrote (new
+    wave, fields, links, a checkpoint) has a new version and is read again."""
+    touched = {
+        f"{plan_id}.{t}"
+        for t in (*rev.removed, *rev.waves, *rev.updated, *rev.relinked, *rev.specs)
+    } | {f"{plan_id}.{c.after}" for c in rev.checkpoints}
+    return {k: v for k, v in states.items() if k not in touched}
 
 
 # --------------------------------------------------------------------------- overlay

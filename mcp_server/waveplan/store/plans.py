@@ -87,13 +87,17 @@ def create_plan(
             result.strategy,
             result.failure_policy,
             result.read_write,
-            spec.model_dump_json(by_alias=True),
-            result.model_dump_json(),
+            "",  # the documents live in plan_documents (schema 5)
+            "",
             at,
             at,
             json.dumps(spec.plan.inputs),
             spec.plan.retry.model_dump_json(),
         ),
+    )
+    tx.run(
+        "INSERT INTO plan_documents (plan_id, spec_json, result_json) VALUES (?, ?, ?)",
+        (plan_id, spec.model_dump_json(by_alias=True), result.model_dump_json()),
     )
     first_seq = tx.next_counter("seq", len(ordered))
     ids = {t.id: f"{plan_id}.{t.id}" for t in ordered}
@@ -177,11 +181,11 @@ def create_plan(
 
 
 def plan_spec(u: Unit, plan_id: str) -> PlanSpec:
-    """The ``PlanSpec`` the plan was created from (``plans.spec_json``)."""
+    """The ``PlanSpec`` the plan was created from (``plan_documents.spec_json``)."""
     from waveplan.models import PlanSpec
 
     u.repo.plan_row(u.tx, plan_id)  # NotFoundError for an unknown plan
-    row = u.tx.rows("SELECT spec_json FROM plans WHERE id = ?", (plan_id,))
+    row = u.tx.rows("SELECT spec_json FROM plan_documents WHERE plan_id = ?", (plan_id,))
     spec = PlanSpec.model_validate_json(row[0]["spec_json"])
     overlay = read_overlay(u.tx, plan_id)
     if overlay:  # what patches changed since (store.patches)

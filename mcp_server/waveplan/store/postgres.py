@@ -87,6 +87,12 @@ class _PostgresTx(Tx):
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._conn.execute(_dialect(sql), list(params)).fetchall()
 
+    def values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        from psycopg.rows import tuple_row
+
+        with self._conn.cursor(row_factory=tuple_row) as cur:
+            return cur.execute(_dialect(sql), list(params)).fetchall()
+
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self._conn.execute(_dialect(sql), list(params)).rowcount
 

@@ -166,7 +166,7 @@ def plan_record(tx: Tx, repo: Repository, row: Row) -> PlanRecord:
         retry=RetrySettings.model_validate_json(raw) if raw else RetrySettings(),
         halted_by=row["halted_by"],
         escalated=escalated,
-        result=repo.plan_result(row, tx),
+        result=repo.plan_result(tx, row),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         revision=row["revision"],
@@ -179,7 +179,7 @@ def _last_patch(tx: Tx, repo: Repository, row: Row) -> PatchSummary | None:
 
     if (row["revision"] or 1) <= 1:
         return None
-    last = repo.last_patch(row, tx)
+    last = repo.last_patch(tx, row)
     return PatchSummary.model_validate(last) if last else None
 
 

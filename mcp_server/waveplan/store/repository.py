@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -52,12 +52,12 @@ TASK_COLUMNS = (
 )
 PLAN_COLUMNS = (
     "id, name, goal, status, project, session_id, max_concurrent, strategy, failure_policy, "
-    "read_write, result_json, created_at, updated_at, inputs_json, retry_json, halted_by, "
+    "read_write, created_at, updated_at, inputs_json, retry_json, halted_by, "
     "shape_seq, revision"
 )
 # The state columns a snapshot reads of every task of a scope.
 _STATE_COLUMNS = (
-    "id, status, wave, priority, task_type, files_known, attempts, owner, lease_seconds, "
+    "id, version, status, wave, priority, task_type, files_known, attempts, owner, lease_seconds, "
     "lease_expires_at, ready_since, not_before, review_required, reported_attempt, "
     "placeholders_json, CASE WHEN output IS NULL THEN 0 ELSE 1 END AS has_output"
 )
@@ -83,8 +83,8 @@ def condition(text: str) -> Condition:
 
 
 def read_overlay(tx: Tx, plan_id: str) -> dict[str, Any] | None:
-    """What the plan's patches changed (``plans.patch_json``; see ``waveplan.patches``)."""
-    row = one(tx, "SELECT patch_json FROM plans WHERE id = ?", (plan_id,))
+    """What the plan's patches changed (``plan_patches``; see ``waveplan.patches``)."""
+    row = one(tx, "SELECT patch_json FROM plan_patches WHERE plan_id = ?", (plan_id,))
     return json.loads(row["patch_json"]) if row and row["patch_json"] else None
 
 
@@ -103,7 +103,7 @@ def placeholders_of(description: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(placeholders(description))) if "{" in description else ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Cached:
     shape_seq: int
     read_write: str
@@ -113,6 +113,12 @@ class _Cached:
     reads: dict[str, tuple[str, ...]]
     outside: tuple[str, ...]
     shape: Shape | None
+    #: (version, ExecTask, placeholders) per task id, filled as versions are read.
+    states: dict[str, tuple[int, ExecTask, tuple[str, ...]]]
+    #: The placeholders of the tasks that name any (the rest name none).
+    named: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The plan's task order for ``taskN`` placeholders, once asked for.
+    positions: tuple[str, ...] | None = None
 
 
 class Repository:
@@ -164,24 +170,27 @@ class Repository:
                 missing=missing,
             )
 
-    def plan_result(self, row: Row, tx: Tx) -> Any:
-        """The plan's ``PlanResult`` with its patches applied (``create_plan``'s result
-        never changes; patches keep what they changed in ``plans.patch_json``). Parsed
-        once per process and revision."""
-        return self._revised(row, tx)[0]
+    def plan_result(self, tx: Tx, row: Row) -> Any:
+        """The plan's ``PlanResult`` with its patches applied: ``create_plan``'s result
+        never changes (``result_json`` is megabytes for a big plan: read and parsed once
+        per process, plan rows are read without it); patches keep what they changed in
+        ``plan_patches`` (``waveplan.patches.overlay_result``), applied once per revision."""
+        return self._revised(tx, row)[0]
 
-    def last_patch(self, row: Row, tx: Tx) -> dict[str, Any] | None:
+    def last_patch(self, tx: Tx, row: Row) -> dict[str, Any] | None:
         """The plan's last patch (a ``PatchSummary`` as a dict), if it had one."""
-        return self._revised(row, tx)[1]
+        return self._revised(tx, row)[1]
 
-    def _revised(self, row: Row, tx: Tx) -> tuple[Any, dict[str, Any] | None]:
+    def _revised(self, tx: Tx, row: Row) -> tuple[Any, dict[str, Any] | None]:
         revision = row.get("revision") or 1
+        if revision <= 1:
+            return self.base_result(tx, row), None
         key = (row["id"], row["created_at"], revision)
         with self._lock:
             found = self._results.get(key)
         if found is None:
-            result = self._base(row)
-            overlay = read_overlay(tx, row["id"]) if revision > 1 else None
+            result = self.base_result(tx, row)
+            overlay = read_overlay(tx, row["id"])
             if overlay:
                 from waveplan.patches import overlay_result
 
@@ -196,7 +205,7 @@ class Repository:
             self._keep(key, found)
         return found
 
-    def base_spec(self, row: Row, tx: Tx) -> dict[str, Any]:
+    def base_spec(self, tx: Tx, row: Row) -> dict[str, Any]:
         """The tasks of the spec ``create_plan`` stored, by id (parsed once)."""
         from waveplan.models import PlanSpec
 
@@ -204,27 +213,27 @@ class Repository:
         with self._lock:
             found = self._results.get(key)
         if found is None:
-            got = one(tx, "SELECT spec_json FROM plans WHERE id = ?", (row["id"],))
+            got = one(tx, "SELECT spec_json FROM plan_documents WHERE plan_id = ?", (row["id"],))
             spec = PlanSpec.model_validate_json(got["spec_json"]) if got else None
             found = {t.id: t for t in spec.tasks} if spec else {}
             self._keep(key, found)
         return found
 
-    def base_result(self, row: Row) -> Any:
-        """The result ``create_plan`` stored, before any patch (parsed once)."""
-        return self._base(row)
-
-    def _base(self, row: Row) -> Any:
-        """The result ``create_plan`` stored (it never changes: parsed once)."""
+    def base_result(self, tx: Tx, row: Row) -> Any:
+        """The result ``create_plan`` stored, before any patch (read and parsed once)."""
         from waveplan.models import PlanResult
 
         key = (row["id"], row["created_at"])
         with self._lock:
-            base = self._results.get(key)
-        if base is None:
-            base = PlanResult.model_validate_json(row["result_json"])
-            self._keep(key, base)
-        return base
+            result = self._results.get(key)
+        if result is None:
+            found = one(
+                tx, "SELECT result_json FROM plan_documents WHERE plan_id = ?", (row["id"],)
+            )
+            assert found is not None
+            result = PlanResult.model_validate_json(found["result_json"])
+            self._keep(key, result)
+        return result
 
     def _keep(self, key: tuple[Any, ...], value: Any) -> None:
         with self._lock:
@@ -257,11 +266,12 @@ class Repository:
         if plan_id is None:
             return self._standalone(tx)
         plan = plan or self.plan_row(tx, plan_id)
-        state = tx.rows(
-            f"SELECT {_STATE_COLUMNS} FROM tasks WHERE plan_id = ? ORDER BY seq", (plan_id,)
+        versions = tx.values(
+            "SELECT id, version FROM tasks WHERE plan_id = ? ORDER BY seq", (plan_id,)
         )
-        cached = self._shape(tx, plan, state)
-        tasks = [_task(r, cached.edges, cached.writes, cached.reads) for r in state]
+        ids = [i for i, _ in versions]
+        cached = self._shape(tx, plan, ids)
+        tasks, placeholders = self._states(tx, plan_id, cached, versions)
         tasks += self._stand_ins(tx, cached.outside)
         tasks = self._with_outputs(tx, tasks)
         retry = _retry(plan)
@@ -288,21 +298,60 @@ class Repository:
             plan_status=plan["status"],
             halted_by=plan["halted_by"],
             inputs=json.loads(plan["inputs_json"] or "{}"),
-            positions=self.positions(tx, plan, cached.ids[: len(state)]) if positions else (),
-            # "[]" (none) is the common case: no parse, no entry (both read as none).
-            placeholders={
-                t["id"]: _placeholders(t)
-                for t in state
-                if t["placeholders_json"] and t["placeholders_json"] != "[]"
-            },
+            positions=self._cached_positions(tx, plan, cached, ids)
+            if positions and placeholders
+            else (),
+            placeholders=placeholders,
         )
 
-    def remember(self, plan_id: str, shape_seq: int, read_write: str, snap: Snapshot) -> None:
+    def _states(
+        self, tx: Tx, plan_id: str, cached: _Cached, versions: list[tuple[Any, ...]]
+    ) -> tuple[list[ExecTask], dict[str, tuple[str, ...]]]:
+        """Each task's state, rebuilt only where its version moved since this process
+        last read it (an ``ExecTask`` per (id, version), kept with the shape: a plan's
+        shape changes whenever tasks come or go, so a version of a rolled-back insert is
+        never taken for a committed one)."""
+        memo = cached.states
+        stale = [i for i, v in versions if memo.get(i, (None,))[0] != v]
+        if stale:
+            if len(stale) * 4 > len(versions):
+                rows = tx.rows(f"SELECT {_STATE_COLUMNS} FROM tasks WHERE plan_id = ?", (plan_id,))
+            else:
+                rows = [
+                    r
+                    for chunk in chunks(stale)
+                    for r in tx.rows(
+                        f"SELECT {_STATE_COLUMNS} FROM tasks "
+                        f"WHERE id IN ({placeholders_for(chunk)})",
+                        chunk,
+                    )
+                ]
+            edges, writes, reads = cached.edges, cached.writes, cached.reads
+            with self._lock:
+                for r in rows:
+                    named = _placeholders(r)
+                    memo[r["id"]] = (r["version"], _task(r, edges, writes, reads), named)
+                    if named:
+                        cached.named[r["id"]] = named
+                    else:
+                        cached.named.pop(r["id"], None)
+        return [memo[i][1] for i, _ in versions], dict(cached.named)
+
+    def remember(
+        self,
+        plan_id: str,
+        shape_seq: int,
+        read_write: str,
+        snap: Snapshot,
+        states: dict[str, tuple[int, ExecTask, tuple[str, ...]]] | None = None,
+    ) -> None:
         """Cache the shape of ``snap``, the plan as a write just made it, under the mark
         that write gave it (``Unit.reshaped``): the next read does not rebuild it. The
         snapshot must be what ``snapshot`` would read (tasks in plan order, then the
-        stand-ins, dependencies in the stored order)."""
+        stand-ins, dependencies in the stored order). ``states``: task states still
+        valid (same version, same edges and files), kept for the new shape."""
         inside = [t for t in snap.tasks if not t.external]
+        kept = dict(states or {})
         built = _Cached(
             shape_seq=shape_seq,
             read_write=read_write,
@@ -312,16 +361,24 @@ class Repository:
             reads={t.id: t.reads for t in inside if t.reads},
             outside=tuple(t.id for t in snap.tasks if t.external),
             shape=snap.shape,
+            states=kept,
+            named={i: named for i, (_, _, named) in kept.items() if named},
         )
         with self._lock:
             self._shapes[plan_id] = built
+
+    def cached_states(self, plan_id: str) -> dict[str, tuple[int, ExecTask, tuple[str, ...]]]:
+        """The task states cached with the plan's current shape (see ``_states``)."""
+        with self._lock:
+            cached = self._shapes.get(plan_id)
+            return dict(cached.states) if cached is not None else {}
 
     def forget(self, plan_id: str) -> None:
         """Drop a plan's cached shape (after a write that changed it)."""
         with self._lock:
             self._shapes.pop(plan_id, None)
 
-    def _shape(self, tx: Tx, plan: Row, state: list[Row]) -> _Cached:
+    def _shape(self, tx: Tx, plan: Row, ids: list[str]) -> _Cached:
         plan_id = plan["id"]
         with self._lock:
             cached = self._shapes.get(plan_id)
@@ -329,11 +386,10 @@ class Repository:
             cached is not None
             and cached.shape_seq == plan["shape_seq"]
             and cached.read_write == plan["read_write"]
-            and len(cached.ids) - len(cached.outside) == len(state)
+            and cached.ids[: len(cached.ids) - len(cached.outside)] == tuple(ids)
         ):
             return cached
         edges: dict[str, list[Dependency]] = {}
-        ids = [r["id"] for r in state]
         inside = set(ids)
         outside: list[str] = []
         for r in tx.rows(
@@ -345,6 +401,12 @@ class Repository:
             edges.setdefault(r["task_id"], []).append(_dependency(r))
             if r["depends_on"] not in inside:
                 outside.append(r["depends_on"])
+        known = {
+            r["id"]
+            for r in tx.rows(
+                "SELECT id FROM tasks WHERE plan_id = ? AND files_known = 1", (plan_id,)
+            )
+        }
         writes: dict[str, list[str]] = {}
         reads: dict[str, list[str]] = {}
         for r in tx.rows(
@@ -365,18 +427,35 @@ class Repository:
             reads={k: tuple(v) for k, v in reads.items()},
             outside=tuple(outside),
             shape=None,
+            states={},
+            named={},
         )
-        tasks = [_task(r, built.edges, built.writes, built.reads) for r in state]
+        tasks = [
+            ExecTask(
+                id=i,
+                depends_on=built.edges.get(i, ()),
+                writes=built.writes.get(i, ()) if i in known else None,
+                reads=built.reads.get(i, ()),
+            )
+            for i in ids
+        ]
         tasks += [ExecTask(id=o, external=True, writes=(), wave=_EXTERNAL_WAVE) for o in outside]
         built = _Cached(**{**_fields(built), "shape": Shape(tasks, plan["read_write"])})
         with self._lock:
             self._shapes[plan_id] = built
         return built
 
+    def _cached_positions(
+        self, tx: Tx, plan: Row, cached: _Cached, ids: Sequence[str]
+    ) -> tuple[str, ...]:
+        if cached.positions is None:
+            object.__setattr__(cached, "positions", self.positions(tx, plan, ids))
+        return cached.positions  # type: ignore[return-value]
+
     def positions(self, tx: Tx, plan: Row, ids: Sequence[str]) -> tuple[str, ...]:
         """The plan's task ids (plan-file ids) in plan order: ``taskN`` is the N-th
         (patches drop removed tasks and add theirs after the plan's, in order)."""
-        out = [t.id for t in self._base(plan).tasks]
+        out = [t.id for t in self.base_result(tx, plan).tasks]
         if (plan.get("revision") or 1) > 1:
             overlay = read_overlay(tx, plan["id"]) or {}
             gone = set(overlay.get("removed", ()))
@@ -492,7 +571,9 @@ _EXTERNAL_WAVE = 1 << 30
 
 
 def _fields(c: _Cached) -> dict[str, Any]:
-    return {k: getattr(c, k) for k in c.__slots__}
+    from dataclasses import fields
+
+    return {f.name: getattr(c, f.name) for f in fields(c)}
 
 
 def _replace(t: ExecTask, **changes: Any) -> ExecTask:
@@ -510,7 +591,8 @@ def _dependency(r: Row) -> Dependency:
 
 
 def _placeholders(r: Row) -> tuple[str, ...]:
-    return tuple(json.loads(r["placeholders_json"]))
+    raw = r["placeholders_json"]
+    return tuple(json.loads(raw)) if raw and raw != "[]" else ()
 
 
 def _task(

@@ -1,0 +1,97 @@
+"""Whether a task is waveplan's, and whether this session holds it.
+
+A prompt's ``Task ID`` is waveplan's only when it has a stored id's shape and names
+something in the store: the task itself, or (a mistyped id) a plan that exists. Any
+other id (``JIRA-4521``, ``p7.x`` with no plan ``p7``, any id without a database) is
+somebody else's and every hook leaves it alone.
+
+"This session holds the task" is decided from what the hooks saw, because the store's
+``owner`` is the same name (``lead``) in every session: the claim index records the
+session of the last ``plan_next`` that handed the task out (and of the last launch).
+A task another session claimed later (for example after this session's lease lapsed)
+is not this session's any more: its launch is refused and a late result is not
+recorded. A task no hook saw claimed (the CLI, another client) has an unknown holder
+and is treated as this session's, as before. The store's leases with authority will
+make this exact; see ``hold_problem``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from waveplan.hooks.context import state_root
+from waveplan.hooks.contract import is_waveplan_id
+from waveplan.hooks.session import ClaimIndex
+from waveplan.lifecycle import WORKING
+
+__all__ = ["HOLDING", "hold_problem", "lookup", "record_claim"]
+
+#: Statuses in which somebody holds a task (its files, its lease): ``lifecycle.WORKING``.
+HOLDING = WORKING
+
+
+def lookup(reader: Any, task_id: str | None) -> Any | str | None:
+    """The task ``task_id`` names (waveplan's), a refusal text (an unknown task of an
+    existing plan: surely a typo), or ``None`` (not waveplan's)."""
+    from waveplan.errors import NotFoundError
+
+    if not is_waveplan_id(task_id):
+        return None
+    try:
+        return reader.get_task(task_id)
+    except NotFoundError:
+        pass
+    plan_id = task_id.split(".", 1)[0] if task_id and "." in task_id else None
+    if not plan_id:
+        return None
+    try:
+        reader.get_plan(plan_id)
+    except NotFoundError:
+        return None
+    known = [t.id for t in reader.list_tasks(plan_id=plan_id)]
+    shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+    return (
+        f"waveplan: unknown task id {task_id!r}: plan {plan_id} has no such task (its tasks: "
+        f"{shown}). Launch only tasks that plan_next returned, with their ids as given; for "
+        "work outside a plan, leave the 'Task ID:' line out of the prompt."
+    )
+
+
+def _lapsed(expires_at: str | None) -> bool:
+    if not expires_at:
+        return False
+    try:
+        when = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when <= datetime.now(UTC)
+
+
+def hold_problem(env: Mapping[str, str], session_id: str, task: Any) -> str | None:
+    """Why this session may not act on ``task`` (another session holds it), or ``None``."""
+    root = state_root(env)
+    if root is None or not session_id:
+        return None
+    claim = ClaimIndex(root).holder(task.id)
+    if not claim or claim.get("session") == session_id:
+        return None
+    if task.status not in HOLDING or _lapsed(getattr(task, "lease_expires_at", None)):
+        return None  # nobody holds it now: this session may take it over
+    owner = f" as {claim['owner']}" if claim.get("owner") else ""
+    return (
+        f"waveplan: task {task.id} is {task.status}, held by another session{owner} "
+        f"(claimed {claim.get('at', 'earlier')}); this session does not hold it. Claim tasks "
+        "with plan_next in this session, or wait until the other session finishes it."
+    )
+
+
+def record_claim(env: Mapping[str, str], session_id: str, task_id: str, **fields: Any) -> None:
+    """Note that this session holds ``task_id`` now."""
+    root = state_root(env)
+    if root is None or not session_id:
+        return
+    ClaimIndex(root).claim(task_id, session_id, at=datetime.now(UTC).isoformat(), **fields)
