@@ -161,8 +161,8 @@ class _Node:
     ) -> None:
         self.id = id
         self.depends_on = depends_on
-        self.writes = None if writes is None else list(writes)
-        self.reads = list(reads)
+        self.writes = writes  # read, never changed: tuples are kept as they are
+        self.reads = reads
         self.description = description
 
 
@@ -812,7 +812,8 @@ def _output_file(subject: str, directory: str, taken: set[str]) -> str:
 
 
 def default_output_dir(files: Iterable[str | None]) -> str:
-    """Where a plan's output files go: the directory of its first one.
+    """Where a plan's output files go: the directory of its first one (the plan's own
+    output directory), else the base of every plan's.
 
     >>> default_output_dir([None, "/tmp/s/a.md"])
     '/tmp/s'
@@ -820,6 +821,6 @@ def default_output_dir(files: Iterable[str | None]) -> str:
     for f in files:
         if f and f != "-":
             return os.path.dirname(f) or ""
-    from waveplan.planner import DEFAULT_OUTPUT_DIR
+    from waveplan.planning.outputs import output_base
 
-    return DEFAULT_OUTPUT_DIR
+    return output_base(os.environ)

@@ -251,15 +251,14 @@ def _live(snap: Snapshot, plan_id: str, entries: _Entries) -> list[LiveTask]:
             continue
         sid = local[t.id]
         edges = t.depends_on
+        conditioned = none
         if edges:
-            deps = tuple(local[d.task_id] for d in edges if d.task_id in local)
-            conditioned = frozenset(
-                local[d.task_id]
-                for d in edges
-                if (d.when is not None or d.requires_success) and d.task_id in local
-            )
+            deps = tuple([local[d.task_id] for d in edges if d.task_id in local])
+            marked = [d.task_id for d in edges if d.when is not None or d.requires_success]
+            if marked:
+                conditioned = frozenset(local[i] for i in marked if i in local)
         else:
-            deps, conditioned = (), none
+            deps = ()
         live.append(
             LiveTask(
                 sid,
