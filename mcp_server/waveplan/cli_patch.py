@@ -36,8 +36,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from waveplan.errors import PatchRefusedError, PlanFileError
 
 __all__ = ["add_parser", "load_patch", "run"]
@@ -65,6 +63,8 @@ def load_patch(
     >>> [t.id for t in p.add], p.expected_revision
     (['x'], 2)
     """
+    from pydantic import ValidationError  # not at import: every command builds the parser
+
     from waveplan.patches import PlanPatch
     from waveplan.planfile import parse_document
 

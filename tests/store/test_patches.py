@@ -355,3 +355,20 @@ def test_the_shape_cached_by_a_patch_is_the_stored_one(store: Store, store_locat
     finally:
         fresh.close()
     assert store.get_task(f"{pid}.e").status == Status.PENDING  # waits for c
+
+
+def test_new_work_goes_to_the_open_wave_never_behind_the_barrier(store: Store) -> None:
+    """Waves 1 done, wave 2 running: an independent new task joins wave 2 (in wave 1 it
+    would hold the barrier of a plan that has moved on)."""
+    record = make_plan(store, [task("a"), task("b", "a"), task("c", "b")], strategy="parallel")
+    pid = record.id
+    start(store, f"{pid}.a")
+    finish(store, f"{pid}.a")
+    start(store, f"{pid}.b")
+    done = store.patch_plan(
+        pid, patch(add=[{"id": "x", "subject": "X", "writes": ["x"]}]), actor="lead"
+    )
+    assert statuses(store, pid)[f"{pid}.x"] == ("ready", 2)
+    assert done.moved == {}
+    claim = store.claim_next(pid, owner="lead")
+    assert [t.id for t in claim.claimed] == [f"{pid}.x"]  # runs beside b, barrier intact
