@@ -140,6 +140,8 @@ class Revision:
     #: Existing tasks that changed wave, with why.
     moved: dict[str, str] = field(default_factory=dict)
     checkpoints: list[CheckpointSpec] = field(default_factory=list)
+    #: Whether tasks, dependencies or files changed (else nothing was re-waved).
+    structural: bool = False
     #: The first wave the rest was scheduled from, and its lower bound from there.
     start: int = 1
     lower_bound: int = 0
@@ -321,7 +323,16 @@ def revise(
         raise PatchRefusedError(settings.name, problems)
 
     # ---------------------------------------------------------------- waves
-    _schedule(live, nodes, by_id, settings, out, deps_after, added)
+    # Only a change of tasks, dependencies or files moves anything: a patch of
+    # priorities, notes or texts keeps every wave (and the plan's shape) as it is.
+    out.structural = bool(
+        added
+        or removed
+        or out.relinked
+        or any(set(f) & _SHAPE_FIELDS for _, f, _ in updates.values())
+    )
+    if out.structural:
+        _schedule(live, nodes, by_id, settings, out, deps_after, added)
 
     # ---------------------------------------------------------------- results
     taken = {t.output_file for t in live if t.output_file and t.id not in removed}
@@ -774,6 +785,9 @@ def _entry(
         reason=reason,
     )
 
+
+#: Fields whose change changes the plan's shape (and so its waves).
+_SHAPE_FIELDS = frozenset({"depends_on", "writes", "reads", "when", "requires_success"})
 
 #: Fields whose change asks for the agent to be chosen again.
 _AGENT_FIELDS = frozenset({"subject", "description", "agent", "role", "writes"})

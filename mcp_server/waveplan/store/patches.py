@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -114,7 +115,10 @@ def patch_plan(
         max_concurrent=plan["max_concurrent"],
         read_write=plan["read_write"],
         inputs=json.loads(plan["inputs_json"] or "{}"),
-        positions=repo.positions(tx, plan, [t.id for t in snap.tasks if not t.external]),
+        # the plan order (taskN) matters only where some task names a placeholder
+        positions=repo.positions(tx, plan, [t.id for t in snap.tasks if not t.external])
+        if snap.placeholders or _names_any(patch)
+        else (),
         agents=agents,
         output_dir=default_output_dir(entries.output_files.values()),
         checkpointed=checkpointed,
@@ -140,11 +144,19 @@ def patch_plan(
         "ON CONFLICT (plan_id) DO UPDATE SET patch_json = excluded.patch_json",
         (plan_id, overlay),
     )
-    states = repo.cached_states(plan_id)  # before the shape is forgotten
-    mark = u.reshaped(plan_id, revision=revision, updated_at=u.at)
-    after = _after(u, {**plan, "revision": revision}, snap, rev, flags)
-    if after is not None and mark is not None:
-        repo.remember(plan_id, mark, plan["read_write"], after, _still_valid(states, rev, plan_id))
+    after: Snapshot | None = None
+    if rev.structural:
+        states = repo.cached_states(plan_id)  # before the shape is forgotten
+        mark = u.reshaped(plan_id, revision=revision, updated_at=u.at)
+        after = _after(u, {**plan, "revision": revision}, snap, rev, flags)
+        if after is not None and mark is not None:
+            kept = _still_valid(states, rev, plan_id)
+            repo.remember(plan_id, mark, plan["read_write"], after, kept)
+    else:  # fields only: the shape (edges, files) and every wave stay
+        tx.run(
+            "UPDATE plans SET revision = ?, updated_at = ? WHERE id = ?",
+            (revision, u.at, plan_id),
+        )
     _settle(u, plan_id, rev, actor, after)
     return PatchOutcome(
         plan_id=plan_id,
@@ -237,43 +249,67 @@ class _Entries:
         return entry.model_copy(update={"reason": reason}) if reason else entry
 
 
-def _live(snap: Snapshot, plan_id: str, entries: _Entries) -> list[LiveTask]:
-    from waveplan.planning.revise import LiveTask
+#: LiveTask per cached task state (``Repository`` keeps an ``ExecTask`` per task and
+#: version): a patch of a large plan converts only the tasks that changed since the last
+#: patch. Keyed by the state object's identity; each entry holds that object, so the
+#: identity cannot be reused while the entry lives.
+_LIVE: dict[int, tuple[Any, Any, Any, Any]] = {}
+_LIVE_LOCK = threading.Lock()
+_LIVE_LIMIT = 30_000  # three plans of the largest size
 
+
+def _live(snap: Snapshot, plan_id: str, entries: _Entries) -> list[LiveTask]:
     cut = len(plan_id) + 1
-    local = {t.id: t.id[cut:] for t in snap.tasks if not t.external}
     files = entries.output_files
     marks = snap.placeholders
-    live = []
-    none: frozenset[str] = frozenset()
+    out: list[LiveTask] = []
+    fresh: list[tuple[int, Any, Any, LiveTask]] = []
+    memo = _LIVE  # read without the lock: a dict lookup is atomic
     for t in snap.tasks:
         if t.external:
             continue
-        sid = local[t.id]
-        edges = t.depends_on
-        conditioned = none
-        if edges:
-            deps = tuple([local[d.task_id] for d in edges if d.task_id in local])
-            marked = [d.task_id for d in edges if d.when is not None or d.requires_success]
-            if marked:
-                conditioned = frozenset(local[i] for i in marked if i in local)
-        else:
-            deps = ()
-        live.append(
-            LiveTask(
-                sid,
-                t.status,
-                t.wave,
-                deps,
-                t.writes,
-                t.reads,
-                conditioned,
-                marks.get(t.id, ()),
-                (),
-                files.get(sid),
-            )
-        )
-    return live
+        mark = marks.get(t.id, ())
+        got = memo.get(id(t))
+        if got is not None and got[0] is t and got[1] is mark:
+            live = got[3]
+            if live.output_file == files.get(t.id[cut:]):
+                out.append(live)
+                continue
+        live = _live_task(t, cut, snap, files, mark)
+        out.append(live)
+        fresh.append((id(t), t, mark, live))
+    with _LIVE_LOCK:
+        if len(_LIVE) >= _LIVE_LIMIT:
+            _LIVE.clear()
+        for key, t, mark, live in fresh:
+            _LIVE[key] = (t, mark, None, live)
+    return out
+
+
+def _live_task(t: Any, cut: int, snap: Snapshot, files: dict[str, str], mark: Any) -> LiveTask:
+    from waveplan.planning.revise import LiveTask
+
+    plan_id = snap.plan_id or ""
+    prefix = f"{plan_id}."
+    sid = t.id[cut:]
+    edges = t.depends_on
+    conditioned: frozenset[str] = frozenset()
+    deps: tuple[str, ...] = ()
+    if edges:
+        inside = [d for d in edges if d.task_id.startswith(prefix) and snap.has(d.task_id)]
+        deps = tuple([d.task_id[cut:] for d in inside])
+        marked = [d for d in inside if d.when is not None or d.requires_success]
+        if marked:
+            conditioned = frozenset(d.task_id[cut:] for d in marked)
+    return LiveTask(sid, t.status, t.wave, deps, t.writes, t.reads, conditioned, mark, (),
+                    files.get(sid))  # fmt: skip
+
+
+def _names_any(patch: PlanPatch) -> bool:
+    """Whether the patch writes a description that names a placeholder."""
+    texts = [t.description for t in patch.add]
+    texts += [str(c.fields.get("description", "")) for c in patch.update]
+    return any("{" in text for text in texts)
 
 
 def _with(t: LiveTask, **changes: Any) -> LiveTask:
@@ -820,8 +856,9 @@ def _write_overlay(
     # result, Repository.plan_result).
     overlay.pop("waves", None)
     known = set(entries.output_files) - set(rev.removed) | {spec.id for spec, _, _ in rev.added}
-    overlay["critical_path"] = [t for t in rev.critical_path if t in known]
-    overlay["lower_bound"] = rev.lower_bound
+    if rev.structural:
+        overlay["critical_path"] = [t for t in rev.critical_path if t in known]
+        overlay["lower_bound"] = rev.lower_bound
     overlay["last"] = summary
     history = overlay.setdefault("history", [])
     history.append({k: v for k, v in summary.items() if k not in ("moved", "relinked")})
