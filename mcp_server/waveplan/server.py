@@ -788,8 +788,19 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             note=note,
             expected_version=expected_version,
         )
-        result = holder.get().update_task(taskId, changes, actor=owner or ACTOR)
-        return TaskUpdated.model_validate(result.model_dump(exclude={"task"}))
+        from waveplan.store.requests import Changes
+
+        # The answer needs no record of the task: change_task skips building one.
+        done = holder.get().change_task(
+            taskId, Changes(**changes.model_dump()), actor=owner or ACTOR
+        )
+        return TaskUpdated(
+            success=True,
+            taskId=taskId,
+            updatedFields=done.updated,
+            statusChange=done.status_change,
+            version=done.version,
+        )
 
     @tool(_READ)
     def task_get(taskId: Id) -> TaskRecord:
@@ -950,7 +961,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
     ) -> NextTasks:
         """Claim up to `limit` ready tasks for `owner` under a lease, each with its agent."""
         claim = holder.get().claim_next(
-            plan_id, owner=owner, limit=limit, lease_seconds=lease_seconds
+            plan_id, owner=owner, limit=limit, lease_seconds=lease_seconds, brief=True
         )
         from waveplan.planning.agents import load_agent_table
 

@@ -372,11 +372,11 @@ def dispatch_snapshot(
         i = heapq.heappop(order)[-1]
         t = tasks[i]
         if len(result.waiting) >= EXACT_REASONS and (
-            (limit is not None and len(result.release) >= limit) or start.full()
+            (limit is not None and len(result.release) >= limit) or not start.full().ok
         ):
             # Nothing more can be handed out in this call: the rest gets one summary
             # reason instead of a check each (exact reasons went to the first ones).
-            why = start.full() or f"not requested: this call asked for {limit}"
+            why = start.full().reason or f"not requested: this call asked for {limit}"
             result.waiting[t.id] = why
             result.unlisted = len(order)
             result.unlisted_reason = why

@@ -204,9 +204,9 @@ class StartRules:
                 f"finished ({n} open task{'s' if n != 1 else ''})",
                 "wave_barrier",
             )
-        full = self.full()
-        if full:
-            return Verdict(False, full, rules.strategy if full[0] == "s" else "max_concurrent")
+        room = self.full()
+        if not room.ok:
+            return room
         cause = self.holding.check(i) if files else None
         if cause is not None:
             from waveplan.planning.conflicts import cause_text
@@ -217,17 +217,23 @@ class StartRules:
             return Verdict(False, "file conflict: " + cause_text(cause, other), "file_conflict")
         return OK
 
-    def full(self) -> str:
-        """The plan-wide reason nothing more may start now (sequential's one busy task,
-        ``max_concurrent`` reached), or ``""``."""
+    def full(self) -> Verdict:
+        """Whether the plan has room for one more busy task: a refusal naming the rule
+        (``sequential``'s one busy task, ``max_concurrent``) when it has none."""
         rules = self.rules
         if rules is None:
-            return ""
+            return OK
         if rules.strategy == "sequential" and self.busy >= 1:
-            return f"sequential: one task at a time ({self.busy} busy)"
+            return Verdict(
+                False, f"sequential: one task at a time ({self.busy} busy)", "sequential"
+            )
         if self.busy >= rules.max_concurrent:
-            return f"max_concurrent {rules.max_concurrent} reached ({self.busy} busy)"
-        return ""
+            return Verdict(
+                False,
+                f"max_concurrent {rules.max_concurrent} reached ({self.busy} busy)",
+                "max_concurrent",
+            )
+        return OK
 
     def admit(self, i: int) -> None:
         """Count task ``i`` as started in this pass (busy, holding its files)."""

@@ -151,6 +151,9 @@ class Snapshot:
     inputs: Mapping[str, str] = field(default_factory=dict)
     positions: tuple[str, ...] = ()
     placeholders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Whether tasks outside the plan depend on some of its tasks (so what changes here
+    #: may settle tasks elsewhere).
+    linked: bool = True
 
     @cached_property
     def index(self) -> dict[str, int]:

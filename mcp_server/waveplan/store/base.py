@@ -166,7 +166,13 @@ class Store(Protocol):
 
     # execution
     def claim_next(
-        self, plan_id: str, *, owner: str, limit: int = 1, lease_seconds: int = 900
+        self,
+        plan_id: str,
+        *,
+        owner: str,
+        limit: int = 1,
+        lease_seconds: int = 900,
+        brief: bool = False,
     ) -> ClaimResult: ...
 
     def review_task(

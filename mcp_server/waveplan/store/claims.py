@@ -27,7 +27,7 @@ from waveplan.execution.placeholders import PlaceholderError, render_description
 from waveplan.execution.snapshot import Snapshot
 from waveplan.execution.state import ExecTask
 from waveplan.lifecycle import BUSY, FINISHED, STATUSES, Status
-from waveplan.store.records import summaries, task_record
+from waveplan.store.records import brief_records, summaries, task_record
 from waveplan.store.repository import spec_of
 from waveplan.store.unit import Unit
 
@@ -66,12 +66,16 @@ def placeholder_veto(snap: Snapshot) -> Callable[[ExecTask], tuple[str, str] | N
     return veto
 
 
-def claim_next(u: Unit, plan_id: str, *, owner: str, limit: int, lease_seconds: int) -> ClaimResult:
+def claim_next(
+    u: Unit, plan_id: str, *, owner: str, limit: int, lease_seconds: int, brief: bool = False
+) -> ClaimResult:
     """Claim up to ``limit`` tasks of a plan for ``owner``, as ``dispatch`` releases them.
 
     ``reason`` says why fewer than ``limit`` tasks were handed out: the halt, and for
     each task held back why (``max_concurrent``, the wave barrier, a file conflict
     naming the other task and paths, a retry backoff), or that nothing is ready.
+    ``brief``: the claimed records without history and links (what a delegation needs,
+    read in one query).
     """
     from waveplan.store.base import ClaimResult
 
@@ -81,8 +85,8 @@ def claim_next(u: Unit, plan_id: str, *, owner: str, limit: int, lease_seconds: 
         raise WaveplanError(
             f"lease_seconds must be 0 or more, got {lease_seconds}", lease_seconds=lease_seconds
         )
-    plan = u.repo.plan_row(u.tx, plan_id)
-    ledger = u.ledger(plan_id, owner)
+    plan = u.repo.lock_scope(u.tx, plan_id)
+    ledger = u.ledger(plan_id, owner, plan)
     ledger.sweep()
     claimed, d = ledger.claim(
         owner=owner,
@@ -124,7 +128,11 @@ def claim_next(u: Unit, plan_id: str, *, owner: str, limit: int, lease_seconds: 
     return ClaimResult(
         plan_id=plan_id,
         owner=owner,
-        claimed=[task_record(u.tx, u.repo, u.repo.task_row(u.tx, i), plan) for i in claimed],
+        claimed=(
+            brief_records(u.tx, u.repo, claimed, plan)
+            if brief
+            else [task_record(u.tx, u.repo, u.repo.task_row(u.tx, i), plan) for i in claimed]
+        ),
         lease_seconds=lease_seconds,
         remaining_ready=remaining,
         running=busy,

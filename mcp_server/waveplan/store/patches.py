@@ -84,13 +84,12 @@ def patch_plan(
     from waveplan.planning.revise import Settings, default_output_dir, revise
 
     tx, repo = u.tx, u.repo
-    repo.plan_row(tx, plan_id)  # NotFoundError before any lock
-    repo.lock_scope(tx, plan_id)
-    plan = repo.plan_row(tx, plan_id)
+    plan = repo.lock_scope(tx, plan_id)  # the row, read under the lock (NotFoundError)
+    assert plan is not None
     if patch.expected_revision is not None and patch.expected_revision != plan["revision"]:
         raise StaleRevisionError(plan_id, patch.expected_revision, plan["revision"])
     patch = _localized(patch, plan_id)
-    snap = repo.snapshot(tx, plan_id, plan=plan)
+    snap = u.snapshot(plan_id, plan)
     entries = _Entries(repo.base_result(tx, plan), read_overlay(tx, plan_id) or {})
     live = _live(snap, plan_id, entries)
     removing = [f"{plan_id}.{r}" for r in patch.remove]
@@ -146,12 +145,11 @@ def patch_plan(
     )
     after: Snapshot | None = None
     if rev.structural:
-        states = repo.cached_states(plan_id)  # before the shape is forgotten
+        previous = repo.cached(plan_id)  # before the shape is forgotten
         mark = u.reshaped(plan_id, revision=revision, updated_at=u.at)
         after = _after(u, {**plan, "revision": revision}, snap, rev, flags)
         if after is not None and mark is not None:
-            kept = _still_valid(states, rev, plan_id)
-            repo.remember(plan_id, mark, plan["read_write"], after, kept)
+            repo.remember(plan_id, mark, plan["read_write"], after, previous)
     else:  # fields only: the shape (edges, files) and every wave stay
         tx.run(
             "UPDATE plans SET revision = ?, updated_at = ? WHERE id = ?",
@@ -760,18 +758,6 @@ def _after(
         positions=positions,
         placeholders=named,
     )
-
-
-def _still_valid(
-    states: dict[str, tuple[int, Any, tuple[str, ...]]], rev: Revision, plan_id: str
-) -> dict[str, tuple[int, Any, tuple[str, ...]]]:
-    """The cached task states a revision leaves as they were: every task it wrote (new
-    wave, fields, links, a checkpoint) has a new version and is read again."""
-    touched = {
-        f"{plan_id}.{t}"
-        for t in (*rev.removed, *rev.waves, *rev.updated, *rev.relinked, *rev.specs)
-    } | {f"{plan_id}.{c.after}" for c in rev.checkpoints}
-    return {k: v for k, v in states.items() if k not in touched}
 
 
 # --------------------------------------------------------------------------- overlay

@@ -77,30 +77,58 @@ def _dialect(sql: str) -> str:
 
 
 class _PostgresTx(Tx):
-    def __init__(self, conn: psycopg.Connection[Row], *, locking: bool) -> None:
+    """One transaction on a connection. ``BEGIN`` is not sent on its own: it goes out in
+    one pipeline with the transaction's first statement, one round trip for both."""
+
+    def __init__(self, conn: psycopg.Connection[Row], *, locking: bool, begin: str) -> None:
         self._conn = conn
+        self._begin: str | None = begin
         # NO KEY UPDATE: ids never change, and this lock lets foreign-key checks (KEY
         # SHARE) of other writers through instead of deadlocking with them.
         self.for_update = " FOR NO KEY UPDATE" if locking else ""
         self.skip_locked = " FOR NO KEY UPDATE SKIP LOCKED" if locking else ""
 
+    @property
+    def begun(self) -> bool:
+        return self._begin is None
+
+    def _cursor(self, row_factory: Any = None) -> Any:
+        return self._conn.cursor(row_factory=row_factory) if row_factory else self._conn.cursor()
+
+    def _execute(self, sql: str, params: Sequence[Any], row_factory: Any = None) -> Any:
+        cur = self._cursor(row_factory)
+        if self._begin is None:
+            cur.execute(_dialect(sql), list(params))
+            return cur
+        begin, self._begin = self._begin, None
+        with self._conn.pipeline():
+            self._conn.execute(begin)
+            cur.execute(_dialect(sql), list(params))
+        return cur
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._conn.execute(_dialect(sql), list(params)).fetchall()
+        with self._execute(sql, params) as cur:
+            return cur.fetchall() if cur.description else []
 
     def values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         from psycopg.rows import tuple_row
 
-        with self._conn.cursor(row_factory=tuple_row) as cur:
-            return cur.execute(_dialect(sql), list(params)).fetchall()
+        with self._execute(sql, params, tuple_row) as cur:
+            return cur.fetchall()
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._conn.execute(_dialect(sql), list(params)).rowcount
+        with self._execute(sql, params) as cur:
+            return cur.rowcount
 
     def many(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
         batch = [list(p) for p in seq]
-        if batch:
-            with self._conn.cursor() as cur:
-                cur.executemany(_dialect(sql), batch)
+        if not batch:
+            return
+        if self._begin is not None:
+            self._conn.execute(self._begin)
+            self._begin = None
+        with self._conn.cursor() as cur:
+            cur.executemany(_dialect(sql), batch)
 
     def next_counter(self, name: str, count: int = 1) -> int:
         # One statement, so two servers creating the same counter cannot collide.
@@ -199,9 +227,10 @@ class PostgresStore(SQLStore):
                 if conn is None or conn.closed:
                     conn = self._connect()
                 try:
-                    conn.execute(begin)
-                    result = fn(_PostgresTx(conn, locking=locking))
-                    conn.execute("COMMIT")
+                    tx = _PostgresTx(conn, locking=locking, begin=begin)
+                    result = fn(tx)
+                    if tx.begun:
+                        conn.execute("COMMIT")
                     return result
                 except (errors.SerializationFailure, errors.DeadlockDetected) as exc:
                     self._rollback(conn)

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from waveplan.errors import WaveplanError
 from waveplan.execution.placeholders import render_description
 from waveplan.lifecycle import Status, dependency_satisfied
-from waveplan.store.repository import PLAN_COLUMNS, Repository, spec_of
+from waveplan.store.repository import PLAN_COLUMNS, TASK_COLUMNS, Repository, spec_of
 from waveplan.store.tx import Row, Tx
 
 if TYPE_CHECKING:
     from waveplan.models import PatchSummary, PlanRecord, TaskRecord
     from waveplan.store.base import TaskSummary
 
-__all__ = ["plan_record", "plan_records", "render", "summaries", "task_record"]
+__all__ = ["brief_records", "plan_record", "plan_records", "render", "summaries", "task_record"]
 
 
 def render(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> str:
@@ -106,35 +106,81 @@ def task_record(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> 
         # A result it names does not exist yet: the task cannot start anyway.
         rendered = None
     return TaskRecord(
-        id=task_id,
-        plan_id=row["plan_id"],
-        subject=row["subject"],
-        description=row["description"],
-        activeForm=row["active_form"],
-        status=row["status"],
-        owner=row["owner"],
-        metadata=json.loads(row["metadata_json"]),
+        **_fields(row),
         blockedBy=blocked_by,
         blocks=blocks,
         writes=writes if row["files_known"] else None,
         reads=reads,
-        agent=row["agent"],
-        wave=row["wave"],
-        priority=row["priority"],
-        type=row["task_type"],
-        output_file=row["output_file"],
-        output=row["output"],
-        error=row["error"],
-        error_code=row["error_code"],
-        reason=row["status_reason"],
         rendered_description=rendered,
-        version=row["version"],
-        attempts=row["attempts"],
-        lease_expires_at=row["lease_expires_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
         history=history,
     )
+
+
+def brief_records(
+    tx: Tx, repo: Repository, task_ids: Sequence[str], plan: Row | None = None
+) -> list[TaskRecord]:
+    """Records of ``task_ids`` without history and links, their rows and files read in
+    one query (the delegations ``plan_next`` hands out need no more)."""
+    from waveplan.models import TaskRecord
+
+    if not task_ids:
+        return []
+    cols = ", ".join(f"t.{c.strip()}" for c in TASK_COLUMNS.split(","))
+    rows: dict[str, Row] = {}
+    paths: dict[str, dict[str, list[str]]] = {}
+    for r in tx.rows(
+        f"SELECT {cols}, p.mode AS path_mode, p.path AS path_name FROM tasks t "
+        "LEFT JOIN task_paths p ON p.task_id = t.id "
+        f"WHERE t.id IN ({', '.join('?' * len(task_ids))}) ORDER BY t.seq, p.mode, p.position",
+        list(task_ids),
+    ):
+        rows.setdefault(r["id"], r)
+        if r["path_mode"] is not None:
+            paths.setdefault(r["id"], {}).setdefault(r["path_mode"], []).append(r["path_name"])
+    out = []
+    for tid in task_ids:
+        row = rows[tid]
+        try:
+            rendered: str | None = render(tx, repo, row, plan)
+        except WaveplanError:
+            rendered = None
+        files = paths.get(tid, {})
+        out.append(
+            TaskRecord(
+                **_fields(row),
+                writes=files.get("write", []) if row["files_known"] else None,
+                reads=files.get("read", []),
+                rendered_description=rendered,
+            )
+        )
+    return out
+
+
+def _fields(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "plan_id": row["plan_id"],
+        "subject": row["subject"],
+        "description": row["description"],
+        "activeForm": row["active_form"],
+        "status": row["status"],
+        "owner": row["owner"],
+        "metadata": json.loads(row["metadata_json"]),
+        "agent": row["agent"],
+        "wave": row["wave"],
+        "priority": row["priority"],
+        "type": row["task_type"],
+        "output_file": row["output_file"],
+        "output": row["output"],
+        "error": row["error"],
+        "error_code": row["error_code"],
+        "reason": row["status_reason"],
+        "version": row["version"],
+        "attempts": row["attempts"],
+        "lease_expires_at": row["lease_expires_at"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
 
 
 def plan_record(tx: Tx, repo: Repository, row: Row) -> PlanRecord:

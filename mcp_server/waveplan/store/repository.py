@@ -39,6 +39,7 @@ __all__ = [
     "condition",
     "in_statuses",
     "placeholders_of",
+    "plan_rules",
     "read_overlay",
     "spec_of",
 ]
@@ -53,7 +54,7 @@ TASK_COLUMNS = (
 PLAN_COLUMNS = (
     "id, name, goal, status, project, session_id, max_concurrent, strategy, failure_policy, "
     "read_write, created_at, updated_at, inputs_json, retry_json, halted_by, "
-    "shape_seq, revision"
+    "shape_seq, revision, change_seq"
 )
 # The state columns a snapshot reads of every task of a scope.
 _STATE_COLUMNS = (
@@ -113,12 +114,19 @@ class _Cached:
     reads: dict[str, tuple[str, ...]]
     outside: tuple[str, ...]
     shape: Shape | None
-    #: (version, ExecTask, placeholders) per task id, filled as versions are read.
-    states: dict[str, tuple[int, ExecTask, tuple[str, ...]]]
+    #: Each task's ``ExecTask`` as of ``synced`` (the plan's change_seq it was read at).
+    states: dict[str, ExecTask]
     #: The placeholders of the tasks that name any (the rest name none).
     named: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: The plan's task order for ``taskN`` placeholders, once asked for.
     positions: tuple[str, ...] | None = None
+    #: Whether the plan has checkpoints (only plan_create and patches add them).
+    checkpoints: bool = True
+    #: Whether tasks outside the plan depend on its tasks (edges across scopes reshape
+    #: both plans).
+    linked: bool = True
+    #: The change_seq ``states`` reflect (``None``: not read yet).
+    synced: int | None = None
 
 
 class Repository:
@@ -127,7 +135,7 @@ class Repository:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._shapes: dict[str, _Cached] = {}
-        self._results: dict[tuple[str, str], Any] = {}
+        self._results: dict[tuple[Any, ...], Any] = {}
 
     # ------------------------------------------------------------------ rows
 
@@ -244,45 +252,52 @@ class Repository:
     # ------------------------------------------------------------------ scopes
 
     @staticmethod
-    def lock_scope(tx: Tx, plan_id: str | None) -> None:
-        """Take the scope's lock where writers run concurrently (PostgreSQL)."""
-        if not tx.for_update:
-            return
+    def lock_scope(tx: Tx, plan_id: str | None) -> Row | None:
+        """Take the scope's lock where writers run concurrently (PostgreSQL); for a plan,
+        return its row, read under the lock (one round trip for both)."""
         if plan_id is not None:
-            tx.rows(f"SELECT id FROM plans WHERE id = ?{tx.for_update}", (plan_id,))
-            return
+            row = one(
+                tx, f"SELECT {PLAN_COLUMNS} FROM plans WHERE id = ?{tx.for_update}", (plan_id,)
+            )
+            if row is None:
+                raise NotFoundError(
+                    f"unknown plan {plan_id!r}; list plans with plan_status or `waveplan list`",
+                    plan_id=plan_id,
+                )
+            return row
+        if not tx.for_update:
+            return None
         if not tx.rows(f"SELECT name FROM counters WHERE name = ?{tx.for_update}", (STANDALONE,)):
             tx.next_counter(STANDALONE, 0)
             tx.rows(f"SELECT name FROM counters WHERE name = ?{tx.for_update}", (STANDALONE,))
+        return None
 
     def snapshot(
-        self, tx: Tx, plan_id: str | None, *, plan: Row | None = None, positions: bool = True
+        self,
+        tx: Tx,
+        plan_id: str | None,
+        *,
+        plan: Row | None = None,
+        positions: bool = True,
+        keep: bool = True,
     ) -> Snapshot:
         """The scope as the execution core reads it (see the module docstring).
 
         ``positions=False`` skips the plan's task order for ``taskN`` placeholders (it
         needs the stored plan result: pydantic; the launch gate asks without it).
+        ``keep=False``: the transaction wrote this plan already, so what it reads may
+        never commit: read it, but do not keep it for later transactions.
         """
         if plan_id is None:
             return self._standalone(tx)
         plan = plan or self.plan_row(tx, plan_id)
-        versions = tx.values(
-            "SELECT id, version FROM tasks WHERE plan_id = ? ORDER BY seq", (plan_id,)
-        )
-        ids = [i for i, _ in versions]
-        cached = self._shape(tx, plan, ids)
-        tasks, placeholders = self._states(tx, plan_id, cached, versions)
+        cached = self._shape(tx, plan)
+        ids = list(cached.ids[: len(cached.ids) - len(cached.outside)])
+        tasks, placeholders = self._states(tx, plan, cached, ids, keep=keep)
         tasks += self._stand_ins(tx, cached.outside)
         tasks = self._with_outputs(tx, tasks)
-        retry = _retry(plan)
-        rules = PlanRules(
-            strategy=plan["strategy"],
-            max_concurrent=plan["max_concurrent"],
-            failure_policy=plan["failure_policy"],
-            read_write=plan["read_write"],
-            retry=retry,
-        )
-        checkpoints = self._checkpoints(tx, plan_id)
+        rules = plan_rules(plan)
+        checkpoints = self._checkpoints(tx, plan_id) if cached.checkpoints else {}
         tasks = [
             t
             if t.id not in checkpoints or not checkpoints[t.id].pending
@@ -302,40 +317,45 @@ class Repository:
             if positions and placeholders
             else (),
             placeholders=placeholders,
+            linked=cached.linked,
         )
 
     def _states(
-        self, tx: Tx, plan_id: str, cached: _Cached, versions: list[tuple[Any, ...]]
+        self, tx: Tx, plan: Row, cached: _Cached, ids: list[str], *, keep: bool
     ) -> tuple[list[ExecTask], dict[str, tuple[str, ...]]]:
-        """Each task's state, rebuilt only where its version moved since this process
-        last read it (an ``ExecTask`` per (id, version), kept with the shape: a plan's
-        shape changes whenever tasks come or go, so a version of a rolled-back insert is
-        never taken for a committed one)."""
-        memo = cached.states
-        stale = [i for i, v in versions if memo.get(i, (None,))[0] != v]
-        if stale:
-            if len(stale) * 4 > len(versions):
-                rows = tx.rows(f"SELECT {_STATE_COLUMNS} FROM tasks WHERE plan_id = ?", (plan_id,))
-            else:
-                rows = [
-                    r
-                    for chunk in chunks(stale)
-                    for r in tx.rows(
-                        f"SELECT {_STATE_COLUMNS} FROM tasks "
-                        f"WHERE id IN ({placeholders_for(chunk)})",
-                        chunk,
-                    )
-                ]
-            edges, writes, reads = cached.edges, cached.writes, cached.reads
-            with self._lock:
-                for r in rows:
-                    named = _placeholders(r)
-                    memo[r["id"]] = (r["version"], _task(r, edges, writes, reads), named)
-                    if named:
-                        cached.named[r["id"]] = named
-                    else:
-                        cached.named.pop(r["id"], None)
-        return [memo[i][1] for i, _ in versions], dict(cached.named)
+        """Each task's state, re-read only for the tasks changed since this process last
+        read the plan: the triggers of schema 5 stamp every changed task with the plan's
+        new ``change_seq``. A shape is new whenever tasks come or go, so its states start
+        empty and are read whole."""
+        seq = plan["change_seq"]
+        if cached.synced == seq:
+            return [cached.states[i] for i in ids], dict(cached.named)
+        if cached.synced is None:
+            rows = tx.rows(f"SELECT {_STATE_COLUMNS} FROM tasks WHERE plan_id = ?", (plan["id"],))
+        else:
+            rows = tx.rows(
+                f"SELECT {_STATE_COLUMNS} FROM tasks WHERE plan_id = ? AND change_seq > ?",
+                (plan["id"], cached.synced),
+            )
+        edges, writes, reads = cached.edges, cached.writes, cached.reads
+        states = cached.states if keep else dict(cached.states)
+        named = cached.named if keep else dict(cached.named)
+        with self._lock:
+            for r in rows:
+                states[r["id"]] = _task(r, edges, writes, reads)
+                found = _placeholders(r)
+                if found:
+                    named[r["id"]] = found
+                else:
+                    named.pop(r["id"], None)
+            if keep:
+                object.__setattr__(cached, "synced", seq)
+        return [states[i] for i in ids], dict(named)
+
+    def cached(self, plan_id: str) -> _Cached | None:
+        """The plan's cached shape and task states, if any (see ``remember``)."""
+        with self._lock:
+            return self._shapes.get(plan_id)
 
     def remember(
         self,
@@ -343,15 +363,27 @@ class Repository:
         shape_seq: int,
         read_write: str,
         snap: Snapshot,
-        states: dict[str, tuple[int, ExecTask, tuple[str, ...]]] | None = None,
+        previous: _Cached | None = None,
     ) -> None:
         """Cache the shape of ``snap``, the plan as a write just made it, under the mark
         that write gave it (``Unit.reshaped``): the next read does not rebuild it. The
         snapshot must be what ``snapshot`` would read (tasks in plan order, then the
-        stand-ins, dependencies in the stored order). ``states``: task states still
-        valid (same version, same edges and files), kept for the new shape."""
+        stand-ins, dependencies in the stored order).
+
+        ``previous``: the shape cached before the write. Its task states stay, as of the
+        change_seq they were read at: every task the write changed was stamped with a
+        later one (schema 5's triggers), so the next read re-reads exactly those, with
+        the new shape's edges and files. If the write rolls back, its mark never shows.
+        """
         inside = [t for t in snap.tasks if not t.external]
-        kept = dict(states or {})
+        present = {t.id for t in inside}
+        states: dict[str, ExecTask] = {}
+        named: dict[str, tuple[str, ...]] = {}
+        synced = None
+        if previous is not None and previous.synced is not None:
+            states = {k: v for k, v in previous.states.items() if k in present}
+            named = {k: v for k, v in previous.named.items() if k in present}
+            synced = previous.synced
         built = _Cached(
             shape_seq=shape_seq,
             read_write=read_write,
@@ -361,24 +393,21 @@ class Repository:
             reads={t.id: t.reads for t in inside if t.reads},
             outside=tuple(t.id for t in snap.tasks if t.external),
             shape=snap.shape,
-            states=kept,
-            named={i: named for i, (_, _, named) in kept.items() if named},
+            states=states,
+            named=named,
+            checkpoints=bool(snap.checkpoints) or previous is None or previous.checkpoints,
+            linked=previous.linked if previous is not None else True,
+            synced=synced,
         )
         with self._lock:
             self._shapes[plan_id] = built
-
-    def cached_states(self, plan_id: str) -> dict[str, tuple[int, ExecTask, tuple[str, ...]]]:
-        """The task states cached with the plan's current shape (see ``_states``)."""
-        with self._lock:
-            cached = self._shapes.get(plan_id)
-            return dict(cached.states) if cached is not None else {}
 
     def forget(self, plan_id: str) -> None:
         """Drop a plan's cached shape (after a write that changed it)."""
         with self._lock:
             self._shapes.pop(plan_id, None)
 
-    def _shape(self, tx: Tx, plan: Row, ids: list[str]) -> _Cached:
+    def _shape(self, tx: Tx, plan: Row) -> _Cached:
         plan_id = plan["id"]
         with self._lock:
             cached = self._shapes.get(plan_id)
@@ -386,9 +415,12 @@ class Repository:
             cached is not None
             and cached.shape_seq == plan["shape_seq"]
             and cached.read_write == plan["read_write"]
-            and cached.ids[: len(cached.ids) - len(cached.outside)] == tuple(ids)
         ):
             return cached
+        ids = [
+            r[0]
+            for r in tx.values("SELECT id FROM tasks WHERE plan_id = ? ORDER BY seq", (plan_id,))
+        ]
         edges: dict[str, list[Dependency]] = {}
         inside = set(ids)
         outside: list[str] = []
@@ -429,6 +461,17 @@ class Repository:
             shape=None,
             states={},
             named={},
+            checkpoints=bool(
+                tx.values("SELECT task_id FROM checkpoints WHERE plan_id = ? LIMIT 1", (plan_id,))
+            ),
+            linked=bool(
+                tx.values(
+                    "SELECT d.task_id FROM dependencies d JOIN tasks t ON t.id = d.task_id "
+                    "JOIN tasks u ON u.id = d.depends_on WHERE u.plan_id = ? "
+                    "AND (t.plan_id IS NULL OR t.plan_id <> u.plan_id) LIMIT 1",
+                    (plan_id,),
+                )
+            ),
         )
         tasks = [
             ExecTask(
@@ -620,6 +663,17 @@ def _task(
         needs_review=bool(r["review_required"]),
         has_output=bool(r["has_output"]),
         reported_attempt=r["reported_attempt"] or 0,
+    )
+
+
+def plan_rules(plan: Row) -> PlanRules:
+    """The execution rules a plan row holds."""
+    return PlanRules(
+        strategy=plan["strategy"],
+        max_concurrent=plan["max_concurrent"],
+        failure_policy=plan["failure_policy"],
+        read_write=plan["read_write"],
+        retry=_retry(plan),
     )
 
 

@@ -280,8 +280,71 @@ MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO plan_documents (plan_id, spec_json, result_json) "
             "SELECT id, spec_json, result_json FROM plans",
             "UPDATE plans SET spec_json = '', result_json = ''",
-            # Every write reads a plan's (id, version) in plan order: from the index alone.
+            # Every write reads a plan's tasks in plan order: from the index alone.
             "CREATE INDEX IF NOT EXISTS tasks_plan_seq ON tasks (plan_id, seq, id, version)",
+            # Every change to a plan's task bumps the plan's change_seq and stamps the task
+            # with it (triggers: whoever writes), so a reader that knows the plan as of one
+            # change_seq re-reads only the tasks changed since (store.repository).
+            "ALTER TABLE plans ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE tasks ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0",
+            "CREATE INDEX IF NOT EXISTS tasks_plan_change ON tasks (plan_id, change_seq)",
+            (
+                "sqlite",
+                """CREATE TRIGGER IF NOT EXISTS tasks_changed AFTER UPDATE ON tasks
+                FOR EACH ROW WHEN NEW.plan_id IS NOT NULL AND NEW.change_seq = OLD.change_seq
+                BEGIN
+                    UPDATE plans SET change_seq = change_seq + 1 WHERE id = NEW.plan_id;
+                    UPDATE tasks SET change_seq =
+                        (SELECT change_seq FROM plans WHERE id = NEW.plan_id)
+                    WHERE id = NEW.id;
+                END""",
+            ),
+            (
+                "sqlite",
+                """CREATE TRIGGER IF NOT EXISTS tasks_born AFTER INSERT ON tasks
+                FOR EACH ROW WHEN NEW.plan_id IS NOT NULL
+                BEGIN
+                    UPDATE plans SET change_seq = change_seq + 1 WHERE id = NEW.plan_id;
+                    UPDATE tasks SET change_seq =
+                        (SELECT change_seq FROM plans WHERE id = NEW.plan_id)
+                    WHERE id = NEW.id;
+                END""",
+            ),
+            (
+                "sqlite",
+                """CREATE TRIGGER IF NOT EXISTS tasks_gone AFTER DELETE ON tasks
+                FOR EACH ROW WHEN OLD.plan_id IS NOT NULL
+                BEGIN
+                    UPDATE plans SET change_seq = change_seq + 1 WHERE id = OLD.plan_id;
+                END""",
+            ),
+            (
+                "postgresql",
+                """CREATE OR REPLACE FUNCTION waveplan_task_changed() RETURNS trigger
+                LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'DELETE' THEN
+                        UPDATE plans SET change_seq = change_seq + 1 WHERE id = OLD.plan_id;
+                        RETURN OLD;
+                    END IF;
+                    IF NEW.plan_id IS NOT NULL THEN
+                        UPDATE plans SET change_seq = change_seq + 1 WHERE id = NEW.plan_id
+                            RETURNING change_seq INTO NEW.change_seq;
+                    END IF;
+                    RETURN NEW;
+                END
+                $$""",
+            ),
+            (
+                "postgresql",
+                """CREATE TRIGGER tasks_changed BEFORE INSERT OR UPDATE ON tasks
+                FOR EACH ROW EXECUTE FUNCTION waveplan_task_changed()""",
+            ),
+            (
+                "postgresql",
+                """CREATE TRIGGER tasks_gone AFTER DELETE ON tasks
+                FOR EACH ROW EXECUTE FUNCTION waveplan_task_changed()""",
+            ),
         ),
     ),
     Migration(

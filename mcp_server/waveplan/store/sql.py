@@ -78,7 +78,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from waveplan.store import claims, feed, patches, plans, questions, tasks
+from waveplan.store import claims, patches, plans, questions, tasks
 from waveplan.store.repository import Repository
 from waveplan.store.requests import Changed, Changes
 from waveplan.store.tx import Row, Tx, format_time
@@ -95,6 +95,7 @@ if TYPE_CHECKING:
         TaskSummary,
         UpdateResult,
     )
+    from waveplan.store.feed import FeedPage
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "SYSTEM_ACTOR", "Row", "SQLStore", "Tx", "format_time"]
 
@@ -249,11 +250,13 @@ class SQLStore:
         owner: str,
         limit: int = 1,
         lease_seconds: int = DEFAULT_LEASE_SECONDS,
+        brief: bool = False,
     ) -> ClaimResult:
-        """Claim up to ``limit`` tasks of a plan for ``owner`` (``store.claims``)."""
+        """Claim up to ``limit`` tasks of a plan for ``owner`` (``store.claims``);
+        ``brief``: the claimed records without history and links."""
         return self._write(
             lambda u: claims.claim_next(
-                u, plan_id, owner=owner, limit=limit, lease_seconds=lease_seconds
+                u, plan_id, owner=owner, limit=limit, lease_seconds=lease_seconds, brief=brief
             )
         )
 
@@ -284,9 +287,14 @@ class SQLStore:
         self._write(lambda u: claims.sweep(u, plan_id))
 
     def events_since(
-        self, after: int = 0, *, plan_id: str | None = None, limit: int = feed.DEFAULT_LIMIT
-    ) -> feed.FeedPage:
-        """The change feed after ``after`` (see ``store.feed``), in one read transaction."""
+        self, after: int = 0, *, plan_id: str | None = None, limit: int | None = None
+    ) -> FeedPage:
+        """The change feed after ``after`` (see ``store.feed``), in one read transaction.
+        (The feed's records are pydantic: imported here, not with the store.)"""
+        from waveplan.store import feed
+
+        if limit is None:
+            limit = feed.DEFAULT_LIMIT
         return self._transaction_read(
             lambda tx: feed.events_since(tx, after, plan_id=plan_id, limit=limit)
         )

@@ -23,7 +23,7 @@ from waveplan.execution.state import ExecTask
 from waveplan.lifecycle import FROZEN, LEASED, Status
 from waveplan.store.graph import add_edge
 from waveplan.store.records import summaries, task_record
-from waveplan.store.repository import placeholders_of
+from waveplan.store.repository import placeholders_of, plan_rules
 from waveplan.store.requests import Changed, Changes
 from waveplan.store.tx import Row, chunks, one, placeholders_for
 from waveplan.store.unit import Unit
@@ -67,8 +67,7 @@ def create_task(u: Unit, new: TaskNew, actor: str) -> TaskRecord:
     plan: Row | None = None
     wave: int | None = None
     if new.plan_id is not None:
-        plan = repo.plan_row(tx, new.plan_id)
-        repo.lock_scope(tx, new.plan_id)
+        plan = repo.lock_scope(tx, new.plan_id)
         while True:
             tid = f"{new.plan_id}.{tx.next_counter('plan:' + new.plan_id)}"
             if not one(tx, "SELECT id FROM tasks WHERE id = ?", (tid,)):
@@ -141,7 +140,7 @@ def _birth(
 
     stand_ins = u.repo._stand_ins(u.tx, deps)
     me = ExecTask(id=tid, depends_on=tuple(Dependency(d) for d in deps), needs_review=review)
-    rules = u.repo.snapshot(u.tx, plan_id, plan=plan).rules if plan_id is not None else None
+    rules = plan_rules(plan) if plan is not None else None
     snap = Snapshot(plan_id, rules, (*stand_ins, me))
     _, moves = settle_snapshot(snap)
     final = next((m for m in moves if m.task_id == tid), None)
@@ -202,9 +201,11 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
     """``task_update`` in one transaction (see ``store.sql`` for the rules), without
     building pydantic records (the hooks' write path)."""
     tx, repo = u.tx, u.repo
-    plan_id = repo.task_row(tx, task_id)["plan_id"]
-    repo.lock_scope(tx, plan_id)
     row = repo.task_row(tx, task_id)
+    plan_id = row["plan_id"]
+    plan = repo.lock_scope(tx, plan_id)
+    if tx.for_update:
+        row = repo.task_row(tx, task_id)  # as it is now that the plan is ours
     if changes.expected_version is not None and changes.expected_version != row["version"]:
         raise VersionConflictError(task_id, changes.expected_version, row["version"])
     current = Status(row["status"])
@@ -272,13 +273,17 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
         own["files_known"] = 1
     if changes.reads is not None:
         write_paths(tx, task_id, "read", changes.reads)
-    if gained or changes.writes is not None or changes.reads is not None:
+    if gained or blocked_now or changes.writes is not None or changes.reads is not None:
         u.reshaped(plan_id)
-    for other in blocked_now:
-        u.reshaped(repo.task_row(tx, other)["plan_id"])
+    for other in [*gained, *blocked_now]:
+        # An edge across scopes: both plans' shapes change (the blocker's plan now has a
+        # dependent elsewhere to settle).
+        other_plan = repo.task_row(tx, other)["plan_id"]
+        if other_plan != plan_id:
+            u.reshaped(other_plan)
 
     # status: the core decides
-    snap = repo.snapshot(tx, plan_id)
+    snap = u.snapshot(plan_id, plan)
     ledger = Ledger(
         _with_own(snap, task_id, review, own),
         now=u.now,

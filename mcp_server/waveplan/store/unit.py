@@ -35,16 +35,25 @@ class Unit:
     default_lease_seconds: int = 900
     at: str = field(init=False)
     now: float = field(init=False)
+    #: Plans this transaction wrote: what it reads of them again may never commit.
+    written: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.at = format_time(self.moment)
         self.now = self.moment.timestamp()
 
-    def ledger(self, plan_id: str | None, actor: str) -> Ledger:
-        """A ledger over the scope's snapshot (locks the scope first)."""
-        self.repo.lock_scope(self.tx, plan_id)
+    def snapshot(self, plan_id: str | None, plan: Any = None) -> Any:
+        """The scope's snapshot (``Repository.snapshot``), kept for later transactions
+        only while this one has not written the plan."""
+        return self.repo.snapshot(self.tx, plan_id, plan=plan, keep=plan_id not in self.written)
+
+    def ledger(self, plan_id: str | None, actor: str, plan: Any = None) -> Ledger:
+        """A ledger over the scope's snapshot (locks the scope first, unless the caller
+        did and passes the ``plan`` row it read under the lock)."""
+        if plan is None:
+            plan = self.repo.lock_scope(self.tx, plan_id)
         return Ledger(
-            self.repo.snapshot(self.tx, plan_id),
+            self.snapshot(plan_id, plan),
             now=self.now,
             actor=actor,
             default_lease_seconds=self.default_lease_seconds,
@@ -86,7 +95,11 @@ class Unit:
             at=self.at,
             own=own,
         )
-        self._follow(ledger.base.plan_id, dict.fromkeys(ledger.changed), ledger.actor)
+        if ledger.base.plan_id is not None:
+            self.written.add(ledger.base.plan_id)
+        self._follow(
+            ledger.base.plan_id, dict.fromkeys(ledger.changed), ledger.actor, ledger.base.linked
+        )
 
     def refresh_plan(self, plan_id: str, actor: str) -> None:
         """Bring the plan's derived status up to date (after tasks were added or removed)."""
@@ -104,9 +117,11 @@ class Unit:
                     ledger.settle([tid], actor=actor)
             self.apply(ledger)
 
-    def _follow(self, scope: str | None, changed: Iterable[str], actor: str) -> None:
+    def _follow(
+        self, scope: str | None, changed: Iterable[str], actor: str, linked: bool = True
+    ) -> None:
         changed = list(changed)
-        if not changed:
+        if not changed or not linked:
             return
         outside: list[str] = []
         elsewhere = (
