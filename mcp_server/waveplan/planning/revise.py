@@ -332,7 +332,7 @@ def revise(
         or any(set(f) & _SHAPE_FIELDS for _, f, _ in updates.values())
     )
     if out.structural:
-        _schedule(live, nodes, by_id, settings, out, deps_after, added)
+        _schedule(live, nodes, by_id, settings, out, added)
 
     # ---------------------------------------------------------------- results
     taken = {t.output_file for t in live if t.output_file and t.id not in removed}
@@ -648,7 +648,6 @@ def _schedule(
     by_id: Mapping[str, LiveTask],
     settings: Settings,
     out: Revision,
-    deps_after: Mapping[str, list[str]],
     added: Mapping[str, PatchTask],
 ) -> None:
     fixed = {

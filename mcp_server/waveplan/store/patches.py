@@ -137,7 +137,7 @@ def patch_plan(
         (plan_id, u.at, actor, _event_note(summary)),
     )
     flags = _write(u, plan_id, rev, patch, actor, snap, entries)
-    overlay = _write_overlay(u, plan_id, plan, rev, summary, snap, entries)
+    overlay = _write_overlay(rev, summary, entries)
     tx.run(
         "INSERT INTO plan_patches (plan_id, patch_json) VALUES (?, ?) "
         "ON CONFLICT (plan_id) DO UPDATE SET patch_json = excluded.patch_json",
@@ -806,12 +806,8 @@ def _event_note(summary: dict[str, Any]) -> str:
 
 
 def _write_overlay(
-    u: Unit,
-    plan_id: str,
-    plan: Row,
     rev: Revision,
     summary: dict[str, Any],
-    snap: Snapshot,
     entries: _Entries,
 ) -> str:
     """The plan's ``patch_json`` after this revision (written with the new shape mark)."""
