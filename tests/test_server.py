@@ -27,6 +27,7 @@ TOOLS = {
     "plan_status",
     "plan_list",
     "plan_next",
+    "plan_patch",
     "task_review",
     "score_complexity",
     "select_agent",
@@ -46,7 +47,9 @@ READ_ONLY = {
     "group_items",
 }
 # Tools whose text block is a short summary: the result travels once, as structuredContent.
-SUMMARISED = {"plan_create", "plan_status", "plan_list", "group_items"}
+SUMMARISED = {"plan_create", "plan_status", "plan_list", "group_items", "plan_patch"}
+# Tools that may remove data (plan_patch removes tasks that have not started).
+DESTRUCTIVE = {"plan_patch"}
 
 AUTH_PLAN: dict[str, Any] = {
     "plan": {"name": "auth-feature", "max_concurrent": 4},
@@ -149,10 +152,13 @@ async def test_analysis_and_read_tools_are_marked_read_only(client: Client) -> N
     for name in READ_ONLY:
         assert tools[name].annotations.read_only_hint is True, name
         assert tools[name].annotations.idempotent_hint is True, name
-    for name in TOOLS - READ_ONLY:
+    for name in TOOLS - READ_ONLY - DESTRUCTIVE:
         # readOnlyHint defaults to false (left out of the listing); none is destructive.
         assert not tools[name].annotations.read_only_hint, name
         assert tools[name].annotations.destructive_hint is False, name
+    for name in DESTRUCTIVE:  # destructiveHint defaults to true: nothing said, nothing hidden
+        assert not tools[name].annotations.read_only_hint, name
+        assert tools[name].annotations.destructive_hint is not False, name
 
 
 async def test_tools_list_response_fits_in_16_kb(client: Client) -> None:

@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_parsers(sub)
 
+    from waveplan import cli_patch
+
+    cli_patch.add_parser(sub)  # patch
+
     from waveplan.cli_store import add_commands as add_store_commands
 
     add_store_commands(sub)  # where, list, status, show, log, approve, ..., board
@@ -166,6 +170,12 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _patch_run(args: argparse.Namespace) -> int:
+    from waveplan.cli_patch import run
+
+    return run(args)
+
+
 def _group_run(args: argparse.Namespace) -> int:
     from waveplan.cli_group import run
 
@@ -181,6 +191,7 @@ COMMANDS = {
     "serve": _cmd_serve,
     "hook": _cmd_hook,
     "group": _group_run,
+    "patch": _patch_run,
 }
 from waveplan.cli_store import COMMANDS as _STORE_COMMANDS  # noqa: E402
 

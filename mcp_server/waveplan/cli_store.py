@@ -347,6 +347,12 @@ def _status_text(snap: dict[str, Any], on: bool) -> str:
     ]
     if plan["halted"]:
         lines.append(_paint(plan["halted"], "failed", on))
+    if plan.get("revision", 1) > 1:  # changed by plan_patch / waveplan patch
+        from waveplan.models import PatchSummary
+        from waveplan.status import patch_note
+
+        last = PatchSummary.model_validate(plan["patch"]) if plan.get("patch") else None
+        lines.append(patch_note(plan["revision"], last).replace("**", ""))
     cards = snap["cards"]
     width = max((len(c["id"]) for c in cards.values()), default=4)
     for n, wave in enumerate(snap["waves"], start=1):

@@ -24,8 +24,10 @@ __all__ = [
     "InvalidPlanError",
     "InvalidTransitionError",
     "NotFoundError",
+    "PatchRefusedError",
     "PlanFileError",
     "SelfDependencyError",
+    "StaleRevisionError",
     "StoreError",
     "UnknownDependencyError",
     "VersionConflictError",
@@ -150,6 +152,39 @@ class VersionConflictError(WaveplanError):
             task_id=task_id,
             expected=expected,
             current=current,
+        )
+
+
+class StaleRevisionError(WaveplanError):
+    """A plan patch made against an older revision (``expected_revision``)."""
+
+    code = "stale_revision"
+
+    def __init__(self, plan_id: str, expected: int, current: int) -> None:
+        super().__init__(
+            f"plan {plan_id!r} is at revision {current}, not {expected}; re-read it "
+            f"(plan_status) and patch again with expected_revision={current}",
+            plan_id=plan_id,
+            expected=expected,
+            current=current,
+        )
+
+
+class PatchRefusedError(WaveplanError):
+    """A plan patch refused whole: ``reasons`` lists every problem found.
+
+    >>> PatchRefusedError("p1", ["remove 'a': it is running"]).message
+    "patch of plan 'p1' refused, nothing changed: remove 'a': it is running"
+    """
+
+    code = "patch_refused"
+
+    def __init__(self, plan_id: str, reasons: Iterable[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__(
+            f"patch of plan {plan_id!r} refused, nothing changed: {'; '.join(self.reasons)}",
+            plan_id=plan_id,
+            reasons=self.reasons,
         )
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "REVIEW_ONLY",
     "STATUSES",
     "TERMINAL",
+    "UNSTARTED",
     "WAITING",
     "WORKING",
     "FrozenTaskError",
@@ -135,6 +136,11 @@ for good. A wave whose tasks are all here opens the wave barrier."""
 
 WAITING: frozenset[Status] = frozenset({S.PENDING, S.READY})
 """Computed from the dependencies: the execution core settles these, nobody else."""
+
+UNSTARTED: frozenset[Status] = WAITING
+"""No work on it has begun (or a retry put it back to wait): a plan patch may remove
+it, change any of its fields and move it to another wave. Every other task keeps its
+wave; done tasks are frozen, the rest take only changes that cannot break the run."""
 
 BUSY: frozenset[Status] = frozenset({S.CLAIMED, S.RUNNING, S.REVIEW, S.REVISE})
 """Work tasks here count against ``max_concurrent`` (and ``sequential``'s one at a

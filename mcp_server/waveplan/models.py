@@ -44,6 +44,7 @@ __all__ = [
     "DecompositionWarning",
     "ExecutionStrategy",
     "FailurePolicy",
+    "PatchSummary",
     "PlanContext",
     "PlanReadiness",
     "PlanResult",
@@ -206,19 +207,19 @@ class BatchSpec(_Strict):
 class TaskSpec(_Strict):
     """One task as a plan file (or ``plan_create``) declares it."""
 
-    id: TaskId = Field(min_length=1, max_length=200, description="Unique task id")
+    id: TaskId = Field(min_length=1, max_length=200)
     subject: str = Field(min_length=1, max_length=500, description="Imperative one-line title")
     description: str = Field(default="", max_length=100_000)
     depends_on: list[TaskId] = Field(default_factory=list)
     writes: DeclaredPaths | None = Field(
         default=None,
-        description="Paths it modifies; omitted: unknown (scheduled alone)",
+        description="Paths it modifies; omitted: unknown",
     )
     reads: DeclaredPaths = Field(default_factory=list, description="Paths it only reads")
-    agent: str | None = Field(default=None, description="Agent name; else chosen by keywords")
+    agent: str | None = Field(default=None, description="Else chosen by keywords")
     priority: Priority = "normal"
     type: TaskTypeName = "task"
-    wave: int | None = Field(default=None, ge=1, description="Declared wave (for `check`)")
+    wave: int | None = Field(default=None, ge=1, description="For `check`")
     active_form: str | None = Field(default=None, alias="activeForm")
     expected_output: str | None = Field(default=None, max_length=20_000)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -234,10 +235,10 @@ class TaskSpec(_Strict):
     batch: Annotated[BatchSpec | None, _Published("{items, agents}: a task per group")] = None
     when: dict[TaskId, str] = Field(
         default_factory=dict,
-        description="Per dependency, a condition on its output; false skips",
+        description="Per dependency: a condition on its output; false skips",
     )
     requires_success: list[TaskId] = Field(
-        default_factory=list, description="Dependencies that must end done, not skipped"
+        default_factory=list, description="Deps that must end done, not skipped"
     )
     requirements: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
         default_factory=list, max_length=50, description="What the task must do"
@@ -730,6 +731,25 @@ class TaskRecord(_Record):
     feedback: SkipJsonSchema[list[Feedback]] = Field(default_factory=list)
 
 
+class PatchSummary(BaseModel):
+    """One accepted plan patch: who, why, what (``plan_patch``); ids are stored ids."""
+
+    revision: int = Field(description="The revision the patch made")
+    actor: str
+    at: str
+    reason: str | None = None
+    added: list[TaskId] = Field(default_factory=list)
+    removed: list[TaskId] = Field(default_factory=list)
+    updated: list[TaskId] = Field(default_factory=list)
+    relinked: dict[TaskId, list[TaskId]] = Field(
+        default_factory=dict, description="Dependents of removed tasks: their new blockers"
+    )
+    moved: dict[TaskId, str] = Field(
+        default_factory=dict, description="Tasks that changed wave, with why"
+    )
+    moved_count: int = 0
+
+
 class PlanRecord(_Record):
     id: str
     name: str
@@ -750,3 +770,5 @@ class PlanRecord(_Record):
     result: PlanResult
     created_at: str
     updated_at: str
+    revision: int = Field(default=1, description="Counts accepted patches, from 1")
+    last_patch: PatchSummary | None = None

@@ -77,6 +77,7 @@ from waveplan.status import (
     Deliverable,
     PlanStatusView,
     apply_since,
+    patch_note,
     plan_status_view,
     render_progress,
     spec_id,
@@ -99,6 +100,7 @@ __all__ = [
     "GroupedItems",
     "NextTasks",
     "PlanCreated",
+    "PlanPatched",
     "PlanTask",
     "TaskList",
     "TaskUpdated",
@@ -125,6 +127,8 @@ _READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
 _ANALYSE = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 # readOnlyHint and idempotentHint default to false in MCP: only the non-defaults are sent.
 _WRITE = ToolAnnotations(destructive_hint=False)
+# A patch may remove tasks (not started ones): destructive, not idempotent (the defaults).
+_PATCH = ToolAnnotations()
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -285,6 +289,31 @@ class PlanList(BaseModel):
         more = self.count - len(self.plans)
         head = f"{self.count} plan(s)" + (f", newest {len(self.plans)} shown" if more else "")
         return "\n".join([head, *rows])
+
+
+class PlanPatched(BaseModel):
+    """What ``plan_patch`` did (stored ids) and the plan's progress after it."""
+
+    plan_id: str
+    revision: int
+    added: list[str]
+    removed: list[str]
+    updated: list[str]
+    moved: dict[str, str] = Field(description="Why each task changed wave (first 50)")
+    warnings: list[str]
+    rendered: str = Field(description="The plan now (markdown); show it to the user")
+
+    def reply_text(self) -> str:
+        counts = f"+{len(self.added)} -{len(self.removed)} ~{len(self.updated)}"
+        return (
+            f"plan {self.plan_id} now at revision {self.revision}: {counts}, "
+            f"{len(self.moved)} moved. Show `rendered`; patch again with "
+            f"expected_revision={self.revision}."
+        )
+
+
+def _more_moves(total: int, shown: int) -> list[str]:
+    return [f"{total - shown} more tasks moved (plan_status shows every wave)"] * (total > shown)
 
 
 class ConflictReport(BaseModel):
@@ -474,9 +503,10 @@ def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> b
         # Strict inputs refuse unknown fields by name (tool_inputs); not published.
         or (not output and key == "additionalProperties" and value is False)
         or (output and key in _INPUT_ONLY_KEYS)
-        # "items" already says it is a list, "properties" an object: the type adds nothing
-        # for a reader (the root keeps its type: MCP requires it).
-        or (output and key == "type" and value == "array" and "items" in schema)
+        # "items" already says it is a list (input too: the Inspector's --strict lint finds
+        # such schemas portable), "properties" an object: the type adds nothing for a
+        # reader (the root keeps its type: MCP requires it).
+        or (key == "type" and value == "array" and "items" in schema)
         or (
             output
             and key == "type"
@@ -974,7 +1004,7 @@ Timeout = Annotated[str | None, BeforeValidator(_duration_text)]
 Hidden = SkipJsonSchema
 TaskObjects = Annotated[
     list[dict[str, Any]],
-    Field(description="Task objects as in plan_create", min_length=1, max_length=MAX_PLAN_TASKS),
+    Field(description="As in plan_create", min_length=1, max_length=MAX_PLAN_TASKS),
 ]
 
 
@@ -1013,6 +1043,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         def register(fn: _F) -> _F:
             adapted = _adapt(fn, cpu=cpu, lock=None if cpu else holder)
             made = Tool.from_function(adapted, annotations=annotations)
+            made.description = " ".join((made.description or "").split())  # docstring breaks
             tools.append(_compact_tool(strict_tool(made)))
             return fn
 
@@ -1088,7 +1119,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             Text, Field(description="Progress note; renews the lease; why blocked/handoff")
         ] = None,
         expected_version: Annotated[
-            int | None, Field(description="Refuse if the task changed since")
+            int | None, Field(description="Refuse if changed since")
         ] = None,
         blockers: list[str] | None = None,
         summary: Text = None,
@@ -1182,8 +1213,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         format: Text = None,
         detail: Detail = "summary",
     ) -> PlanCreated:
-        """Plan `tasks` or a `document` (any format): score, agents, waves, conflicts, team
-        mode; store; show `rendered`."""
+        """Plan `tasks` or a `document`: agents, waves, conflicts, team mode; stores it; show
+        `rendered`."""
         from waveplan.transfer import import_document, store_plan
 
         def create() -> Any:
@@ -1211,15 +1242,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
         return await in_worker(reply, await in_worker(create))  # rendering is CPU too
 
-    @tool(_READ)
-    def plan_status(
-        plan_id: PlanId,
-        format: Literal["json", "markdown", "mermaid"] = "markdown",
-        detail: Detail = "summary",
-        since: Annotated[Text, Field(description="A cursor: only what changed")] = None,
+    def status_view(
+        plan_id: str, format: str = "markdown", detail: str = "summary", since: str | None = None
     ) -> PlanStatusView:
-        """Progress by wave, counts, ready/running/review/blocked, overdue, deliverables;
-        `since`: changes only; full: analytics."""
         from waveplan.planning.render import render_plan
 
         store = holder.get()
@@ -1257,11 +1282,22 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             rendered = render_progress(view, waves)
         else:
             statuses = spec_statuses(plan_id, tasks)
-            rendered = render_plan(current, format, statuses=statuses, plan_id=plan_id)
+            rendered = render_plan(current, format, statuses=statuses, plan_id=plan_id)  # type: ignore[arg-type]
         if stale and format == "markdown":
             rendered += "\n**Cursor**: not from this plan's current tasks; the whole view above\n"
         view.rendered = rendered + status_notes(view, format)
         return view
+
+    @tool(_READ)
+    def plan_status(
+        plan_id: PlanId,
+        format: Literal["json", "markdown", "mermaid"] = "markdown",
+        detail: Detail = "summary",
+        since: Annotated[Text, Field(description="A cursor: only what changed")] = None,
+    ) -> PlanStatusView:
+        """Progress by wave, counts, ready/running/review/blocked, overdue, deliverables;
+        `since`: changes only; full: analytics."""
+        return status_view(plan_id, format, detail, since)
 
     @tool(_READ)
     def plan_list(
@@ -1282,6 +1318,48 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         listed = [PlanRow(**r, age=age_text(now - (epoch(r["created_at"]) or now))) for r in rows]
         return PlanList(count=len(plans), plans=listed)
 
+    @tool(_PATCH)
+    def plan_patch(
+        plan_id: PlanId,
+        expected_revision: Annotated[
+            int | None, Field(description="From plan_status; only adding may omit it")
+        ] = None,
+        add: Annotated[
+            list[dict[str, Any]] | None,
+            Field(description="As in plan_create, + discovered_from, checkpoint"),
+        ] = None,
+        remove: list[IdStr] | None = None,
+        update: Annotated[list[dict[str, Any]] | None, Field(description="{id, fields}")] = None,
+        reason: str | None = None,
+        by: str | None = None,
+    ) -> PlanPatched:
+        """Change a running plan: add tasks, remove/edit unstarted ones (started: priority,
+        metadata, note); re-waves the rest; all or nothing."""
+        from waveplan.patches import PlanPatch
+
+        patch = PlanPatch.model_validate(
+            {
+                "expected_revision": expected_revision,
+                "reason": reason,
+                "add": add or [],
+                "remove": remove or [],
+                "update": update or [],
+            }
+        )
+        done = holder.get().patch_plan(plan_id, patch, actor=by or ACTOR)
+        view = status_view(plan_id)
+        moved = dict(list(done.moved.items())[:50])
+        return PlanPatched(
+            plan_id=done.plan_id,
+            revision=done.revision,
+            added=done.added,
+            removed=done.removed,
+            updated=done.updated,
+            moved=moved,
+            warnings=[*done.warnings, *_more_moves(len(done.moved), len(moved))],
+            rendered=view.rendered,
+        )
+
     @tool(_WRITE)
     def plan_next(
         plan_id: PlanId,
@@ -1289,7 +1367,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         limit: Annotated[int, Field(ge=1, le=100)] = 1,
         lease_seconds: Annotated[int, Field(ge=10, le=86_400)] = 900,
     ) -> NextTasks:
-        """Claim up to `limit` ready tasks for `owner` under a lease; each comes with its agent."""
+        """Claim up to `limit` ready tasks for `owner` under a lease, each with its agent."""
         claim = holder.get().claim_next(
             plan_id, owner=owner, limit=limit, lease_seconds=lease_seconds, brief=True
         )
@@ -1340,7 +1418,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         max_concurrent: Annotated[int | None, Field(ge=1, le=1000)] = None,
         read_write: ReadWriteRule = "allow",
     ) -> WaveSchedule:
-        """Validate tasks and group them into waves (deps earlier, no file conflicts)."""
+        """Group tasks into waves: deps earlier, capped, no file conflicts."""
         from waveplan.planner import resolve_max_concurrent
         from waveplan.planning.waves import assign_waves as assign
 
@@ -1357,7 +1435,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         max_concurrent: Annotated[int | None, Field(ge=1, le=1000)] = None,
         read_write: ReadWriteRule = "allow",
     ) -> ConflictReport:
-        """File conflicts inside waves and schedule problems (deps not earlier, over cap)."""
+        """File conflicts in waves and schedule problems (deps not earlier, over cap)."""
         from waveplan.planning.conflicts import check_schedule, waves_from_declared
 
         specs = _tasks(tasks)
@@ -1370,7 +1448,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         items: Annotated[list[str], Field(max_length=MAX_PLAN_TASKS)],
         agents: Annotated[int | None, Field(ge=1, le=1000)] = None,
     ) -> GroupedItems:
-        """Breadth work by agent: n items over m agents -> m groups of ceil/floor(n/m)."""
+        """n items over m agents -> m groups of ceil/floor(n/m) (breadth work)."""
         from waveplan.planner import resolve_max_concurrent
         from waveplan.planning.decompose import group_items as group
 
@@ -1416,7 +1494,9 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
             tasks = store.list_tasks(plan_id=plan_id)
             current = stored_result(store, plan, tasks)  # with tasks added after plan_create
         statuses = spec_statuses(plan_id, tasks)
-        return await in_worker(render_plan, current, "markdown", statuses=statuses)
+        text = await in_worker(render_plan, current, "markdown", statuses=statuses)
+        note = patch_note(plan.revision, plan.last_patch)  # the revision, the last patch
+        return f"{text.rstrip()}\n\n{note}\n" if note else text
 
     return server
 

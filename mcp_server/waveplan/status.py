@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from waveplan.analytics import Analytics
 from waveplan.lifecycle import NEEDS_PERSON, TERMINAL, WORKING, Status
-from waveplan.models import PlanRecord
+from waveplan.models import PatchSummary, PlanRecord
 from waveplan.store.base import TaskSummary
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Waiting",
     "WaveProgress",
     "apply_since",
+    "patch_note",
     "plan_status_view",
     "render_progress",
     "spec_id",
@@ -115,6 +116,8 @@ class PlanStatusView(BaseModel):
     changes: list[StatusChange] | None = Field(
         default=None, description="With `since`: status changes since that cursor"
     )
+    revision: int = Field(default=1, description="Pass as plan_patch's expected_revision")
+    patch: PatchSummary | None = Field(default=None, description="The last plan_patch")
     rendered: str = ""
 
     def reply_text(self) -> str:
@@ -179,7 +182,7 @@ def plan_status_view(
     for blocked, handed-off, failed, skipped and cancelled tasks.
 
     >>> from waveplan.store.base import TaskSummary
-    >>> from waveplan.models import PlanRecord
+    >>> from waveplan.models import PatchSummary, PlanRecord
     >>> plan = PlanRecord.model_validate(_EXAMPLE_PLAN)
     >>> rows = [TaskSummary(id="p1.a", subject="A", status="done", version=2, wave=1),
     ...         TaskSummary(id="p1.b", subject="B", status="pending", version=1, wave=2,
@@ -255,6 +258,52 @@ def plan_status_view(
         ),
         critical_path=critical,
         remaining_critical_path=[t for t in critical if status_of.get(t) not in FINISHED],
+        revision=plan.revision,
+        patch=_shown(plan.last_patch),
+    )
+
+
+#: Moves a view lists of the last patch (``moved_count`` has them all).
+MOVES_SHOWN = 20
+
+
+def _shown(patch: PatchSummary | None) -> PatchSummary | None:
+    if patch is None or len(patch.moved) <= MOVES_SHOWN:
+        return patch
+    return patch.model_copy(update={"moved": dict(list(patch.moved.items())[:MOVES_SHOWN])})
+
+
+def patch_note(revision: int, patch: PatchSummary | None) -> str:
+    """One markdown line: the plan's revision and what its last patch changed.
+
+    >>> p = PatchSummary(revision=2, actor="lead", at="2025-01-01T00:00:00Z",
+    ...     reason="login fails", added=["p1.fix"], moved={"p1.b": "moved from wave 2 to 3"},
+    ...     moved_count=1)
+    >>> for part in patch_note(2, p).split("; "):
+    ...     print(part)
+    **Revision 2** (patched by lead, 2025-01-01T00:00:00Z: login fails): added p1.fix
+    moved p1.b (moved from wave 2 to 3)
+    >>> patch_note(1, None)
+    ''
+    """
+    if patch is None:
+        return f"**Revision {revision}**" if revision > 1 else ""
+    why = f": {patch.reason}" if patch.reason else ""
+    parts = [
+        f"{label} {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+        for label, ids in (
+            ("added", patch.added),
+            ("removed", patch.removed),
+            ("updated", patch.updated),
+        )
+        if ids
+    ]
+    if patch.moved:
+        shown = "; ".join(f"{t} ({why})" for t, why in list(patch.moved.items())[:5])
+        more = patch.moved_count - min(5, len(patch.moved))
+        parts.append(f"moved {shown}" + (f"; {more} more" if more > 0 else ""))
+    return f"**Revision {revision}** (patched by {patch.actor}, {patch.at}{why}): " + (
+        "; ".join(parts) or "no task changed"
     )
 
 
@@ -272,6 +321,9 @@ def status_notes(view: PlanStatusView, format: str) -> str:
     if format != "markdown":
         return ""
     lines: list[str] = []
+    note = patch_note(view.revision, view.patch)
+    if note:
+        lines.append(note)
     if view.halted:
         lines.append(f"**Halted**: {view.halted}")
     if view.escalated:

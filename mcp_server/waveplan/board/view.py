@@ -290,6 +290,8 @@ def plan_snapshot(
             "halted": view.halted,
             "escalated": plan.escalated,
             "lower_bound": result.lower_bound,
+            "revision": plan.revision,
+            "patch": view.patch.model_dump(mode="json") if view.patch else None,
         },
         "progress": {
             "total": view.total,

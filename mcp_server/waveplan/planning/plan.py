@@ -62,6 +62,7 @@ __all__ = [
     "canonical_paths",
     "check_task_model",
     "path_warnings",
+    "task_agent",
     "task_text",
     "type_defaults",
 ]
@@ -82,6 +83,45 @@ def canonical_paths(paths: Sequence[str]) -> list[str]:
     ['b', 'c/d']
     """
     return list(dict.fromkeys(normalize_path(p) for p in paths))
+
+
+def task_agent(
+    task: TaskSpec, agents: Sequence[AgentProfile], typed: TypeDefaults | None = None
+) -> tuple[TaskSpec, str, str, str | None]:
+    """The agent for one task, why, and the task as scheduled (a read-only check with
+    undeclared files writes only its output file), plus a role's custom prompt.
+
+    ``typed`` holds the task's type defaults (``type_defaults``): a type's agent, or
+    its required capabilities matched before the task's own words.
+
+    >>> task_agent(TaskSpec(id="a", subject="A", agent="x"), [])[1:]
+    ('x', 'set in the plan', None)
+    """
+    if task.agent:
+        return task, task.agent, "set in the plan", None
+    if typed is not None and typed.agent:
+        return task, typed.agent, f"the agent of task type {task.type!r}", None
+    text = task_text(task)
+    needs = ""
+    if typed is not None and typed.capabilities and not task.role:
+        # Required capabilities are matched like the task's own words, before them.
+        words = " ".join(c.replace("_", " ") for c in typed.capabilities)
+        text = f"{words}\n{text}"
+        needs = f"type {task.type!r} needs {', '.join(typed.capabilities)}; "
+    elif task.role:
+        agent, prompt = agent_for_role(task.role)
+        return task, agent, f"role {task.role!r} -> {agent} (role-to-agent mapping)", prompt
+    choice, read_only = choose_agent(
+        text,
+        agents,
+        writes=None if task.writes is None else bool(task.writes),
+        output_file=True,
+    )
+    reason = needs + choice.reason
+    if read_only and task.writes is None:
+        task = task.model_copy(update={"writes": []})
+        return task, choice.agent, reason + "; a check: writes only its output file", None
+    return task, choice.agent, reason, None
 
 
 def path_warnings(tasks: Sequence[TaskSpec]) -> list[str]:
@@ -322,44 +362,11 @@ def build_plan(
     score = ComplexityScorer()  # tasks matching the same words share one Complexity
     agent_reasons: dict[str, str] = {}  # most tasks share one of a few hundred: one copy each
     for task in tasks:
-        text = task_text(task)
-        complexity[task.id] = score(text)
-        read_only = False
-        typed = defaults[task.id]
-        if task.agent:
-            chosen[task.id] = (task.agent, "set in the plan")
-        elif typed.agent:
-            chosen[task.id] = (typed.agent, f"the agent of task type {task.type!r}")
-        elif typed.capabilities and not task.role:
-            # Required capabilities are matched like the task's own words, before them.
-            words = " ".join(c.replace("_", " ") for c in typed.capabilities)
-            choice, read_only = choose_agent(
-                f"{words}\n{text}",
-                agents,
-                writes=None if task.writes is None else bool(task.writes),
-                output_file=True,
-            )
-            caps = ", ".join(typed.capabilities)
-            chosen[task.id] = (choice.agent, f"type {task.type!r} needs {caps}; {choice.reason}")
-        elif task.role:
-            agent, prompt = agent_for_role(task.role)
-            chosen[task.id] = (agent, f"role {task.role!r} -> {agent} (role-to-agent mapping)")
-            if prompt:
-                prompts[role_slug(task.role)] = prompt
-        else:
-            choice, read_only = choose_agent(
-                text,
-                agents,
-                writes=None if task.writes is None else bool(task.writes),
-                output_file=True,
-            )
-            chosen[task.id] = (choice.agent, agent_reasons.setdefault(choice.reason, choice.reason))
-        if read_only and task.writes is None:
-            task = task.model_copy(update={"writes": []})
-            chosen[task.id] = (
-                chosen[task.id][0],
-                chosen[task.id][1] + "; a check: writes only its output file",
-            )
+        complexity[task.id] = score(task_text(task))
+        task, agent, reason, prompt = task_agent(task, agents, defaults[task.id])
+        chosen[task.id] = (agent, agent_reasons.setdefault(reason, reason))
+        if prompt and task.role:
+            prompts[role_slug(task.role)] = prompt
         effective.append(task)
 
     schedule = assign_waves(

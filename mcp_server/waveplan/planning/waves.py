@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import gc
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from waveplan.errors import InvalidPlanError
 from waveplan.models import Conflict, ReadWriteRule, TaskSpec, WaveSchedule
@@ -86,6 +86,37 @@ class _Plan:
     graph: TaskGraph
     files: FileInfo
     cap: int
+    #: Per task, the first wave (1-based, of this schedule) its fixed dependencies allow,
+    #: and the fixed dependency that decides it; empty without fixed context.
+    release: list[int] = field(default_factory=list)
+    released_by: list[tuple[str, int] | None] = field(default_factory=list)
+    #: Wave number of this schedule's first wave, minus one (``start - 1``).
+    offset: int = 0
+
+    @property
+    def level(self) -> list[int]:
+        """Each task's earliest wave: its dependency level, later where a fixed
+        dependency holds it (equal to ``graph.depth`` without fixed context)."""
+        if not self.release:
+            return self.graph.depth
+        g, release = self.graph, self.release
+        level = list(release)
+        for i in g.order:
+            p = g.preds[i]
+            if p:
+                level[i] = max(release[i], 1 + max(map(level.__getitem__, p)))
+        return level
+
+
+class _Placed:
+    # A task with its dependencies on fixed tasks left out (what the graph reads).
+    __slots__ = ("depends_on", "id", "reads", "writes")
+
+    def __init__(self, task: TaskSpec, depends_on: list[str]) -> None:
+        self.id = task.id
+        self.depends_on = depends_on
+        self.writes = task.writes
+        self.reads = task.reads
 
 
 def _prepare(
@@ -93,14 +124,41 @@ def _prepare(
     max_concurrent: int,
     read_write: ReadWriteRule,
     case_sensitive: bool | None = None,
+    fixed: Mapping[str, int] | None = None,
+    start: int = 1,
 ) -> _Plan:
     if not isinstance(max_concurrent, int) or max_concurrent < 1:
         raise InvalidPlanError(
             f"max_concurrent must be a whole number of at least 1, not {max_concurrent!r}",
             max_concurrent=max_concurrent,
         )
-    files = prepare_files(tasks, read_write, case_sensitive=case_sensitive)
-    return _Plan(build_graph(tasks), files, max_concurrent)
+    if not fixed:
+        files = prepare_files(tasks, read_write, case_sensitive=case_sensitive)
+        plan = _Plan(build_graph(tasks), files, max_concurrent)
+        plan.offset = start - 1
+        return plan
+    release: list[int] = []
+    released_by: list[tuple[str, int] | None] = []
+    placed: list[TaskSpec | _Placed] = []
+    for t in tasks:
+        outside = [d for d in t.depends_on if d in fixed] if t.depends_on else ()
+        if not outside:
+            placed.append(t)
+            release.append(1)
+            released_by.append(None)
+            continue
+        placed.append(_Placed(t, [d for d in t.depends_on if d not in fixed]))
+        top = max(outside, key=fixed.__getitem__)
+        release.append(max(1, fixed[top] + 2 - start))
+        released_by.append((top, fixed[top]))
+    return _Plan(
+        build_graph(placed),  # type: ignore[arg-type]
+        prepare_files(tasks, read_write, case_sensitive=case_sensitive),
+        max_concurrent,
+        release,
+        released_by,
+        start - 1,
+    )
 
 
 # --------------------------------------------------------------------------- scheduling
@@ -124,12 +182,19 @@ def _list_schedule(plan: _Plan) -> tuple[list[list[int]], list[_Why]]:
     queued = [-1] * nsig
     last_refusal: list[tuple[int, Cause] | None] = [None] * nsig
     remaining = [len(p) for p in preds]
-    dep_wave = [0] * n
+    release = plan.release
+    # dep_wave[t]: the wave after which t may run (its latest dependency's, or the one
+    # before its release); later[w]: tasks whose release holds them until wave w.
+    dep_wave = [r - 1 for r in release] if release else [0] * n
+    later: dict[int, list[int]] = {}
     why: list[_Why] = [None] * n
     push, pop = heapq.heappush, heapq.heappop
     for i in range(n):
         if not remaining[i]:
-            push(ready[sig[i]], rank[i])
+            if dep_wave[i]:
+                later.setdefault(dep_wave[i] + 1, []).append(i)
+            else:
+                push(ready[sig[i]], rank[i])
     heap: list[int] = []
     for s in range(nsig):
         if ready[s]:
@@ -184,12 +249,20 @@ def _list_schedule(plan: _Plan) -> tuple[list[list[int]], list[_Why]]:
         placed += len(members)
         for t in members:
             for v in succs[t]:
-                dep_wave[v] = w
+                if w > dep_wave[v]:
+                    dep_wave[v] = w
                 remaining[v] -= 1
                 if not remaining[v]:
+                    if dep_wave[v] > w:
+                        later.setdefault(dep_wave[v] + 1, []).append(v)
+                        continue
                     s = sig[v]
                     push(ready[s], rank[v])
                     set_aside.append(s)
+        for v in later.pop(w + 1, ()):
+            s = sig[v]
+            push(ready[s], rank[v])
+            set_aside.append(s)
         for s in set_aside:
             rs = ready[s]
             if rs and queued[s] != rs[0]:
@@ -207,7 +280,9 @@ def _twin_cause(files: FileInfo, t: int) -> Cause:
 
 
 def _levels(plan: _Plan) -> list[list[int]]:
-    depth = plan.graph.depth
+    # Without fixed context no level is empty; with it, a level before a release may
+    # be, and stays as an empty wave so that later tasks keep their release.
+    depth = plan.level
     levels: list[list[int]] = [[] for _ in range(max(depth, default=0))]
     for i, d in enumerate(depth):
         levels[d - 1].append(i)
@@ -241,6 +316,8 @@ def _naive(plan: _Plan) -> list[list[int]]:
             start[s] = j + 1 if files.self_conflict[s] else j
         for m in members:
             waves.extend(m[k : k + cap] for k in range(0, len(m), cap))
+        if not level:
+            waves.append([])
     return waves
 
 
@@ -253,9 +330,12 @@ def _explain(plan: _Plan, waves: list[list[int]]) -> list[_Why]:
             wave_of[t] = w
     states: dict[int, WaveFiles] = {}
     why: list[_Why] = [None] * n
+    release = plan.release
     for t in range(n):
         w = wave_of[t]
         earliest = 1 + max((wave_of[j] for j in plan.graph.preds[t]), default=0)
+        if release and release[t] > earliest:
+            earliest = release[t]
         if w == earliest:
             continue
         state = states.get(w - 1)
@@ -374,7 +454,7 @@ def _is_glob(c: str) -> bool:
 def _bound_terms(plan: _Plan) -> dict[str, int]:
     n = len(plan.graph.ids)
     return {
-        "chain": max(plan.graph.depth, default=0),
+        "chain": max(plan.level, default=0),
         "capacity": -(-n // plan.cap),
         "files": _files_bound(plan),
     }
@@ -473,29 +553,36 @@ def _reasons(
 ) -> tuple[dict[str, str], list[Conflict]]:
     g, files, cap = plan.graph, plan.files, plan.cap
     ids, preds = g.ids, g.preds
+    off = plan.offset
+    released_by = plan.released_by
     n = len(ids)
     wave_of = [0] * n
     for w, members in enumerate(waves, start=1):
         for t in members:
             wave_of[t] = w
-    depth = g.depth if _LEVEL in why else None
+    depth = plan.level if _LEVEL in why else None
     reasons: dict[str, str] = {}
     avoided: list[Conflict] = []
     for w, members in enumerate(waves, start=1):
         for t in members:
             p = preds[t]
+            outside = released_by[t] if released_by else None
             if p:
                 dw = max(map(wave_of.__getitem__, p))
                 latest = next(j for j in p if wave_of[j] == dw)
-                text = f"after dependency {ids[latest]!r} (wave {dw})"
+                text = f"after dependency {ids[latest]!r} (wave {dw + off})"
+                if outside is not None and outside[1] >= dw + off:
+                    text = f"after dependency {outside[0]!r} (wave {outside[1]})"
+            elif outside is not None:
+                text = f"after dependency {outside[0]!r} (wave {outside[1]})"
             else:
-                text = "no dependencies; wave 1" if w == 1 else "no dependencies"
+                text = "no dependencies; wave 1" if w + off == 1 else "no dependencies"
             y = why[t]
             if y is _FULL:
-                text += f"; wave {w - 1} was full (max_concurrent={cap})"
+                text += f"; wave {w - 1 + off} was full (max_concurrent={cap})"
             elif y is _CLOSED:
                 text += (
-                    f"; wave {w - 1} stopped taking tasks after {MAX_REFUSALS} were refused "
+                    f"; wave {w - 1 + off} stopped taking tasks after {MAX_REFUSALS} were refused "
                     "in a row (a bound on planning work)"
                 )
             elif y is _LEVEL:
@@ -505,12 +592,12 @@ def _reasons(
                 )
             elif y is not None:
                 cause: Cause = y  # type: ignore[assignment]
-                text += "; " + _cause_text(cause, ids, w - 1)
+                text += "; " + _cause_text(cause, ids, w - 1 + off)
                 if len(avoided) < MAX_CONFLICTS_AVOIDED:
                     code, o, mine, theirs = cause
                     avoided.append(
                         Conflict.model_construct(
-                            wave=w - 1,
+                            wave=w - 1 + off,
                             a=ids[o],
                             b=ids[t],
                             path_a=theirs,
@@ -551,6 +638,8 @@ def assign_waves(
     max_concurrent: int,
     read_write: ReadWriteRule = "allow",
     case_sensitive: bool | None = None,
+    fixed: Mapping[str, int] | None = None,
+    start: int = 1,
 ) -> WaveSchedule:
     """Assign every task a wave: dependencies earlier, capped, conflict-free.
 
@@ -571,6 +660,15 @@ def assign_waves(
         Whether a reader beside a writer of an overlapping path is a conflict.
     case_sensitive : bool or None
         How paths compare (``paths.path_key``); ``None``: the platform's default.
+    fixed : Mapping[str, int], optional
+        Tasks already placed (a running plan's started and finished tasks), by id, with
+        their waves: ``tasks`` may depend on them, and each such task goes after its
+        fixed dependencies' waves. Fixed tasks take no room in a wave and hold no files
+        here (the execution rules keep running tasks' files apart when work starts).
+    start : int
+        The number of the schedule's first wave (``fixed`` waves count the same way):
+        re-planning what has not started of a running plan begins at its open wave.
+        ``waves[0]`` is wave ``start``; a wave before every task's release is empty.
 
     Returns
     -------
@@ -596,9 +694,19 @@ def assign_waves(
     >>> s = assign_waves(tasks, max_concurrent=2)
     >>> s.waves, s.reasons["c"], s.lower_bound
     ([['a', 'b'], ['c']], 'no dependencies; wave 1 was full (max_concurrent=2)', 2)
+
+    The rest of a running plan, from wave 3, where ``x`` runs in wave 4:
+
+    >>> rest = [TaskSpec(id="d", subject="D", writes=[], depends_on=["x"]),
+    ...         TaskSpec(id="e", subject="E", writes=[])]
+    >>> s = assign_waves(rest, max_concurrent=2, fixed={"x": 4}, start=3)
+    >>> s.waves, s.reasons["d"]
+    ([['e'], [], ['d']], "after dependency 'x' (wave 4)")
     """
+    if start < 1:
+        raise InvalidPlanError(f"start must be a wave number of at least 1, not {start!r}")
     with _gc_paused():
-        return _assign(_prepare(tasks, max_concurrent, read_write, case_sensitive))
+        return _assign(_prepare(tasks, max_concurrent, read_write, case_sensitive, fixed, start))
 
 
 def _assign(plan: _Plan) -> WaveSchedule:
@@ -609,7 +717,7 @@ def _assign(plan: _Plan) -> WaveSchedule:
     if len(waves) > bound:
         # The baseline uses at least ceil(size / cap) waves per level: only run it
         # when that floor leaves it a chance to win.
-        floor = sum(-(-len(level) // plan.cap) for level in _levels(plan))
+        floor = sum(max(1, -(-len(level) // plan.cap)) for level in _levels(plan))
         if floor < len(waves):
             naive = _naive(plan)
             if len(naive) < len(waves):

@@ -28,6 +28,7 @@ from waveplan.models import (
 )
 
 if TYPE_CHECKING:
+    from waveplan.patches import PatchOutcome, PlanPatch
     from waveplan.store.feed import FeedPage
 
 __all__ = [
@@ -277,6 +278,11 @@ class Store(Protocol):
     def list_plans(
         self, *, project: str | None = None, status: Literal["open", "all"] = "open"
     ) -> list[PlanRecord]: ...
+
+    def patch_plan(self, plan_id: str, patch: PlanPatch, *, actor: str) -> PatchOutcome:
+        """Apply a plan patch whole, or refuse it whole (``PatchRefusedError``,
+        ``StaleRevisionError``)."""
+        ...
 
     # tasks
     def create_task(self, new: TaskNew, *, actor: str) -> TaskRecord: ...

@@ -17,7 +17,7 @@ from waveplan.errors import InvalidPlanError
 from waveplan.lifecycle import PlanStatus, Status
 from waveplan.store.fields import details_json, retry_json, timeout_seconds
 from waveplan.store.records import plan_record, plan_records
-from waveplan.store.repository import placeholders_of
+from waveplan.store.repository import placeholders_of, read_overlay
 from waveplan.store.unit import Unit
 from waveplan.store.writer import insert_tasks
 from waveplan.terms import PRIORITY_RANK
@@ -235,7 +235,13 @@ def plan_spec(u: Unit, plan_id: str) -> PlanSpec:
 
     u.repo.plan_row(u.tx, plan_id)  # NotFoundError for an unknown plan
     row = u.tx.rows("SELECT spec_json FROM plan_documents WHERE plan_id = ?", (plan_id,))
-    return PlanSpec.model_validate_json(row[0]["spec_json"])
+    spec = PlanSpec.model_validate_json(row[0]["spec_json"])
+    overlay = read_overlay(u.tx, plan_id)
+    if overlay:  # what patches changed since (store.patches)
+        from waveplan.patches import overlay_spec
+
+        spec = overlay_spec(spec, overlay)
+    return spec
 
 
 def get_plan(u: Unit, plan_id: str) -> PlanRecord:

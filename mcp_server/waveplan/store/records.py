@@ -19,7 +19,7 @@ from waveplan.store.repository import PLAN_COLUMNS, TASK_COLUMNS, Repository, sp
 from waveplan.store.tx import Row, Tx
 
 if TYPE_CHECKING:
-    from waveplan.models import PlanRecord, TaskContext, TaskRecord
+    from waveplan.models import PatchSummary, PlanRecord, TaskContext, TaskRecord
     from waveplan.store.base import TaskSummary
 
 __all__ = [
@@ -340,7 +340,18 @@ def plan_record(tx: Tx, repo: Repository, row: Row) -> PlanRecord:
         result=repo.plan_result(tx, row),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        revision=row["revision"],
+        last_patch=_last_patch(tx, repo, row),
     )
+
+
+def _last_patch(tx: Tx, repo: Repository, row: Row) -> PatchSummary | None:
+    from waveplan.models import PatchSummary
+
+    if (row["revision"] or 1) <= 1:
+        return None
+    last = repo.last_patch(tx, row)
+    return PatchSummary.model_validate(last) if last else None
 
 
 def plan_records(

@@ -41,6 +41,7 @@ __all__ = [
     "placeholders_of",
     "plan_rules",
     "pools",
+    "read_overlay",
     "spec_of",
 ]
 
@@ -83,6 +84,12 @@ def in_statuses(statuses: Iterable[Status]) -> str:
 def condition(text: str) -> Condition:
     """A stored ``when`` expression, parsed once per process (checked at plan creation)."""
     return parse_condition(text)
+
+
+def read_overlay(tx: Tx, plan_id: str) -> dict[str, Any] | None:
+    """What the plan's patches changed (``plan_patches``; see ``waveplan.patches``)."""
+    row = one(tx, "SELECT patch_json FROM plan_patches WHERE plan_id = ?", (plan_id,))
+    return json.loads(row["patch_json"]) if row and row["patch_json"] else None
 
 
 def spec_of(plan_id: str | None, stored: str) -> str:
@@ -131,7 +138,7 @@ class Repository:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._shapes: dict[str, _Cached] = {}
-        self._results: dict[tuple[str, str], Any] = {}
+        self._results: dict[tuple[Any, ...], Any] = {}
 
     # ------------------------------------------------------------------ rows
 
@@ -175,9 +182,56 @@ class Repository:
             )
 
     def plan_result(self, tx: Tx, row: Row) -> Any:
-        """The plan's ``PlanResult`` (it never changes after ``create_plan``: read and
-        parsed once per process; ``result_json`` is megabytes for a big plan, so plan
-        rows are read without it)."""
+        """The plan's ``PlanResult`` with its patches applied: ``create_plan``'s result
+        never changes (``result_json`` is megabytes for a big plan: read and parsed once
+        per process, plan rows are read without it); patches keep what they changed in
+        ``plan_patches`` (``waveplan.patches.overlay_result``), applied once per revision."""
+        return self._revised(tx, row)[0]
+
+    def last_patch(self, tx: Tx, row: Row) -> dict[str, Any] | None:
+        """The plan's last patch (a ``PatchSummary`` as a dict), if it had one."""
+        return self._revised(tx, row)[1]
+
+    def _revised(self, tx: Tx, row: Row) -> tuple[Any, dict[str, Any] | None]:
+        revision = row.get("revision") or 1
+        if revision <= 1:
+            return self.base_result(tx, row), None
+        key = (row["id"], row["created_at"], revision)
+        with self._lock:
+            found = self._results.get(key)
+        if found is None:
+            result = self.base_result(tx, row)
+            overlay = read_overlay(tx, row["id"])
+            if overlay:
+                from waveplan.patches import overlay_result
+
+                cut = len(row["id"]) + 1
+                waves = {
+                    r["id"][cut:]: r["wave"]
+                    for r in tx.rows("SELECT id, wave FROM tasks WHERE plan_id = ?", (row["id"],))
+                    if r["wave"] is not None
+                }
+                result = overlay_result(result, overlay, waves)
+            found = (result, (overlay or {}).get("last"))
+            self._keep(key, found)
+        return found
+
+    def base_spec(self, tx: Tx, row: Row) -> dict[str, Any]:
+        """The tasks of the spec ``create_plan`` stored, by id (parsed once)."""
+        from waveplan.models import PlanSpec
+
+        key = ("spec", row["id"], row["created_at"])
+        with self._lock:
+            found = self._results.get(key)
+        if found is None:
+            got = one(tx, "SELECT spec_json FROM plan_documents WHERE plan_id = ?", (row["id"],))
+            spec = PlanSpec.model_validate_json(got["spec_json"]) if got else None
+            found = {t.id: t for t in spec.tasks} if spec else {}
+            self._keep(key, found)
+        return found
+
+    def base_result(self, tx: Tx, row: Row) -> Any:
+        """The result ``create_plan`` stored, before any patch (read and parsed once)."""
         from waveplan.models import PlanResult
 
         key = (row["id"], row["created_at"])
@@ -189,11 +243,14 @@ class Repository:
             )
             assert found is not None
             result = PlanResult.model_validate_json(found["result_json"])
-            with self._lock:
-                if len(self._results) >= 64:
-                    self._results.clear()
-                self._results[key] = result
+            self._keep(key, result)
         return result
+
+    def _keep(self, key: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            if len(self._results) >= 64:
+                self._results.clear()
+            self._results[key] = value
 
     # ------------------------------------------------------------------ scopes
 
@@ -298,6 +355,56 @@ class Repository:
                 object.__setattr__(cached, "synced", seq)
         return [states[i] for i in ids], dict(named)
 
+    def cached(self, plan_id: str) -> _Cached | None:
+        """The plan's cached shape and task states, if any (see ``remember``)."""
+        with self._lock:
+            return self._shapes.get(plan_id)
+
+    def remember(
+        self,
+        plan_id: str,
+        shape_seq: int,
+        read_write: str,
+        snap: Snapshot,
+        previous: _Cached | None = None,
+    ) -> None:
+        """Cache the shape of ``snap``, the plan as a write just made it, under the mark
+        that write gave it (``Unit.reshaped``): the next read does not rebuild it. The
+        snapshot must be what ``snapshot`` would read (tasks in plan order, then the
+        stand-ins, dependencies in the stored order).
+
+        ``previous``: the shape cached before the write. Its task states stay, as of the
+        change_seq they were read at: every task the write changed was stamped with a
+        later one (schema 5's triggers), so the next read re-reads exactly those, with
+        the new shape's edges and files. If the write rolls back, its mark never shows.
+        """
+        inside = [t for t in snap.tasks if not t.external]
+        present = {t.id for t in inside}
+        states: dict[str, ExecTask] = {}
+        named: dict[str, tuple[str, ...]] = {}
+        synced = None
+        if previous is not None and previous.synced is not None:
+            states = {k: v for k, v in previous.states.items() if k in present}
+            named = {k: v for k, v in previous.named.items() if k in present}
+            synced = previous.synced
+        built = _Cached(
+            shape_seq=shape_seq,
+            read_write=read_write,
+            ids=tuple(t.id for t in snap.tasks),
+            edges={t.id: t.depends_on for t in inside if t.depends_on},
+            writes={t.id: t.writes for t in inside if t.writes},
+            reads={t.id: t.reads for t in inside if t.reads},
+            outside=tuple(t.id for t in snap.tasks if t.external),
+            shape=snap.shape,
+            states=states,
+            named=named,
+            checkpoints=bool(snap.checkpoints) or previous is None or previous.checkpoints,
+            linked=previous.linked if previous is not None else True,
+            synced=synced,
+        )
+        with self._lock:
+            self._shapes[plan_id] = built
+
     def forget(self, plan_id: str) -> None:
         """Drop a plan's cached shape (after a write that changed it)."""
         with self._lock:
@@ -394,9 +501,13 @@ class Repository:
         return cached.positions  # type: ignore[return-value]
 
     def positions(self, tx: Tx, plan: Row, ids: Sequence[str]) -> tuple[str, ...]:
-        """The plan's task ids (plan-file ids) in plan order: ``taskN`` is the N-th."""
-        result = self.plan_result(tx, plan)
-        out = [t.id for t in result.tasks]
+        """The plan's task ids (plan-file ids) in plan order: ``taskN`` is the N-th
+        (patches drop removed tasks and add theirs after the plan's, in order)."""
+        out = [t.id for t in self.base_result(tx, plan).tasks]
+        if (plan.get("revision") or 1) > 1:
+            overlay = read_overlay(tx, plan["id"]) or {}
+            gone = set(overlay.get("removed", ()))
+            out = [i for i in out if i not in gone] + list(overlay.get("order", ()))
         known = set(out)
         for stored in ids:
             spec = spec_of(plan["id"], stored)

@@ -9,7 +9,7 @@ ever get appended: never edit one that has shipped.
 Times are fixed-width UTC strings (``2025-01-31T12:00:00.000000Z``) so they compare
 correctly as text; JSON lives in ``TEXT`` columns; booleans are ``INTEGER`` 0/1.
 
->>> [m.version for m in pending_migrations(0)] == list(range(1, LATEST + 1))
+>>> pending_migrations(0)[-1].version == LATEST
 True
 >>> pending_migrations(LATEST)
 ()
@@ -50,6 +50,20 @@ def render(statement: str, dialect: str) -> str:
     """
     return statement.format(**DIALECTS[dialect])
 
+
+# SQLite numbers the feed at INSERT (migration 4); migration 6 rebuilds ``events`` and
+# creates the same trigger again.
+_SQLITE_FEED_TRIGGER = """CREATE TRIGGER IF NOT EXISTS events_feed AFTER INSERT ON events
+                FOR EACH ROW WHEN NEW.seq IS NULL
+                BEGIN
+                    INSERT OR IGNORE INTO counters (name, value) VALUES ('feed', 0);
+                    UPDATE counters SET value = value + 1 WHERE name = 'feed';
+                    UPDATE events SET
+                        seq = (SELECT value FROM counters WHERE name = 'feed'),
+                        plan_id = COALESCE(NEW.plan_id,
+                            (SELECT t.plan_id FROM tasks t WHERE t.id = NEW.task_id))
+                    WHERE id = NEW.id;
+                END"""
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -208,20 +222,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO counters (name, value) SELECT 'feed', COALESCE(MAX(id), 0) FROM events",
             "CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events (seq)",
             "CREATE INDEX IF NOT EXISTS events_plan_seq ON events (plan_id, seq)",
-            (
-                "sqlite",
-                """CREATE TRIGGER IF NOT EXISTS events_feed AFTER INSERT ON events
-                FOR EACH ROW WHEN NEW.seq IS NULL
-                BEGIN
-                    INSERT OR IGNORE INTO counters (name, value) VALUES ('feed', 0);
-                    UPDATE counters SET value = value + 1 WHERE name = 'feed';
-                    UPDATE events SET
-                        seq = (SELECT value FROM counters WHERE name = 'feed'),
-                        plan_id = COALESCE(NEW.plan_id,
-                            (SELECT t.plan_id FROM tasks t WHERE t.id = NEW.task_id))
-                    WHERE id = NEW.id;
-                END""",
-            ),
+            ("sqlite", _SQLITE_FEED_TRIGGER),
             (
                 "postgresql",
                 "CREATE INDEX IF NOT EXISTS events_unnumbered ON events (id) WHERE seq IS NULL",
@@ -392,6 +393,52 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE plans ADD COLUMN pools_json TEXT",
         ),
     ),
+    Migration(
+        7,
+        "plan revisions: plan-level events (task_id may be null), the patches' overlay",
+        # A plan patch is one event of the plan (who, why, what), not of one task: its row
+        # has a plan_id and no task_id, and is numbered by the feed triggers like any other
+        # (both read NEW.plan_id first). SQLite cannot drop a NOT NULL: the table is built
+        # again with the same columns, ids, seq numbers and indexes, and its trigger.
+        # plan_patches holds what patches changed of the stored result and spec (new and
+        # changed tasks, removed ids, reasons of moves, the last patch): store.patches.
+        (
+            ("postgresql", "ALTER TABLE events ALTER COLUMN task_id DROP NOT NULL"),
+            (
+                "sqlite",
+                """CREATE TABLE events_rebuilt (
+                    id INTEGER PRIMARY KEY,
+                    task_id VARCHAR(400) REFERENCES tasks (id) ON DELETE CASCADE,
+                    at VARCHAR(32) NOT NULL,
+                    actor TEXT NOT NULL,
+                    kind VARCHAR(20) NOT NULL,
+                    from_status VARCHAR(20),
+                    to_status VARCHAR(20),
+                    note TEXT,
+                    plan_id VARCHAR(100),
+                    seq BIGINT
+                )""",
+            ),
+            (
+                "sqlite",
+                "INSERT INTO events_rebuilt (id, task_id, at, actor, kind, from_status, "
+                "to_status, note, plan_id, seq) SELECT id, task_id, at, actor, kind, "
+                "from_status, to_status, note, plan_id, seq FROM events",
+            ),
+            ("sqlite", "DROP TABLE events"),
+            ("sqlite", "ALTER TABLE events_rebuilt RENAME TO events"),
+            ("sqlite", "CREATE INDEX IF NOT EXISTS events_task ON events (task_id, id)"),
+            ("sqlite", "CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events (seq)"),
+            ("sqlite", "CREATE INDEX IF NOT EXISTS events_plan_seq ON events (plan_id, seq)"),
+            ("sqlite", _SQLITE_FEED_TRIGGER),
+            # Beside the plan row, not in it: the plans row is rewritten by every status
+            # change of the plan, and patch_json grows with what patches moved.
+            """CREATE TABLE IF NOT EXISTS plan_patches (
+                plan_id VARCHAR(100) PRIMARY KEY REFERENCES plans (id) ON DELETE CASCADE,
+                patch_json TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -409,7 +456,7 @@ def pending_migrations(
     Traceback (most recent call last):
     ...
     waveplan.errors.StoreError: the database has schema version 99, newer than this \
-waveplan knows (6); upgrade waveplan or point $WAVEPLAN_DB at another database
+waveplan knows (7); upgrade waveplan or point $WAVEPLAN_DB at another database
     """
     versions = [m.version for m in migrations]
     if versions != sorted(set(versions)):

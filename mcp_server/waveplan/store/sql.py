@@ -78,7 +78,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from waveplan.store import claims, plans, questions, tasks
+from waveplan.store import claims, patches, plans, questions, tasks
 from waveplan.store.repository import Repository
 from waveplan.store.requests import Changed, Changes
 from waveplan.store.tx import Row, Tx, format_time
@@ -87,6 +87,7 @@ from waveplan.store.unit import Unit
 if TYPE_CHECKING:
     from waveplan.execution.rules import Verdict
     from waveplan.models import PlanRecord, PlanResult, PlanSpec, TaskRecord
+    from waveplan.patches import PatchOutcome, PlanPatch
     from waveplan.store.base import (
         ClaimResult,
         TaskChanges,
@@ -184,6 +185,16 @@ class SQLStore:
     ) -> list[PlanRecord]:
         """Plans, oldest first; ``status="open"`` keeps plans not finished yet."""
         return self._read(lambda u: plans.list_plans(u, project=project, status=status))
+
+    def patch_plan(self, plan_id: str, patch: PlanPatch, *, actor: str) -> PatchOutcome:
+        """Change a plan while it runs, whole or not at all (``store.patches``)."""
+        from waveplan.planning.agents import load_agent_table
+
+        agents = load_agent_table()  # read before the transaction: files, not rows
+        with patches.collector_paused():
+            return self._write(
+                lambda u: patches.patch_plan(u, plan_id, patch, actor, agents=agents)
+            )
 
     # ------------------------------------------------------------------ tasks
 

@@ -59,17 +59,25 @@ class Unit:
             default_lease_seconds=self.default_lease_seconds,
         )
 
-    def reshaped(self, plan_id: str | None) -> None:
-        """The plan's tasks, edges or paths changed: cached shapes are stale.
+    def reshaped(self, plan_id: str | None, **columns: Any) -> int | None:
+        """The plan's tasks, edges or paths changed: cached shapes are stale. Returns
+        the new shape mark (a caller that knows the new shape may cache it under it).
+        ``columns``: other plan columns to set in the same statement (a plan row holds
+        its stored result and spec: every UPDATE of it writes them again).
 
         The new shape mark is random, not a count: a transaction that rolls back after
         caching the shape it saw leaves a mark no committed state will ever carry.
         """
         if plan_id is None:
-            return
+            return None
         mark = secrets.randbits(62)
-        self.tx.run("UPDATE plans SET shape_seq = ? WHERE id = ?", (mark, plan_id))
+        sets = "".join(f", {c} = ?" for c in columns)
+        self.tx.run(
+            f"UPDATE plans SET shape_seq = ?{sets} WHERE id = ?",
+            (mark, *columns.values(), plan_id),
+        )
         self.repo.forget(plan_id)
+        return mark
 
     def apply(
         self,

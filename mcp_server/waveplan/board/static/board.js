@@ -162,12 +162,25 @@
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height + 20}">${parts.join("")}</svg>`;
   }
 
+  // The plan's revision and what its last patch (plan_patch) changed.
+  function patchHTML(p) {
+    if (!p.revision || p.revision < 2) return "";
+    const x = p.patch;
+    if (!x) return `<p class="muted" id="revision">Revision ${p.revision}</p>`;
+    const list = (label, ids) => ids.length ? `${label} ${ids.map(esc).join(", ")}` : "";
+    const moved = Object.entries(x.moved || {}).slice(0, 5).map(([t, why]) => `${esc(t)}: ${esc(why)}`);
+    const parts = [list("added", x.added), list("removed", x.removed), list("updated", x.updated)].filter(Boolean);
+    if (x.moved_count) parts.push(`moved ${x.moved_count}` + (moved.length ? ` (${moved.join("; ")})` : ""));
+    return `<p class="muted" id="revision">Revision ${p.revision} · patched by ${esc(x.actor)} at ${esc(x.at)}${x.reason ? " · " + esc(x.reason) : ""}${parts.length ? " · " + parts.join(" · ") : ""}</p>`;
+  }
+
   function headerHTML() {
     const p = state.plan, g = state.progress;
     const counts = Object.entries(g.counts).map(([s, n]) => `<span class="badge s-${esc(s)}">${esc(s)} ${n}</span>`).join(" ");
     return `<h1>${esc(p.name)} <span class="badge s-${esc(p.status)}">${esc(p.status)}</span></h1>
       <div class="muted">${esc(p.id)} · ${esc(p.strategy)} · at most ${p.max_concurrent} at a time · failure policy ${esc(p.failure_policy)}${p.goal ? " · " + esc(p.goal) : ""}</div>
       ${p.halted ? `<p class="error">${esc(p.halted)}</p>` : ""}
+      ${patchHTML(p)}
       <div class="summary"><span class="big">${g.finished}/${g.total}</span>
         <div class="bar" style="width:240px"><span style="width:${g.percent}%"></span></div>
         <span>${g.percent}% finished</span> ${counts}</div>`;
