@@ -382,7 +382,10 @@ class PlanSettings(_Strict):
     agent_teams_enabled: bool | None = Field(
         default=None, description="Default: from the environment"
     )
-    team_config: TeamConfigSettings | None = None
+    team_config: Annotated[
+        TeamConfigSettings | None,
+        _Published("{team_name: workflow-YYYYMMDD_HHMMSS, plan_approval, max_teammates: 1-16}"),
+    ] = None
     # What an imported document says about the plan that has no field here (kept so an
     # export writes it back). Left out of plan_create's schema: every client pays for
     # tools/list on each turn, and only importers fill it.

@@ -482,11 +482,9 @@ _INPUT_ONLY_KEYS = frozenset(
 )
 
 
-# Length and count caps are enforced on every call (with a message naming the field);
-# published, they cost every client bytes on every turn for a limit nobody reaches.
-_CAP_KEYS = frozenset({"maxLength", "minLength", "maxItems"})
-#: A ``maximum`` this large is such a cap too (1000 concurrent tasks, a day's lease).
-_CAP_MAXIMUM = 1000
+# Length, count and range caps are enforced on every call (with a message naming the
+# field); published, they cost every client bytes on every turn for a limit nobody reaches.
+_CAP_KEYS = frozenset({"maxLength", "minLength", "maxItems", "minItems", "minimum", "maximum"})
 
 
 def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> bool:
@@ -495,7 +493,6 @@ def _dropped(key: str, value: Any, schema: dict[str, Any], *, output: bool) -> b
     return (
         (key == "title" and isinstance(value, str))
         or key in _CAP_KEYS
-        or (key == "maximum" and isinstance(value, int | float) and value >= _CAP_MAXIMUM)
         # A model's docstring, published as its object's description: code documentation.
         or (key == "description" and "properties" in schema)
         or (key == "default" and value is None)
@@ -1086,8 +1083,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         success_criterion: Hidden[Text] = None,
         role: Hidden[Text] = None,
     ) -> TaskSummary:
-        """Create one task, optionally in a plan; takes plan_create's task fields too (input,
-        tags, deadline, parent ...)."""
+        """Create a task, optionally in a plan; plan_create's task fields work too."""
         from waveplan.store.base import TaskNew
 
         given = {k: v for k, v in locals().items() if k in TaskNew.model_fields and v is not None}
@@ -1099,7 +1095,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         taskId: Id,
         status: Annotated[
             Text,
-            Field(description="Lifecycle status or pending/in_progress/completed/deleted"),
+            Field(description="A status, or in_progress/completed/deleted"),
         ] = None,
         subject: Text = None,
         description: Text = None,
@@ -1116,7 +1112,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         error: Text = None,
         error_code: Text = None,
         note: Annotated[
-            Text, Field(description="Progress note; renews the lease; why blocked/handoff")
+            Text, Field(description="Progress (renews the lease); why blocked/handoff")
         ] = None,
         expected_version: Annotated[
             int | None, Field(description="Refuse if changed since")
@@ -1144,8 +1140,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         success_criterion: Hidden[Text] = None,
         role: Hidden[Text] = None,
     ) -> TaskUpdated:
-        """Update status, fields (plan_create's task fields too), links, metadata; output,
-        error, note, blockers; summary, memory, cost."""
+        """Change status, fields (plan_create's too), links; record output, error, note,
+        summary, cost."""
         from waveplan.store.base import TaskChanges
 
         given = {
@@ -1168,8 +1164,7 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
 
     @tool(_READ)
     def task_get(taskId: Id) -> TaskRecord:
-        """One task (id or reference_id): links, history, reason, context, its plan_create
-        task fields, children, blockers, summary, memory, cost, feedback."""
+        """One task (id or reference_id): links, history, context, every field it has."""
         return holder.get().get_task(taskId, context=True)
 
     @tool(_READ)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -208,10 +208,9 @@ def _term_regex(term: str, inflect: Inflection, extra: tuple[str, ...]) -> re.Pa
         words = [re.escape(w) for w in form.split()]
         alternatives.append(r"[\s_-]+".join(words))
     body = "|".join(alternatives)
-    # No leading look-behind: a pattern that starts with literals lets the regex engine
-    # skip ahead to candidates (5-100x faster on long texts); ``find_terms`` checks the
-    # left word boundary itself.
-    return re.compile(rf"(?:{body})(?![{_WORD_CHARS}])")
+    # Only phrases and odd spellings use it (plain words are looked up by word, see
+    # ``TermSet``), so the look-behind's cost on long texts is paid for those only.
+    return re.compile(rf"(?<![{_WORD_CHARS}])(?:{body})(?![{_WORD_CHARS}])")
 
 
 class _Text:
@@ -323,7 +322,7 @@ class _Phrase:
         if self._groups is None or self.leads is None:
             if self._regex is None:
                 self._regex = _term_regex(*self._args)
-            return _regex_spans(self._regex, text.lowered)
+            return [m.span() for m in self._regex.finditer(text.lowered)]
         words = text.words
         if not any(heads <= words and not lasts.isdisjoint(words) for heads, lasts in self.needs):
             return []
@@ -343,25 +342,6 @@ class _Phrase:
                 found.append((at, best[1]))
                 resume = best[1]
         return found
-
-
-def _regex_spans(pattern: re.Pattern[str], lowered: str) -> list[tuple[int, int]]:
-    """The spans ``finditer`` gives, with the left word boundary checked here.
-
-    ``_term_regex`` has no leading look-behind (so the engine can skip ahead to a
-    literal); a match that starts inside a longer word is dropped and the search goes
-    on from the next character, as the look-behind would have.
-    """
-    found: list[tuple[int, int]] = []
-    m = pattern.search(lowered)
-    while m is not None:
-        start, end = m.span()
-        if start and lowered[start - 1] in _WORD_SET:
-            m = pattern.search(lowered, start + 1)  # inside a longer word: look on
-            continue
-        found.append((start, end))
-        m = pattern.search(lowered, end if end > start else start + 1)
-    return found
 
 
 # Words before the last of some spellings, and their last words by leading word.
@@ -482,10 +462,13 @@ class TermSet:
 
     def _resolve(self, text: _Text, candidates: Iterable[_Candidate]) -> list[_Hit]:
         """Apply the claim rule to the candidates (in rank order): the first hits."""
-        # Claimed spans are disjoint: kept sorted, a span only needs its two neighbours
-        # checked (a scan of every claimed span was quadratic: 4 MB of text took minutes).
+        # Claimed spans kept sorted, so a span is checked against its neighbours only (a
+        # scan of every claimed span was quadratic: 4 MB of text took minutes). Non-empty
+        # claimed spans are disjoint; empty ones (an empty spelling) are points, which
+        # overlap a span only strictly inside it.
         starts: list[int] = []
         ends: list[int] = []
+        points: list[int] = []
         hits: list[_Hit] = []
         phrases = self._phrases
         for rank, words in candidates:
@@ -500,11 +483,19 @@ class TermSet:
             first: _Hit | None = None
             for start, end in spans:
                 k = bisect_right(starts, start)
-                if (k and ends[k - 1] > start) or (k < len(starts) and starts[k] < end):
-                    continue
+                if start == end:
+                    if k and starts[k - 1] < start < ends[k - 1]:
+                        continue
+                    insort(points, start)
+                else:
+                    if (k and ends[k - 1] > start) or (k < len(starts) and starts[k] < end):
+                        continue
+                    p = bisect_right(points, start)
+                    if p < len(points) and points[p] < end:
+                        continue
+                    starts.insert(k, start)
+                    ends.insert(k, end)
                 # Every unclaimed occurrence claims its span; the first is reported.
-                starts.insert(k, start)
-                ends.insert(k, end)
                 if first is None:
                     first = (start, self.terms[rank], end)
             if first is not None:
