@@ -51,7 +51,10 @@ def plans_stored(db: Path) -> int:
     if not db.exists():
         return 0
     with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM plans").fetchone()[0])
+        # The server opens its store on a worker thread at start-up: a refused first call
+        # may come before that opening has created the tables (no plan stored either way).
+        made = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'plans'").fetchone()
+        return int(conn.execute("SELECT COUNT(*) FROM plans").fetchone()[0]) if made else 0
 
 
 # --------------------------------------------------------------------------- placeholders
