@@ -202,11 +202,14 @@ class SQLStore:
         """Create one task (``ready``, or ``pending`` while a ``blockedBy`` is unfinished)."""
         return self._write(lambda u: tasks.create_task(u, new, actor))
 
-    def get_task(self, task_id: str, *, context: bool = False) -> TaskRecord:
+    def get_task(self, task_id: str, *, context: bool = False, history_page: int = 1) -> TaskRecord:
         """One task with ``blockedBy``/``blocks``, its history and rendered description
         (``None`` while a result it names does not exist yet); by id or reference_id
-        (``<plan_id>:<reference_id>``); ``context``: with what its run needs."""
-        return self._read(lambda u: tasks.get_task(u, task_id, context=context))
+        (``<plan_id>:<reference_id>``); ``context``: with what its run needs;
+        ``history_page``: 1 the newest events, 2 the page before, 0 all of them."""
+        return self._read(
+            lambda u: tasks.get_task(u, task_id, context=context, history_page=history_page)
+        )
 
     def list_tasks(
         self,
