@@ -48,9 +48,11 @@ Decisions documented here because the store enforces them:
   (``already_started``), because the work would finish before it; release the task
   first or give the new work its own task.
 - **Delete.** Standalone tasks can always be deleted (Claude Code parity). A plan task
-  that is ``claimed`` or ``running`` cannot (release or cancel it first). Deleting
-  strips the id from every ``blockedBy``/``blocks`` and re-settles the tasks it blocked;
-  its events go with it.
+  that is ``claimed`` or ``running`` cannot (release or cancel it first), nor a done one
+  (the plan's record), nor an unfinished one with unfinished dependents (they would be
+  released without its work: cancel it, or ``plan_patch`` remove, which re-links them).
+  Deleting strips the id from every ``blockedBy``/``blocks`` and re-settles the tasks it
+  blocked; its events go with it.
 - **Done is frozen.** A done task refuses status and work-field changes (subject,
   description, activeForm, owner, writes, reads, addBlockedBy, output, error); metadata
   merges, progress notes and new dependents (``addBlocks``) are still accepted.
