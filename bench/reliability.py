@@ -773,10 +773,14 @@ pid = plan.id
 timed("claim_next (a)", lambda: store.claim_next(pid, owner="w", limit=1))
 timed("start a", lambda: store.update_task(f"{pid}.a", TaskChanges(status="in_progress"),
                                            actor="w"))
-output = "x" * (size - 1) + "\n"
+items, total = [], 2
+while total < size - 16:  # a JSON list just under the cap: conditions parse it
+    items.append(str(len(items))); total += len(items[-1]) + 1
+output = "[" + ",".join(items) + "]"
 timed("complete a with the output", lambda: store.update_task(
     f"{pid}.a", TaskChanges(status="completed", output=output), actor="w"))
 timed("claim_next after it", lambda: store.claim_next(pid, owner="w", limit=1))
+timed("the next claim_next", lambda: store.claim_next(pid, owner="w", limit=1))
 timed("note on a dependent", lambda: store.update_task(
     f"{pid}.d{n - 1}", TaskChanges(note="progress"), actor="w"))
 store.close()
@@ -818,8 +822,8 @@ def transactions(baseline: Path | None, dependents: int, cap: float) -> str:
         ]
         rows.append(f"| {step} | " + " | ".join(cells) + " |")
     return (
-        f"One task with a 1,000,000-character output and {dependents:,} dependents, each "
-        "with a `when` condition on it (SQLite):\n\n" + "\n".join(rows)
+        f"One task with a 1,000,000-character output (a JSON list) and {dependents:,} "
+        "dependents, each with a `when` condition on it (SQLite):\n\n" + "\n".join(rows)
     )
 
 

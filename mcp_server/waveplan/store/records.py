@@ -170,23 +170,30 @@ def brief_records(
     cols = ", ".join(f"t.{c.strip()}" for c in TASK_COLUMNS.split(","))
     rows: dict[str, Row] = {}
     paths: dict[str, dict[str, list[str]]] = {}
+    with_feedback: list[str] = []
     for r in tx.rows(
-        f"SELECT {cols}, p.mode AS path_mode, p.path AS path_name FROM tasks t "
-        "LEFT JOIN task_paths p ON p.task_id = t.id "
+        f"SELECT {cols}, p.mode AS path_mode, p.path AS path_name, "
+        # whether review feedback waits (read below only then: one query per claim)
+        "EXISTS (SELECT 1 FROM feedback f WHERE f.task_id = t.id AND f.status = 'PENDING') "
+        "AS has_feedback FROM tasks t LEFT JOIN task_paths p ON p.task_id = t.id "
         f"WHERE t.id IN ({', '.join('?' * len(task_ids))}) ORDER BY t.seq, p.mode, p.position",
         list(task_ids),
     ):
-        rows.setdefault(r["id"], r)
+        if r["id"] not in rows:
+            rows[r["id"]] = r
+            if r["has_feedback"]:
+                with_feedback.append(r["id"])
         if r["path_mode"] is not None:
             paths.setdefault(r["id"], {}).setdefault(r["path_mode"], []).append(r["path_name"])
     pending: dict[str, list[str]] = {}
-    marks = ", ".join("?" * len(task_ids))
-    for r in tx.rows(
-        f"SELECT task_id, content FROM feedback WHERE task_id IN ({marks}) "
-        "AND status = 'PENDING' ORDER BY id",
-        list(task_ids),
-    ):
-        pending.setdefault(r["task_id"], []).append(r["content"])
+    if with_feedback:
+        marks = ", ".join("?" * len(with_feedback))
+        for r in tx.rows(
+            f"SELECT task_id, content FROM feedback WHERE task_id IN ({marks}) "
+            "AND status = 'PENDING' ORDER BY id",
+            with_feedback,
+        ):
+            pending.setdefault(r["task_id"], []).append(r["content"])
     now = _now_text()
     out = []
     for tid in task_ids:
