@@ -239,9 +239,10 @@ def launcher_python(env: dict[str, str]) -> str:
     return found
 
 
-def command(script: str | None, python: str) -> list[str]:
+def command(script: str | None, python: str = "") -> list[str]:
     launch = ["sh", str(REPO / "scripts" / "waveplan-launch"), "hook"]
     if script == "floor":
+        assert python, "the floor needs the launcher's interpreter"
         return [python, "-I", "-c", "pass"]  # -I: as the launcher starts it
     if script is None:
         return [*launch, "-c", "pass"]

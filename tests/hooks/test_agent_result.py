@@ -3,7 +3,10 @@ Code runs them: the DONE|<path> contract, tying a subagent to its task, recordin
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -403,3 +406,42 @@ def test_a_hook_past_its_deadline_exits_0_before_claude_codes_timeout(env, run_h
     )
     assert (run.code, run.stdout) == (0, "")
     assert "gave up after 1 s (failing open)" in run.stderr
+
+
+HOOKS = Path(__file__).resolve().parents[2] / "hooks"
+_NO_PYDANTIC = """
+import runpy, sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pydantic" or name.startswith(("pydantic.", "waveplan.models")):
+            raise ImportError("the DONE path imported " + name)
+sys.meta_path.insert(0, Refuse())
+sys.argv = [sys.argv[1]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_recording_a_done_result_imports_no_pydantic(env, store):
+    # issue 18: the DONE-recording hook under 100 ms; pydantic and the models cost ~90 ms
+    plan_id = create_plan(store, env, TWO_STEP)
+    [task] = store.claim_next(plan_id, owner="lead").claimed
+    write_output(task.output_file)
+    data = _result(env, prompt(task.id), f"DONE|{task.output_file}")
+    data["hook_event_name"] = data.get("hook_event_name", "PostToolUse")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            _NO_PYDANTIC,
+            str(Path(__file__).resolve().parents[2] / "hooks" / "post_agent.py"),
+        ],
+        input=json.dumps(data),
+        capture_output=True,
+        text=True,
+        env=env.environ(),
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "recorded as done" in proc.stdout, proc.stderr
+    assert store.get_task(task.id).status == "done"

@@ -164,6 +164,28 @@ def _started_at(task: Any, launch: Mapping[str, Any] | None) -> float | None:
     return None
 
 
+def _attempt_start(env: Mapping[str, str], task_id: str) -> float | None:
+    """When the task's current attempt started, from its history: through ``Peek`` where
+    it serves (no pydantic: the DONE path stays fast), else through the store."""
+    reader = open_reader(env)
+    if reader is None:
+        return None
+    try:
+        if hasattr(reader, "started_at"):
+            at = reader.started_at(task_id)
+            if at is None:
+                return None
+            from datetime import datetime
+
+            try:
+                return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                return None
+        return _started_at(reader.get_task(task_id), None)
+    finally:
+        reader.close()
+
+
 class Verdict(NamedTuple):
     """What became of a reply: ``accepted`` (recorded or already so), ``refused`` (the
     sender must fix it; ``message`` says why) or ``ignored`` (not this session's)."""
@@ -204,8 +226,7 @@ def _judge(
     try:
         started = _started_at(None, launch)
         if started is None and parse_done(text) is not None:  # only DONE needs the start
-            store = open_store(env)
-            started = _started_at(store.get_task(task_id), None) if store else None
+            started = _attempt_start(env, task_id)
         check = check_result(
             text, headers, payload.get("cwd"), expected=task.output_file, started_at=started
         )

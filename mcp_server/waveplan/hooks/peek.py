@@ -132,6 +132,19 @@ class Peek:
             lease_expires_at=row["lease_expires_at"],
         )
 
+    def started_at(self, task_id: str) -> str | None:
+        """When the task's current attempt began: its last move to claimed or running
+        (the stored time text), or ``None``."""
+        from waveplan.lifecycle import LEASED
+        from waveplan.store.repository import in_statuses
+
+        rows = self._rows(
+            "SELECT at FROM events WHERE task_id = ? AND kind = 'transition' AND to_status IN "
+            f"{in_statuses(LEASED)} ORDER BY id DESC LIMIT 1",
+            (task_id,),
+        )
+        return rows[0]["at"] if rows else None
+
     def list_tasks(self, *, plan_id: str | None = None) -> list[PeekTask]:
         """The tasks of a plan, in plan order, with all their dependencies."""
         deps: dict[str, list[str]] = {}
