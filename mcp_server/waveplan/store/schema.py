@@ -439,6 +439,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        9,
+        "the success-criterion loop: criterion attempts counted per run attempt",
+        (
+            # Hand-backs checked against the task's success_criterion (execution.criteria),
+            # and the run attempt (tasks.attempts) they were counted in: a retry by the
+            # failure policy starts a new run attempt, and the count starts again.
+            "ALTER TABLE tasks ADD COLUMN criterion_attempts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE tasks ADD COLUMN criterion_run INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
