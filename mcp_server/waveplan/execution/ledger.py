@@ -541,6 +541,7 @@ class Ledger:
             "criterion_run": t.attempts,
         }
         if verdict.action == "pass":
+            self.note(task_id, "progress", verdict.feedback)
             final = self.change(task_id, wanted, note=note, fields=counted)
             return final if final is not None else t.status
         check_transition(task_id, t.status, wanted, needs_review=t.needs_review)

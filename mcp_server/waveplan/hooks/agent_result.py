@@ -77,28 +77,72 @@ def final_text(tool_response: Any) -> str | None:
 # --------------------------------------------------------------------------- recording
 
 
-def record_output(store: Any, reader: Any, task_id: str, path: str) -> str:
+class Recorded(str):
+    """A recording's one-line summary, with the task's status afterwards."""
+
+    status: str
+    #: The success criterion sent the task back to ``revise`` (the summary says why).
+    sent_back: bool
+
+    def __new__(cls, text: str, status: str, sent_back: bool = False) -> Recorded:
+        made = super().__new__(cls, text)
+        made.status, made.sent_back = status, sent_back
+        return made
+
+
+#: Bytes of an output file read for its success-criterion report (its first lines).
+REPORT_BYTES = 4096
+
+
+def report_head(path: str) -> str:
+    """The first ``REPORT_BYTES`` of the output file at ``path`` (where its
+    success-criterion report is), ``""`` when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(REPORT_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def record_output(store: Any, reader: Any, task_id: str, path: str) -> Recorded:
     """Record ``path`` as the output of ``task_id``; return a one-line summary.
 
     ``claimed``/``ready``/``revise`` tasks are moved to ``running`` first (the lifecycle
     finishes only running tasks; starting asks the store's rules). A task that already
     holds this output is left alone. Writes go through ``Store.change_task`` (no
     pydantic), reads through ``reader`` (the fast ``Peek`` on SQLite).
+
+    The head of the file goes with the hand-back (``criterion_text``): for a task with a
+    success criterion the store reads the report there, and may send the task back to
+    ``revise`` or fail it (``execution.criteria``); the hook never runs the command.
     """
     from waveplan.store.requests import Changes
 
     task = reader.get_task(task_id)
     if task.output == path and task.status in (Status.DONE, Status.REVIEW):
-        return f"task {task_id} recorded as {task.status} with output {path}"
+        return Recorded(f"task {task_id} recorded as {task.status} with output {path}", task.status)
     if task.status in (Status.CLAIMED, Status.READY, Status.REVISE):
         note = "subagent finished; recording its output"
         store.change_task(task_id, Changes(status=Status.RUNNING, note=note), actor=ACTOR)
     done = store.change_task(
         task_id,
-        Changes(status="completed", output=path, note=f"subagent returned DONE|{path}"),
+        Changes(
+            status="completed",
+            output=path,
+            note=f"subagent returned DONE|{path}",
+            criterion_text=report_head(path),
+        ),
         actor=ACTOR,
     )
-    return f"task {task_id} recorded as {done.status} with output {path}"
+    if done.status in (Status.DONE, Status.REVIEW):
+        return Recorded(f"task {task_id} recorded as {done.status} with output {path}", done.status)
+    reason = store.get_task(task_id).reason or ""
+    if done.status == Status.REVISE:
+        return Recorded(
+            f"task {task_id} is not done: {reason.removeprefix('revise: ')}", done.status, True
+        )
+    return Recorded(f"task {task_id} failed its success criterion ({reason}); the plan's "
+                    f"failure policy made it {done.status}", done.status)  # fmt: skip
 
 
 def record_failure(store: Any, task_id: str, code: str, details: str) -> str:
@@ -166,7 +210,9 @@ def _started_at(task: Any, launch: Mapping[str, Any] | None) -> float | None:
 
 class Verdict(NamedTuple):
     """What became of a reply: ``accepted`` (recorded or already so), ``refused`` (the
-    sender must fix it; ``message`` says why) or ``ignored`` (not this session's)."""
+    sender must fix it; ``message`` says why), ``revise`` (recorded, and its success
+    criterion sent the task back: ``message`` is the feedback) or ``ignored`` (not this
+    session's)."""
 
     kind: str
     message: str
@@ -219,8 +265,12 @@ def _judge(
             if check.failure is not None:
                 summary = record_failure(store, task_id, *check.failure)
             else:
-                summary = record_output(store, reader, task_id, check.path or "") + "."
-                summary += _progress(reader, task_id) + _native_note(env, payload, task_id)
+                recorded = record_output(store, reader, task_id, check.path or "")
+                if recorded.sent_back:
+                    return Verdict("revise", f"waveplan: {recorded}")
+                summary = recorded + "." + _progress(reader, task_id)
+                if recorded.status in (Status.DONE, Status.REVIEW):
+                    summary += _native_note(env, payload, task_id)
         except WaveplanError as exc:
             return Verdict(
                 "accepted", f"waveplan: could not record the result of task {task_id}: {exc}"
@@ -429,9 +479,13 @@ def post_tool_use(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
         }
     if not verdict.message:
         return None
-    return {
-        "hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": verdict.message}
-    }
+    message = verdict.message
+    if verdict.kind == "revise":
+        message += (
+            " The subagent has ended: relaunch the task (its record carries this feedback) "
+            "so it fixes the work and reports the criterion again."
+        )
+    return {"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": message}}
 
 
 def subagent_stop(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any] | None:
@@ -442,6 +496,14 @@ def subagent_stop(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
     state = session_state(env, payload)
     text = payload.get("last_assistant_message")
     verdict = _judge(text, found.task_id, found.headers, payload, env, found.launch)
+    if verdict.kind == "revise":
+        # The success-criterion loop: the subagent is still here; it goes on with the
+        # feedback (the store bounds the attempts; its hand-back is judged again).
+        return {
+            "decision": "block",
+            "reason": f"{verdict.message} Then rewrite the header of your output file and "
+            "reply DONE|<path> again.",
+        }
     if verdict.kind != "refused":
         _finish(state, found)
         return None
