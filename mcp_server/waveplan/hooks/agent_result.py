@@ -210,7 +210,7 @@ def _started_at(task: Any, launch: Mapping[str, Any] | None) -> float | None:
 
 class Verdict(NamedTuple):
     """What became of a reply: ``accepted`` (recorded or already so), ``refused`` (the
-    sender must fix it; ``message`` says why), ``revise`` (recorded, and its success
+    sender must fix it; ``message`` says why), ``sent_back`` (recorded, and its success
     criterion sent the task back: ``message`` is the feedback) or ``ignored`` (not this
     session's)."""
 
@@ -267,7 +267,7 @@ def _judge(
             else:
                 recorded = record_output(store, reader, task_id, check.path or "")
                 if recorded.sent_back:
-                    return Verdict("revise", f"waveplan: {recorded}")
+                    return Verdict("sent_back", f"waveplan: {recorded}")
                 summary = recorded + "." + _progress(reader, task_id)
                 if recorded.status in (Status.DONE, Status.REVIEW):
                     summary += _native_note(env, payload, task_id)
@@ -480,7 +480,7 @@ def post_tool_use(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
     if not verdict.message:
         return None
     message = verdict.message
-    if verdict.kind == "revise":
+    if verdict.kind == "sent_back":
         message += (
             " The subagent has ended: relaunch the task (its record carries this feedback) "
             "so it fixes the work and reports the criterion again."
@@ -496,7 +496,7 @@ def subagent_stop(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
     state = session_state(env, payload)
     text = payload.get("last_assistant_message")
     verdict = _judge(text, found.task_id, found.headers, payload, env, found.launch)
-    if verdict.kind == "revise":
+    if verdict.kind == "sent_back":
         # The success-criterion loop: the subagent is still here; it goes on with the
         # feedback (the store bounds the attempts; its hand-back is judged again).
         return {
