@@ -92,6 +92,38 @@ def test_the_fifth_failing_hand_back_fails_the_task_and_lets_the_subagent_stop(
     assert "assert 404 == 200" in (task.error or "")  # the last output
 
 
+def test_a_foreground_result_after_the_last_attempt_is_not_recorded_again(
+    env, store, run_hook, launched
+):
+    task_id, out, _ = launched
+    for n in range(1, 6):
+        _stop(env, run_hook, out, report(1), active=n > 1)
+    assert store.get_task(task_id).status == "failed"
+    run = run_hook("post-agent", _foreground(env, task_id, out))
+    context = run.json["hookSpecificOutput"]["additionalContext"]
+    assert "failed its success criterion" in context and "failure policy" in context
+    task = store.get_task(task_id)
+    assert (task.status, task.attempts) == ("failed", 1)  # no new attempt was started
+
+
+def _foreground(env, task_id: str, out: str) -> dict:
+    text = prompt(task_id, out)
+    response = {
+        "status": "completed",
+        "prompt": text,
+        "agentId": "a1",
+        "content": [{"type": "text", "text": f"DONE|{out}"}],
+    }
+    return payload(
+        env,
+        "PostToolUse",
+        tool_name="Agent",
+        tool_input={"description": "run a task", "prompt": text},
+        tool_response=response,
+        tool_use_id="toolu_0001",
+    )
+
+
 def test_an_output_file_without_the_report_is_a_failing_attempt(env, store, run_hook, launched):
     task_id, out, _ = launched
     run = _stop(env, run_hook, out, "# Result\nall done\n", active=False)
@@ -104,24 +136,7 @@ def test_a_foreground_result_sent_back_tells_the_main_loop_to_relaunch(
 ):
     task_id, out, _ = launched
     write_output(out, report(1))
-    text = prompt(task_id, out)
-    response = {
-        "status": "completed",
-        "prompt": text,
-        "agentId": "a1",
-        "content": [{"type": "text", "text": f"DONE|{out}"}],
-    }
-    run = run_hook(
-        "post-agent",
-        payload(
-            env,
-            "PostToolUse",
-            tool_name="Agent",
-            tool_input={"description": "run a task", "prompt": text},
-            tool_response=response,
-            tool_use_id="toolu_0001",
-        ),
-    )
+    run = run_hook("post-agent", _foreground(env, task_id, out))
     context = run.json["hookSpecificOutput"]["additionalContext"]
     assert f"`{CMD}` failed: exit status 1 (attempt 1 of 5)" in context
     assert "relaunch the task" in context

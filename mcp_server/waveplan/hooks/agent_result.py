@@ -56,6 +56,11 @@ TRANSCRIPT_WAIT = 3.0
 CONFIRM_WAIT = 1.0
 #: ``error_code`` of a task whose subagent never handed back by contract.
 BAD_HANDBACK = "handback_refused"
+#: What the main loop is told when a task's success criterion failed its last attempt.
+_AFTER_CRITERION = (
+    "Apply the plan's failure policy: a retried task is relaunched with plan_next; else "
+    "skip it or ask the user."
+)
 
 
 def final_text(tool_response: Any) -> str | None:
@@ -81,12 +86,13 @@ class Recorded(str):
     """A recording's one-line summary, with the task's status afterwards."""
 
     status: str
-    #: The success criterion sent the task back to ``revise`` (the summary says why).
-    sent_back: bool
+    #: What the success criterion made of it: ``sent_back`` (to ``revise``; the summary
+    #: says why), ``criterion_failed`` (its last attempt failed), or ``None``.
+    criterion: str | None
 
-    def __new__(cls, text: str, status: str, sent_back: bool = False) -> Recorded:
+    def __new__(cls, text: str, status: str, criterion: str | None = None) -> Recorded:
         made = super().__new__(cls, text)
-        made.status, made.sent_back = status, sent_back
+        made.status, made.criterion = status, criterion
         return made
 
 
@@ -139,10 +145,13 @@ def record_output(store: Any, reader: Any, task_id: str, path: str) -> Recorded:
     reason = store.get_task(task_id).reason or ""
     if done.status == Status.REVISE:
         return Recorded(
-            f"task {task_id} is not done: {reason.removeprefix('revise: ')}", done.status, True
+            f"task {task_id} is not done: {reason.removeprefix('revise: ')}",
+            done.status,
+            "sent_back",
         )
     return Recorded(f"task {task_id} failed its success criterion ({reason}); the plan's "
-                    f"failure policy made it {done.status}", done.status)  # fmt: skip
+                    f"failure policy made it {done.status}", done.status,
+                    "criterion_failed")  # fmt: skip
 
 
 def record_failure(store: Any, task_id: str, code: str, details: str) -> str:
@@ -211,8 +220,8 @@ def _started_at(task: Any, launch: Mapping[str, Any] | None) -> float | None:
 class Verdict(NamedTuple):
     """What became of a reply: ``accepted`` (recorded or already so), ``refused`` (the
     sender must fix it; ``message`` says why), ``sent_back`` (recorded, and its success
-    criterion sent the task back: ``message`` is the feedback) or ``ignored`` (not this
-    session's)."""
+    criterion sent the task back: ``message`` is the feedback), ``criterion_failed``
+    (recorded, its criterion's last attempt failed) or ``ignored`` (not this session's)."""
 
     kind: str
     message: str
@@ -266,8 +275,9 @@ def _judge(
                 summary = record_failure(store, task_id, *check.failure)
             else:
                 recorded = record_output(store, reader, task_id, check.path or "")
-                if recorded.sent_back:
-                    return Verdict("sent_back", f"waveplan: {recorded}")
+                if recorded.criterion is not None:
+                    end = "" if recorded.endswith(".") else "."
+                    return Verdict(recorded.criterion, f"waveplan: {recorded}{end}")
                 summary = recorded + "." + _progress(reader, task_id)
                 if recorded.status in (Status.DONE, Status.REVIEW):
                     summary += _native_note(env, payload, task_id)
@@ -467,6 +477,13 @@ def post_tool_use(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
         return {
             "hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": message}
         }
+    if launch and launch.get("criterion_failed"):
+        # SubagentStop recorded it (the criterion's last attempt failed): say so, and do
+        # not record the same file again as a new attempt.
+        message = f"{launch['criterion_failed']} {_AFTER_CRITERION}"
+        return {
+            "hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": message}
+        }
     verdict = _judge(final_text(response), task_id, headers, payload, env, launch)
     if state is not None and launch and verdict.kind != "refused":
         state.launches.update(key, finished=True)
@@ -480,6 +497,8 @@ def post_tool_use(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
     if not verdict.message:
         return None
     message = verdict.message
+    if verdict.kind == "criterion_failed":
+        message += " " + _AFTER_CRITERION
     if verdict.kind == "sent_back":
         message += (
             " The subagent has ended: relaunch the task (its record carries this feedback) "
@@ -504,6 +523,8 @@ def subagent_stop(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
             "reason": f"{verdict.message} Then rewrite the header of your output file and "
             "reply DONE|<path> again.",
         }
+    if verdict.kind == "criterion_failed" and state is not None and found.launch_key:
+        state.launches.update(found.launch_key, criterion_failed=verdict.message)
     if verdict.kind != "refused":
         _finish(state, found)
         return None
