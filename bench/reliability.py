@@ -10,6 +10,7 @@ Run from the repository root::
     python bench/reliability.py budgets [--baseline DIR]   # hostile requests at full size
     python bench/reliability.py loop [--baseline DIR]      # HTTP latency beside 10k planning
     python bench/reliability.py slowloris [--baseline DIR] # partial requests, 128 descriptors
+    python bench/reliability.py transactions [--baseline DIR] [--dependents N]
 
 - **writers**: ``--workers`` MCP client processes, each with its own
   ``python -m waveplan serve`` over stdio, all on one database, ``--ops`` mixed calls
@@ -29,6 +30,12 @@ Run from the repository root::
   another source tree (``DIR/mcp_server``), each call capped at ``--cap`` seconds.
 - **loop**: one ``waveplan serve --http``; session A plans 10,000 tasks while session B
   calls ``score_complexity`` and ``task_list`` every 50 ms: B's latencies.
+- **transactions**: the longest write transactions the published limits admit: one task
+  with a 1,000,000-character output (the output cap) and ``--dependents`` tasks (default
+  9,999, the plan cap) each with a ``when`` condition on it. Times of the store calls
+  (each one write transaction) on SQLite, in a child process per source tree: creating
+  the plan, claiming and starting the task, completing it with the output (settles every
+  dependent), the ``claim_next`` after it, and a progress note on a dependent.
 - **slowloris**: ``serve --http`` with 128 descriptors; 150 connections send half a
   request and stall; then an ``initialize``: its status, and the bytes the server
   wrote to stderr.
@@ -742,6 +749,84 @@ def slowloris(baseline: Path | None, held: int) -> str:
     return "\n".join([head, *rows])
 
 
+# --------------------------------------------------------------------------- transactions
+
+_TXN_CHILD = r"""
+import json, sys, tempfile, time
+from pathlib import Path
+n, size = int(sys.argv[1]), int(sys.argv[2])
+from waveplan.models import PlanSpec
+from waveplan.planning.plan import build_plan
+from waveplan.store import open_store
+from waveplan.store.base import TaskChanges
+tasks = [{"id": "a", "subject": "Produce the data", "writes": []}] + [
+    {"id": f"d{i}", "subject": f"Use part {i}", "writes": [], "depends_on": ["a"],
+     "when": {"a": "result.size > 0"}} for i in range(n)]
+spec = PlanSpec.model_validate({"plan": {"max_concurrent": 64}, "tasks": tasks})
+result = build_plan(spec, agents=[], max_concurrent=64, output_dir="/tmp/waveplan-txn")
+store = open_store(str(Path(tempfile.mkdtemp()) / "t.sqlite3"))
+out = {}
+def timed(name, fn):
+    t = time.perf_counter(); got = fn(); out[name] = time.perf_counter() - t; return got
+plan = timed("create_plan", lambda: store.create_plan(spec, result, actor="lead"))
+pid = plan.id
+timed("claim_next (a)", lambda: store.claim_next(pid, owner="w", limit=1))
+timed("start a", lambda: store.update_task(f"{pid}.a", TaskChanges(status="in_progress"),
+                                           actor="w"))
+items, total = [], 2
+while total < size - 16:  # a JSON list just under the cap: conditions parse it
+    items.append(str(len(items))); total += len(items[-1]) + 1
+output = "[" + ",".join(items) + "]"
+timed("complete a with the output", lambda: store.update_task(
+    f"{pid}.a", TaskChanges(status="completed", output=output), actor="w"))
+timed("claim_next after it", lambda: store.claim_next(pid, owner="w", limit=1))
+timed("the next claim_next", lambda: store.claim_next(pid, owner="w", limit=1))
+timed("note on a dependent", lambda: store.update_task(
+    f"{pid}.d{n - 1}", TaskChanges(note="progress"), actor="w"))
+store.close()
+print(json.dumps(out))
+"""
+
+
+def transactions(baseline: Path | None, dependents: int, cap: float) -> str:
+    import json
+
+    sources: list[tuple[str, Path]] = [("this tree", ROOT)]
+    if baseline is not None:
+        sources.append((f"baseline {baseline}", baseline))
+    results: list[tuple[str, dict[str, float] | str]] = []
+    for label, source in sources:
+        env = {**os.environ, "PYTHONPATH": str(source / "mcp_server")}
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", _TXN_CHILD, str(dependents), "1000000"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=cap,
+            )
+            last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+            got: dict[str, float] | str = (
+                json.loads(last) if done.returncode == 0 else f"error: {done.stderr[-300:]}"
+            )
+        except subprocess.TimeoutExpired:
+            got = f"no answer within {cap:.0f} s"
+        results.append((label, got))
+    steps = next((list(g) for _, g in results if isinstance(g, dict)), [])
+    head = "| write transaction | " + " | ".join(label for label, _ in results) + " |"
+    rows = [head, "|---|" + "---:|" * len(results)]
+    for step in steps:
+        cells = [
+            f"{g[step] * 1000:,.0f} ms" if isinstance(g, dict) and step in g else str(g)
+            for _, g in results
+        ]
+        rows.append(f"| {step} | " + " | ".join(cells) + " |")
+    return (
+        f"One task with a 1,000,000-character output (a JSON list) and {dependents:,} "
+        "dependents, each with a `when` condition on it (SQLite):\n\n" + "\n".join(rows)
+    )
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], str]] = {
     "writers": lambda a: writers(a.workers, a.ops, a.backends.split(",")),
     "crashes": lambda a: crashes(a.rounds),
@@ -750,6 +835,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], str]] = {
     "budgets": lambda a: budgets(a.baseline, a.cap),
     "loop": lambda a: loop(a.baseline, a.tasks),
     "slowloris": lambda a: slowloris(a.baseline, a.held),
+    "transactions": lambda a: transactions(a.baseline, a.dependents, a.cap),
 }
 
 
@@ -764,6 +850,7 @@ def main() -> int:
     parser.add_argument("--cap", type=float, default=120.0, help="seconds per call at most")
     parser.add_argument("--tasks", type=int, default=10_000, help="loop: tasks planned")
     parser.add_argument("--held", type=int, default=150, help="slowloris: partial requests")
+    parser.add_argument("--dependents", type=int, default=9_999, help="transactions: fan-out")
     args = parser.parse_args()
     print(f"Machine: {describe()}\n")
     for name in SECTIONS if args.what == "all" else [args.what]:

@@ -284,3 +284,18 @@ def test_planning_leaves_the_garbage_collector_as_it_found_it(capsys, tmp_path):
     assert gc.isenabled()
     assert run(capsys, "plan", _tiny_plan(tmp_path, 3))[0] == 0
     assert gc.isenabled()
+
+
+def test_plan_resolves_paths_against_the_project(capsys, tmp_path):
+    # hostile review: the CLI passed no project, so /proj/src/app.py stayed "unknown"
+    plan = tmp_path / "p.yaml"
+    plan.write_text(
+        "tasks:\n  - {id: a, subject: Edit app, writes: [src/app.py]}\n"
+        "  - {id: b, subject: Edit app again, writes: [/proj/src/app.py]}\n"
+    )
+    code, _, err = run(capsys, "plan", str(plan))
+    assert code == 0 and "an absolute path; unknown" in err
+    code, out, err = run(capsys, "plan", str(plan), "--project", "/proj", "--format", "json")
+    assert code == 0 and "absolute" not in err
+    tasks = {t["id"]: t for t in json.loads(out)["tasks"]}
+    assert tasks["b"]["writes"] == ["src/app.py"] and tasks["b"]["wave"] == 2

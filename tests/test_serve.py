@@ -158,7 +158,7 @@ async def test_http_never_logs_the_token(http_with_token: HttpServer) -> None:
 async def test_http_on_loopback_without_a_token_is_open(http_open: HttpServer) -> None:
     async with Client(http_open.url) as client:
         tools = (await client.list_tools()).tools
-        assert len(tools) == 14
+        assert len(tools) == 15
 
 
 async def test_a_non_loopback_bind_accepts_only_its_own_and_allowed_host_headers(

@@ -299,6 +299,10 @@ async def test_the_other_tools_use_every_field(client: Client) -> None:
                                       {"id": "y", "subject": "Y", "writes": ["f"]}],
                             "waves": [["x", "y"]], "max_concurrent": 1, "read_write": "conflict"},
         "group_items": {"items": ["1", "2", "3"], "agents": 2},
+        # called in tests/test_server_patch.py; here: every published field is one it takes
+        "plan_patch": {"plan_id": pid, "expected_revision": 1, "add": [{"id": "c", "subject": "C"}],
+                       "remove": ["b"], "update": [{"id": "a", "fields": {"priority": "high"}}],
+                       "reason": "scope", "by": "lead"},
     }  # fmt: skip
     for name, arguments in used.items():
         covered(tools[name], arguments, name)

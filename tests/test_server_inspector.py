@@ -35,7 +35,7 @@ def test_inspector_lists_every_tool_and_finds_the_schemas_portable(tmp_path: Pat
     done = inspect(tmp_path / "t.sqlite3", "--method", "tools/list", "--strict")
     assert done.returncode == 0, done.stderr
     tools = json.loads(done.stdout)["tools"]
-    assert len(tools) == 14
+    assert len(tools) == 15
     assert all("outputSchema" in t for t in tools)
     assert "Warning" not in done.stderr
 

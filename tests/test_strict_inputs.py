@@ -77,9 +77,7 @@ async def test_every_tool_refuses_an_unknown_argument_by_name(client: Client) ->
 
 async def test_a_refused_call_changes_nothing(client: Client) -> None:
     before = (await client.call_tool("task_get", {"taskId": "1"})).structured_content
-    await refusal(
-        client, "task_update", {"taskId": "1", "subject": "Renamed", "priority": "urgent"}
-    )
+    await refusal(client, "task_update", {"taskId": "1", "subject": "Renamed", "colour": "red"})
     after = (await client.call_tool("task_get", {"taskId": "1"})).structured_content
     assert after["subject"] == "First" and after["version"] == before["version"]
 

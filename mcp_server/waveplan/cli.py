@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -44,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--read-write", choices=("allow", "conflict"), help="reader beside writer")
     plan.add_argument("--format", choices=PLAN_FORMATS, default="text")
     plan.add_argument("--output-dir", metavar="DIR", help="where task output files go")
+    plan.add_argument(
+        "--project",
+        metavar="DIR",
+        help="resolve declared paths against DIR (src/a.py and DIR/src/a.py are one file)",
+    )
     plan.add_argument(
         "--max-tasks",
         type=_positive,
@@ -103,6 +109,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             max_concurrent=args.max_concurrent,
             read_write=args.read_write,
             output_dir=args.output_dir,
+            project=os.path.abspath(args.project) if args.project else None,
         )
         rendered = render_plan(result, args.format)
     # In slices: writing a 60 MB plan at once would encode a second copy of it.

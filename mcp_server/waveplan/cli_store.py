@@ -479,7 +479,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     store = _open(args)
     try:
-        task = store.get_task(args.task)
+        task = store.get_task(args.task, history_page=0)  # a person reads it all
     finally:
         store.close()
     if args.format == "json":

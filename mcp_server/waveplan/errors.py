@@ -20,12 +20,14 @@ from typing import Any
 __all__ = [
     "ConflictingClaimError",
     "CycleError",
+    "DeleteRefusedError",
     "DuplicateTaskIdError",
     "InvalidPlanError",
     "InvalidTransitionError",
     "NotFoundError",
     "PatchRefusedError",
     "PlanFileError",
+    "ReviewWaiverError",
     "SelfDependencyError",
     "StaleRevisionError",
     "StoreError",
@@ -139,6 +141,26 @@ class InvalidTransitionError(WaveplanError):
         )
 
 
+class ReviewWaiverError(InvalidTransitionError):
+    """Dropping a task's review once its work started (a reviewer decides, not the worker).
+
+    >>> ReviewWaiverError("p1.a", "running").message
+    "task 'p1.a' is running: its review cannot be waived once work started (needs_review \
+stays); a reviewer decides with task_review"
+    """
+
+    code = "review_required"
+
+    def __init__(self, task_id: str, current: str) -> None:
+        WaveplanError.__init__(
+            self,
+            f"task {task_id!r} is {current}: its review cannot be waived once work started "
+            "(needs_review stays); a reviewer decides with task_review",
+            task_id=task_id,
+            current=str(current),
+        )
+
+
 class VersionConflictError(WaveplanError):
     """An update based on a stale ``expected_version``."""
 
@@ -192,6 +214,12 @@ class ConflictingClaimError(WaveplanError):
     """A task claimed or leased by someone else."""
 
     code = "claimed"
+
+
+class DeleteRefusedError(WaveplanError):
+    """A plan task whose deletion would lose the plan's record or release its dependents."""
+
+    code = "delete_refused"
 
 
 class StoreError(WaveplanError):

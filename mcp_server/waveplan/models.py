@@ -708,6 +708,9 @@ class TaskRecord(_Record):
     created_at: str
     updated_at: str
     history: list[TaskEvent] = Field(default_factory=list)
+    #: Events in all; ``history`` holds one page of them (the newest by default).
+    history_total: SkipJsonSchema[int] = 0
+    history_note: SkipJsonSchema[str | None] = None
     # The task model of the seeds (issue 12): what the task's run is given and leaves.
     # The first four are in task_get's output schema; the rest are returned all the same
     # and named in its description (tools/list is paid for on every turn).

@@ -99,11 +99,11 @@ def _read_file(path: str | Path) -> str:
     try:
         # A bounded read: /dev/zero, a pipe or a FIFO has no size to stat beforehand.
         with p.open("rb") as f:
-            data = f.read(MAX_PLAN_FILE_BYTES + 1)
-        if len(data) > MAX_PLAN_FILE_BYTES:
+            data = f.read(limit + 1)
+        if len(data) > limit:
             raise PlanFileError(
-                f"plan file {str(p)!r} is more than {MAX_PLAN_FILE_BYTES // (1024 * 1024)} MB "
-                "(the limit)"
+                f"plan file {str(p)!r} is more than {limit // (1024 * 1024)} MB "
+                f"(the limit for {plan_task_limit():,} tasks; --max-tasks raises both)"
             )
         text = data.decode("utf-8")
     except UnicodeDecodeError:

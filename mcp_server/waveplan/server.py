@@ -1163,9 +1163,14 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         )
 
     @tool(_READ)
-    def task_get(taskId: Id) -> TaskRecord:
+    def task_get(
+        taskId: Id,
+        # Named in the reply's history_note when there are earlier events (unpublished:
+        # tools/list is paid for on every turn).
+        history_page: Hidden[Annotated[int, Field(ge=0)]] = 1,
+    ) -> TaskRecord:
         """One task (id or reference_id): links, history, context, every field it has."""
-        return holder.get().get_task(taskId, context=True)
+        return holder.get().get_task(taskId, context=True, history_page=history_page)
 
     @tool(_READ)
     def task_list(

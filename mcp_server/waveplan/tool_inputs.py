@@ -92,12 +92,19 @@ flags.4: Input should be a valid boolean; (2 more)
     """
     problems: dict[str, str] = {}
     for error in exc.errors(include_url=False, include_input=False):
-        loc = [under] if under else []
-        where = ".".join(str(p) for p in [*loc, *error["loc"]] if not _is_tag(p)) or "input"
+        parts = [_part(p) for p in error["loc"] if not _is_tag(p)]
+        where = ".".join([under, *parts] if under else parts) or "input"
         problems.setdefault(where, _problem(error, where, accepted, tool))
     shown = [f"{where}: {problem}" for where, problem in list(problems.items())[:MAX_PROBLEMS]]
     left = len(problems) - len(shown)
     return "invalid_input: " + "; ".join(shown) + (f"; ({left} more)" if left else "")
+
+
+def _part(part: object) -> str:
+    # A key of the caller's (an input name, a metadata key) may hold a line break or a
+    # dot: quoted, the message stays one line and the path reads unambiguously.
+    text = str(part)
+    return text if text.isprintable() and "." not in text and text.strip() == text else repr(text)
 
 
 class StrictTool(Tool):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -57,13 +58,16 @@ def tool_results(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+# Claude Code appends its own notes to a tool result in some environments (a token
+# budget, a date change): not what the tool returned.
+_REMINDER = re.compile(r"\s*<system-reminder>.*?</system-reminder>", re.S)
+
+
 def _text_of(block: Mapping[str, Any]) -> str:
     content = block.get("content")
-    if isinstance(content, str):
-        return content
     if isinstance(content, list):
-        return "\n".join(c.get("text", "") for c in content if isinstance(c, dict))
-    return ""
+        content = "\n".join(c.get("text", "") for c in content if isinstance(c, dict))
+    return _REMINDER.sub("", content) if isinstance(content, str) else ""
 
 
 def last_tool_result_text(body: Mapping[str, Any]) -> str:

@@ -191,7 +191,10 @@ def test_plan_reads_at_most_the_limit_from_a_device_or_a_pipe(tmp_path: Path) ->
         preexec_fn=_limited,
     )
     assert done.returncode == 2
-    assert done.stderr == "waveplan: error: plan file '/dev/zero' is more than 3 MB (the limit)\n"
+    assert done.stderr == (
+        "waveplan: error: plan file '/dev/zero' is more than 3 MB "
+        "(the limit for 10,000 tasks; --max-tasks raises both)\n"
+    )
     four_mb = b"tasks:\n" + b"  - {id: a, subject: A}\n" + b"#" * (4 * 2**20) + b"\n"
     piped = subprocess.run(
         [sys.executable, "-m", "waveplan", "plan", "/dev/stdin"],
@@ -201,7 +204,11 @@ def test_plan_reads_at_most_the_limit_from_a_device_or_a_pipe(tmp_path: Path) ->
         preexec_fn=_limited,
     )
     assert piped.returncode == 2
-    assert piped.stderr.decode().strip().endswith("is more than 3 MB (the limit)")
+    assert (
+        piped.stderr.decode()
+        .strip()
+        .endswith("is more than 3 MB (the limit for 10,000 tasks; --max-tasks raises both)")
+    )
     small = subprocess.run(
         [sys.executable, "-m", "waveplan", "plan", "/dev/stdin"],
         input=b"tasks:\n  - {id: a, subject: A}\n",

@@ -281,3 +281,18 @@ def test_several_processes_drain_a_plan_claiming_every_task_exactly_once(
         assert check.get_plan(plan.id).status == "done"
     finally:
         check.close()
+
+
+def test_a_claim_hands_out_the_review_feedback_still_pending(store: Store) -> None:
+    # brief records read feedback only for tasks that have some (one query a claim)
+    make_plan(store, [task("a", metadata={"needs_review": True}), task("b")])
+    store.claim_next("p1", owner="w")
+    store.update_task("p1.a", TaskChanges(status="in_progress"), actor="w")
+    store.update_task("p1.a", TaskChanges(status="completed", output="v1"), actor="w")
+    store.review_task("p1.a", decision="reject", feedback="Wrong approach", actor="lead")
+    store.update_task("p1.a", TaskChanges(status="ready"), actor="lead")
+    got = store.claim_next("p1", owner="w", limit=2)
+    assert [(r.id, [f.content for f in r.feedback]) for r in got.claimed] == [
+        ("p1.a", ["Wrong approach"]),
+        ("p1.b", []),
+    ]

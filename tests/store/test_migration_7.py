@@ -1,4 +1,4 @@
-"""Migration 6 on a database made before it: events kept, the feed goes on, patches work."""
+"""Migration 7 (plan-level events) on an older database: events kept, the feed goes on."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from waveplan.store.base import TaskChanges
 from waveplan.store.schema import MIGRATIONS
 
 
-def _before_6() -> tuple:
-    return tuple(m for m in MIGRATIONS if m.version < 6)
+def _before_7() -> tuple:
+    return tuple(m for m in MIGRATIONS if m.version < 7)
 
 
 def _upgrade_keeps_the_feed(old_store, new_store_factory) -> None:  # type: ignore[no-untyped-def]
@@ -52,7 +52,7 @@ def test_sqlite_rebuilds_events_with_their_ids_seq_and_trigger(tmp_path: Path) -
     from waveplan.store.sqlite import SQLiteStore
 
     db = tmp_path / "old.sqlite3"
-    _upgrade_keeps_the_feed(SQLiteStore(db, migrations=_before_6()), lambda: SQLiteStore(db))
+    _upgrade_keeps_the_feed(SQLiteStore(db, migrations=_before_7()), lambda: SQLiteStore(db))
 
 
 @pytest.fixture
@@ -68,6 +68,6 @@ def test_postgres_lets_task_id_be_null_and_numbers_plan_events(blank_postgres: s
     from waveplan.store.postgres import PostgresStore
 
     _upgrade_keeps_the_feed(
-        PostgresStore(blank_postgres, migrations=_before_6()),
+        PostgresStore(blank_postgres, migrations=_before_7()),
         lambda: PostgresStore(blank_postgres),
     )

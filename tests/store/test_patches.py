@@ -372,3 +372,31 @@ def test_new_work_goes_to_the_open_wave_never_behind_the_barrier(store: Store) -
     assert done.moved == {}
     claim = store.claim_next(pid, owner="lead")
     assert [t.id for t in claim.claimed] == [f"{pid}.x"]  # runs beside b, barrier intact
+
+
+def test_a_patched_in_task_keeps_the_task_model_and_its_types_defaults(store: Store) -> None:
+    # plan_patch's new tasks are stored as plan_create stores them: deadline, tags,
+    # input, success criterion, parent, and their type's timeout and retries.
+    types = {"research": {"timeout": "10m", "retry": {"max_attempts": 4}}}
+    make_plan(store, [task("a")], task_types=types)
+    new = {
+        "id": "n",
+        "subject": "Research the options",
+        "type": "research",
+        "parent": "a",
+        "deadline": "2030-01-01T00:00:00Z",
+        "tags": ["spike", "docs"],
+        "input": {"topic": "queues"},
+        "success_criterion": "test -f notes.md",
+        "requirements": ["compare three"],
+        "writes": [],
+    }
+    store.patch_plan("p1", patch(expected_revision=1, add=[new]), actor="lead")
+    got = store.get_task("p1.n")
+    assert got.parent == "p1.a" and got.tags == ["spike", "docs"]
+    assert got.input == {"topic": "queues"} and got.success_criterion == "test -f notes.md"
+    assert got.requirements == ["compare three"] and got.deadline is not None
+    assert got.timeout == "10m" and got.retry is not None and got.retry.max_attempts == 4
+    assert [t.id for t in store.list_tasks(plan_id="p1", tag="spike")] == ["p1.n"]
+    store.patch_plan("p1", patch(expected_revision=2, remove=["n"]), actor="lead")
+    assert store.list_tasks(plan_id="p1", tag="spike") == []

@@ -176,5 +176,8 @@ def test_a_claimed_or_running_plan_task_cannot_be_deleted(store: Store) -> None:
     with pytest.raises(ConflictingClaimError, match="release it"):
         store.delete_task("p1.a", actor="me")
     store.update_task("p1.a", TaskChanges(status="ready"), actor="w")
+    # released, it still has a dependent waiting for it (issue 14: deleting it would
+    # release b): cancel it instead, or remove it with plan_patch
+    store.update_task("p1.b", TaskChanges(status="cancelled", note="not needed"), actor="me")
     store.delete_task("p1.a", actor="me")
-    assert statuses(store, "p1") == {"b": "ready"}
+    assert statuses(store, "p1") == {"b": "cancelled"}

@@ -49,6 +49,7 @@ remove 'a': it is done (only tasks that have not started can be removed)
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,6 +119,9 @@ class Settings:
     checkpointed: frozenset[str] = frozenset()
     #: How the plan compares paths (``planning.paths.path_key``); None: the platform's.
     case_sensitive: bool | None = None
+    #: The plan's ``task_types`` (``models.PlanSettings``): new and rewritten tasks get
+    #: their type's agent, timeout and retries as ``build_plan`` gives them.
+    types: Any = None
 
 
 @dataclass
@@ -287,17 +291,18 @@ def revise(
     # New and rewritten tasks get their agent first: a read-only check with undeclared
     # files writes only its output file, and is scheduled as such (as in build_plan).
     picked: dict[str, tuple[TaskSpec, TaskSpec, str, str]] = {}
+    typed = _typed(settings)
     for t in added.values():
         spec = _canonical(
             TaskSpec.model_validate(t.model_dump(exclude={"discovered_from", "checkpoint"}))
         )
-        effective, agent, why, _ = task_agent(spec, settings.agents)
+        effective, agent, why, _ = task_agent(spec, settings.agents, typed(spec))
         picked[t.id] = (spec, effective, agent, why)
     for tid, (spec, fields, note) in list(updates.items()):
         spec = _canonical(spec)
         updates[tid] = (spec, fields, note)
         if set(fields) & _AGENT_FIELDS:
-            effective, agent, why, _ = task_agent(spec, settings.agents)
+            effective, agent, why, _ = task_agent(spec, settings.agents, typed(spec))
             picked[tid] = (spec, effective, agent, why)
     nodes: list[_Node] = []
     touched = set(added) | set(updates) | set(out.relinked)
@@ -341,6 +346,7 @@ def revise(
     for t in added.values():
         spec, effective, agent, why = picked[t.id]
         entry = _entry(spec, effective, agent, why, out.waves[t.id], _reason_new(t, out))
+        _type_settings(entry, typed(spec))
         entry.output_file = _output_file(spec.subject, settings.output_dir, taken)
         out.added.append((spec, entry, t.discovered_from))
         out.scheduled[t.id] = entry
@@ -362,9 +368,10 @@ def revise(
         if tid in picked or base is None:
             _, effective, agent, why = picked.get(tid) or (
                 spec,
-                *task_agent(spec, settings.agents)[:3],
+                *task_agent(spec, settings.agents, typed(spec))[:3],
             )
             entry = _entry(spec, effective, agent, why, wave, reason)
+            _type_settings(entry, typed(spec))
             if base is not None:
                 entry.output_file, entry.role = base.output_file, base.role
             else:
@@ -764,6 +771,26 @@ def _canonical(spec: TaskSpec) -> TaskSpec:
     if writes == spec.writes and reads == spec.reads:
         return spec
     return spec.model_copy(update={"writes": writes, "reads": reads})
+
+
+def _typed(settings: Settings) -> Callable[[TaskSpec], Any]:
+    """Each task's type defaults (``plan.type_defaults``) under the plan's task types."""
+    from waveplan.planning.plan import type_defaults
+
+    plan = settings.types if settings.types is not None else _no_types()
+    return lambda spec: type_defaults(spec, plan)
+
+
+@functools.cache
+def _no_types() -> Any:
+    from waveplan.models import PlanSettings
+
+    return PlanSettings()
+
+
+def _type_settings(entry: ScheduledTask, typed: Any) -> None:
+    # As build_plan schedules them: the task's own timeout and retries over its type's.
+    entry.timeout, entry.retry = typed.timeout, typed.retry
 
 
 def _entry(

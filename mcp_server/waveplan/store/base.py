@@ -287,7 +287,9 @@ class Store(Protocol):
     # tasks
     def create_task(self, new: TaskNew, *, actor: str) -> TaskRecord: ...
 
-    def get_task(self, task_id: str) -> TaskRecord: ...
+    def get_task(
+        self, task_id: str, *, context: bool = False, history_page: int = 1
+    ) -> TaskRecord: ...
 
     def list_tasks(
         self,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from waveplan import lifecycle
 from waveplan.errors import StaleRevisionError
 from waveplan.lifecycle import Status
+from waveplan.store.plans import model_columns
 from waveplan.store.repository import placeholders_of, read_overlay, spec_of
 from waveplan.store.tx import Row, chunks, placeholders_for
 from waveplan.store.unit import Unit
@@ -122,6 +123,7 @@ def patch_plan(
         output_dir=default_output_dir(entries.output_files.values()),
         checkpointed=checkpointed,
         case_sensitive=None if plan["case_sensitive"] is None else bool(plan["case_sensitive"]),
+        types=_plan_types(plan),
     )
     revision = plan["revision"] + 1
 
@@ -397,6 +399,9 @@ def _write(
         for statement in (
             f"DELETE FROM events WHERE task_id IN ({marks})",
             f"DELETE FROM task_paths WHERE task_id IN ({marks})",
+            f"DELETE FROM task_tags WHERE task_id IN ({marks})",
+            f"DELETE FROM feedback WHERE task_id IN ({marks})",
+            f"UPDATE tasks SET parent_id = NULL WHERE parent_id IN ({marks})",
             f"DELETE FROM checkpoints WHERE task_id IN ({marks})",
             f"DELETE FROM dependencies WHERE task_id IN ({marks})",
             f"DELETE FROM dependencies WHERE depends_on IN ({marks})",
@@ -410,6 +415,7 @@ def _write(
     first = tx.next_counter("seq", len(added)) if added else 0
     rows: list[dict[str, Any]] = []
     paths: list[tuple[str, str, int, str]] = []
+    tags: list[tuple[str, str, int]] = []
     edges: list[tuple[str, str, int, str | None]] = []
     events: list[tuple[Any, ...]] = []
     for n, (spec, entry, found) in enumerate(rev.added):
@@ -445,8 +451,11 @@ def _write(
                 "updated_at": at,
                 "review_required": 1 if review else 0,
                 "placeholders_json": json.dumps(list(placeholders_of(spec.description))),
+                # the task model's columns, as plan_create stores them
+                **model_columns(plan_id, entry, spec),
             }
         )
+        tags += [(tid, tag, n) for n, tag in enumerate(dict.fromkeys(spec.tags))]
         paths += [(tid, "write", i, p) for i, p in enumerate(entry.writes)]
         paths += [(tid, "read", i, p) for i, p in enumerate(entry.reads)]
         needs = set(spec.requires_success)
@@ -462,6 +471,7 @@ def _write(
     if rows:
         insert_tasks(tx, rows)
         tx.many("INSERT INTO task_paths (task_id, mode, position, path) VALUES (?, ?, ?, ?)", paths)
+        tx.many("INSERT INTO task_tags (task_id, tag, position) VALUES (?, ?, ?)", tags)
         tx.many(
             "INSERT INTO dependencies (task_id, depends_on, requires_success, when_expr) "
             "VALUES (?, ?, ?, ?)",
@@ -781,6 +791,15 @@ def _summary(u: Unit, plan_id: str, rev: Revision, patch: PlanPatch, actor: str)
         "moved": {sid(t): why for t, why in moved.items()},
         "moved_count": len(rev.moved),
     }
+
+
+def _plan_types(plan: Row) -> Any:
+    """The plan's task types as ``PlanSettings`` (``None``: it has none)."""
+    if not plan.get("types_json"):
+        return None
+    from waveplan.models import PlanSettings
+
+    return PlanSettings(task_types=json.loads(plan["types_json"]))
 
 
 def _event_note(summary: dict[str, Any]) -> str:

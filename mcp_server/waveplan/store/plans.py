@@ -155,7 +155,7 @@ def create_plan(
                 "review_required": 1 if review else 0,
                 "reported_attempt": 0,
                 "placeholders_json": json.dumps(list(placeholders_of(t.description))),
-                **_model_columns(plan_id, t, src),
+                **model_columns(plan_id, t, src),
             }
         )
         if src is not None and src.tags:
@@ -200,7 +200,7 @@ def create_plan(
     return plan_record(tx, u.repo, u.repo.plan_row(tx, plan_id))
 
 
-def _model_columns(plan_id: str, t: ScheduledTask, src: TaskSpec | None) -> dict[str, Any]:
+def model_columns(plan_id: str, t: ScheduledTask, src: TaskSpec | None) -> dict[str, Any]:
     """The task model's columns (``store.fields``) of a planned task."""
     retry = t.retry.model_dump(exclude_none=True, exclude_defaults=True) if t.retry else None
     values: dict[str, Any] = {

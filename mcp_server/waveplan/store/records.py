@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from waveplan.store.base import TaskSummary
 
 __all__ = [
+    "HISTORY_PAGE",
     "brief_records",
     "plan_record",
     "plan_records",
@@ -65,10 +66,25 @@ def render(tx: Tx, repo: Repository, row: Row, plan: Row | None = None) -> str:
     )
 
 
+HISTORY_PAGE = 100
+"""Events per page of a task's history (``task_get`` returns the newest page)."""
+
+
 def task_record(
-    tx: Tx, repo: Repository, row: Row, plan: Row | None = None, *, now: str | None = None
+    tx: Tx,
+    repo: Repository,
+    row: Row,
+    plan: Row | None = None,
+    *,
+    now: str | None = None,
+    history_page: int = 1,
 ) -> TaskRecord:
-    """One task with its links, files, history and rendered description."""
+    """One task with its links, files, history and rendered description.
+
+    ``history_page`` 1 is the newest ``HISTORY_PAGE`` events, 2 the page before, and
+    so on (each oldest first); 0 is the whole history. A task's notes are capped in
+    size, not in number: paging keeps one record bounded however long a task ran.
+    """
     from waveplan.models import TaskEvent, TaskRecord
 
     task_id = row["id"]
@@ -95,6 +111,15 @@ def task_record(
         (task_id,),
     ):
         (writes if r["mode"] == "write" else reads).append(r["path"])
+    total = tx.rows("SELECT COUNT(*) AS n FROM events WHERE task_id = ?", (task_id,))[0]["n"]
+    query = "SELECT at, actor, kind, from_status, to_status, note FROM events WHERE task_id = ? "
+    if history_page == 0:
+        rows = tx.rows(query + "ORDER BY id", (task_id,))
+    else:
+        offset = (max(history_page, 1) - 1) * HISTORY_PAGE
+        rows = tx.rows(
+            query + "ORDER BY id DESC LIMIT ? OFFSET ?", (task_id, HISTORY_PAGE, offset)
+        )[::-1]
     history = [
         TaskEvent(
             at=r["at"],
@@ -104,12 +129,16 @@ def task_record(
             to_status=r["to_status"],
             note=r["note"],
         )
-        for r in tx.rows(
-            "SELECT at, actor, kind, from_status, to_status, note FROM events "
-            "WHERE task_id = ? ORDER BY id",
-            (task_id,),
-        )
+        for r in rows
     ]
+    page = max(history_page, 1)
+    earlier = total - page * HISTORY_PAGE if history_page else 0
+    note = (
+        f"history: events {max(earlier, 0) + 1}-{max(earlier, 0) + len(history)} of {total:,}; "
+        f"task_get(history_page={page + 1}) for earlier ones"
+        if earlier > 0
+        else None
+    )
     try:
         rendered: str | None = render(tx, repo, row, plan)
     except WaveplanError:
@@ -123,6 +152,8 @@ def task_record(
         reads=reads,
         rendered_description=rendered,
         history=history,
+        history_total=total,
+        history_note=note,
         **_model_fields(tx, row, now or _now_text()),
     )
 
@@ -139,23 +170,30 @@ def brief_records(
     cols = ", ".join(f"t.{c.strip()}" for c in TASK_COLUMNS.split(","))
     rows: dict[str, Row] = {}
     paths: dict[str, dict[str, list[str]]] = {}
+    with_feedback: list[str] = []
     for r in tx.rows(
-        f"SELECT {cols}, p.mode AS path_mode, p.path AS path_name FROM tasks t "
-        "LEFT JOIN task_paths p ON p.task_id = t.id "
+        f"SELECT {cols}, p.mode AS path_mode, p.path AS path_name, "
+        # whether review feedback waits (read below only then: one query per claim)
+        "EXISTS (SELECT 1 FROM feedback f WHERE f.task_id = t.id AND f.status = 'PENDING') "
+        "AS has_feedback FROM tasks t LEFT JOIN task_paths p ON p.task_id = t.id "
         f"WHERE t.id IN ({', '.join('?' * len(task_ids))}) ORDER BY t.seq, p.mode, p.position",
         list(task_ids),
     ):
-        rows.setdefault(r["id"], r)
+        if r["id"] not in rows:
+            rows[r["id"]] = r
+            if r["has_feedback"]:
+                with_feedback.append(r["id"])
         if r["path_mode"] is not None:
             paths.setdefault(r["id"], {}).setdefault(r["path_mode"], []).append(r["path_name"])
     pending: dict[str, list[str]] = {}
-    marks = ", ".join("?" * len(task_ids))
-    for r in tx.rows(
-        f"SELECT task_id, content FROM feedback WHERE task_id IN ({marks}) "
-        "AND status = 'PENDING' ORDER BY id",
-        list(task_ids),
-    ):
-        pending.setdefault(r["task_id"], []).append(r["content"])
+    if with_feedback:
+        marks = ", ".join("?" * len(with_feedback))
+        for r in tx.rows(
+            f"SELECT task_id, content FROM feedback WHERE task_id IN ({marks}) "
+            "AND status = 'PENDING' ORDER BY id",
+            with_feedback,
+        ):
+            pending.setdefault(r["task_id"], []).append(r["content"])
     now = _now_text()
     out = []
     for tid in task_ids:

@@ -48,9 +48,11 @@ Decisions documented here because the store enforces them:
   (``already_started``), because the work would finish before it; release the task
   first or give the new work its own task.
 - **Delete.** Standalone tasks can always be deleted (Claude Code parity). A plan task
-  that is ``claimed`` or ``running`` cannot (release or cancel it first). Deleting
-  strips the id from every ``blockedBy``/``blocks`` and re-settles the tasks it blocked;
-  its events go with it.
+  that is ``claimed`` or ``running`` cannot (release or cancel it first), nor a done one
+  (the plan's record), nor an unfinished one with unfinished dependents (they would be
+  released without its work: cancel it, or ``plan_patch`` remove, which re-links them).
+  Deleting strips the id from every ``blockedBy``/``blocks`` and re-settles the tasks it
+  blocked; its events go with it.
 - **Done is frozen.** A done task refuses status and work-field changes (subject,
   description, activeForm, owner, writes, reads, addBlockedBy, output, error); metadata
   merges, progress notes and new dependents (``addBlocks``) are still accepted.
@@ -202,11 +204,14 @@ class SQLStore:
         """Create one task (``ready``, or ``pending`` while a ``blockedBy`` is unfinished)."""
         return self._write(lambda u: tasks.create_task(u, new, actor))
 
-    def get_task(self, task_id: str, *, context: bool = False) -> TaskRecord:
+    def get_task(self, task_id: str, *, context: bool = False, history_page: int = 1) -> TaskRecord:
         """One task with ``blockedBy``/``blocks``, its history and rendered description
         (``None`` while a result it names does not exist yet); by id or reference_id
-        (``<plan_id>:<reference_id>``); ``context``: with what its run needs."""
-        return self._read(lambda u: tasks.get_task(u, task_id, context=context))
+        (``<plan_id>:<reference_id>``); ``context``: with what its run needs;
+        ``history_page``: 1 the newest events, 2 the page before, 0 all of them."""
+        return self._read(
+            lambda u: tasks.get_task(u, task_id, context=context, history_page=history_page)
+        )
 
     def list_tasks(
         self,

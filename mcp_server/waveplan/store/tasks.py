@@ -15,13 +15,19 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from waveplan import lifecycle
-from waveplan.errors import ConflictingClaimError, NotFoundError, VersionConflictError
+from waveplan.errors import (
+    ConflictingClaimError,
+    DeleteRefusedError,
+    NotFoundError,
+    ReviewWaiverError,
+    VersionConflictError,
+)
 from waveplan.execution.dispatch import settle_snapshot
 from waveplan.execution.effects import Move, Note
 from waveplan.execution.ledger import Ledger
 from waveplan.execution.snapshot import Snapshot
 from waveplan.execution.state import ExecTask
-from waveplan.lifecycle import FROZEN, LEASED, Status
+from waveplan.lifecycle import FINISHED, FROZEN, LEASED, UNSTARTED, Status
 from waveplan.store.fields import (
     details,
     details_json,
@@ -366,14 +372,15 @@ def _birth(
 # --------------------------------------------------------------------------- read
 
 
-def get_task(u: Unit, task_id: str, *, context: bool = False) -> TaskRecord:
-    """One task; ``context``: with what its run needs (``records.task_context``). The
-    task may be named by ``reference_id`` too (within its plan, ``<plan_id>:<ref>``,
-    or among standalone tasks)."""
+def get_task(u: Unit, task_id: str, *, context: bool = False, history_page: int = 1) -> TaskRecord:
+    """One task; ``context``: with what its run needs (``records.task_context``);
+    ``history_page``: which page of its history (``records.task_record``). The task may
+    be named by ``reference_id`` too (within its plan, ``<plan_id>:<ref>``, or among
+    standalone tasks)."""
     from waveplan.store.records import task_context
 
     row = _row_by_name(u, task_id)
-    record = task_record(u.tx, u.repo, row, now=u.at)
+    record = task_record(u.tx, u.repo, row, now=u.at, history_page=history_page)
     if context:
         record.context = task_context(u.tx, u.repo, row)
     return record
@@ -465,9 +472,19 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
             new_metadata.pop(key, None)
         else:
             new_metadata[key] = value
+    checkpointed = _has_checkpoint(u, task_id)
     review = lifecycle.needs_review(
-        row["task_type"], new_metadata, approval_checkpoint=_has_checkpoint(u, task_id)
+        row["task_type"], new_metadata, approval_checkpoint=checkpointed
     )
+    # Waiving review is a planning decision: once work started (or in the call that
+    # completes it) only a reviewer decides, through task_review.
+    if (
+        not review
+        and new_metadata != metadata
+        and (current not in UNSTARTED or changes.status is not None)
+        and lifecycle.needs_review(row["task_type"], metadata, approval_checkpoint=checkpointed)
+    ):
+        raise ReviewWaiverError(task_id, current.value)
     wanted = (
         lifecycle.resolve_alias(changes.status, needs_review=review) if changes.status else None
     )
@@ -829,6 +846,39 @@ def delete_task(u: Unit, task_id: str, actor: str) -> None:
     _delete(u, u.repo.task_row(u.tx, task_id), actor)
 
 
+def _check_plan_delete(u: Unit, row: Row, dependents: list[str]) -> None:
+    """Refuse deleting a plan task that is done (the plan's record of what it did) or
+    unfinished with unfinished dependents (deleting it would release them without the
+    work they wait for). Standalone tasks keep Claude Code's delete."""
+    task_id = row["id"]
+    if row["status"] in FROZEN:
+        raise DeleteRefusedError(
+            f"task {task_id!r} is {row['status']}: its result and history are the plan's "
+            "record of what was done; a finished plan task stays (cancel a plan to drop it)",
+            task_id=task_id,
+            status=row["status"],
+        )
+    if Status(row["status"]) in FINISHED or not dependents:
+        return
+    rows = u.tx.rows(
+        "SELECT id, status FROM tasks WHERE id IN ("
+        + ", ".join("?" * len(dependents))
+        + ") ORDER BY seq",
+        tuple(dependents),
+    )
+    waiting = [r["id"] for r in rows if Status(r["status"]) not in FINISHED]
+    if waiting:
+        shown = ", ".join(repr(t) for t in waiting[:5]) + (" ..." if len(waiting) > 5 else "")
+        verb = "waits" if len(waiting) == 1 else "wait"
+        raise DeleteRefusedError(
+            f"task {task_id!r} is not finished and {shown} {verb} for it: deleting it would "
+            "let them start without its work. Cancel it (its dependents are cancelled with "
+            "it), or remove it with plan_patch, which re-links them to its dependencies",
+            task_id=task_id,
+            dependents=waiting,
+        )
+
+
 def _delete(u: Unit, row: Row, actor: str) -> None:
     tx = u.tx
     task_id = row["id"]
@@ -844,6 +894,8 @@ def _delete(u: Unit, row: Row, actor: str) -> None:
         r["task_id"]
         for r in tx.rows("SELECT task_id FROM dependencies WHERE depends_on = ?", (task_id,))
     ]
+    if row["plan_id"] is not None:
+        _check_plan_delete(u, row, dependents)
     for statement in (
         "DELETE FROM events WHERE task_id = ?",
         "DELETE FROM task_paths WHERE task_id = ?",
