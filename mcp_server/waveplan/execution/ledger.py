@@ -36,6 +36,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from waveplan.errors import WaveplanError
+from waveplan.execution.criteria import CRITERION_FAILED, CriterionVerdict
 from waveplan.execution.dispatch import Dispatch, dispatch_snapshot, settle_snapshot
 from waveplan.execution.effects import CheckpointSet, Effect, FeedbackSet, Move, Note, PlanSet
 from waveplan.execution.policies import (
@@ -515,6 +516,53 @@ class Ledger:
             checkpoints[task_id] = replace(cp, approved=True)
             self.base = replace(self.base, checkpoints=checkpoints)
         self._dirty = True
+
+    # ------------------------------------------------------------------ criteria
+
+    def hand_back_checked(
+        self,
+        task_id: str,
+        wanted: Status,
+        verdict: CriterionVerdict,
+        *,
+        note: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> Status:
+        """A hand-back (to ``done``/``review``) of a task with a success criterion, as
+        ``execution.criteria.judge_hand_back`` decided: ``pass`` hands back as
+        ``change`` does; ``revise`` is an automatic review (``review -> revise`` by the
+        system, the verdict as the feedback); ``fail`` is a ``criterion_failed``
+        failure the plan's policy decides on. The attempts counted ride on the first
+        move, with the run attempt they belong to."""
+        t = self.task(task_id)
+        counted = {
+            **(fields or {}),
+            "criterion_attempts": verdict.attempts,
+            "criterion_run": t.attempts,
+        }
+        if verdict.action == "pass":
+            self.note(task_id, "progress", verdict.feedback)
+            final = self.change(task_id, wanted, note=note, fields=counted)
+            return final if final is not None else t.status
+        check_transition(task_id, t.status, wanted, needs_review=t.needs_review)
+        self._refuse_open_subtasks(task_id, wanted)
+        if verdict.action == "fail":
+            assert verdict.error is not None
+            final = self.fail(
+                task_id, CRITERION_FAILED, error=verdict.error, note=verdict.feedback, **counted
+            )
+            return final if final is not None else self.task(task_id).status
+        self.move(task_id, Status.REVIEW, note, **counted)
+        self.effects.append(FeedbackSet(task_id, add=verdict.feedback, actor=SYSTEM_ACTOR))
+        self.move(
+            task_id,
+            Status.REVISE,
+            f"revise: {verdict.feedback}",
+            actor=SYSTEM_ACTOR,
+            kind="review",
+            via_review=True,
+        )
+        return Status.REVISE
 
     # ------------------------------------------------------------------ time
 

@@ -56,6 +56,11 @@ TRANSCRIPT_WAIT = 3.0
 CONFIRM_WAIT = 1.0
 #: ``error_code`` of a task whose subagent never handed back by contract.
 BAD_HANDBACK = "handback_refused"
+#: What the main loop is told when a task's success criterion failed its last attempt.
+_AFTER_CRITERION = (
+    "Apply the plan's failure policy: a retried task is relaunched with plan_next; else "
+    "skip it or ask the user."
+)
 
 
 def final_text(tool_response: Any) -> str | None:
@@ -77,28 +82,76 @@ def final_text(tool_response: Any) -> str | None:
 # --------------------------------------------------------------------------- recording
 
 
-def record_output(store: Any, reader: Any, task_id: str, path: str) -> str:
+class Recorded(str):
+    """A recording's one-line summary, with the task's status afterwards."""
+
+    status: str
+    #: What the success criterion made of it: ``sent_back`` (to ``revise``; the summary
+    #: says why), ``criterion_failed`` (its last attempt failed), or ``None``.
+    criterion: str | None
+
+    def __new__(cls, text: str, status: str, criterion: str | None = None) -> Recorded:
+        made = super().__new__(cls, text)
+        made.status, made.criterion = status, criterion
+        return made
+
+
+#: Bytes of an output file read for its success-criterion report (its first lines).
+REPORT_BYTES = 4096
+
+
+def report_head(path: str) -> str:
+    """The first ``REPORT_BYTES`` of the output file at ``path`` (where its
+    success-criterion report is), ``""`` when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(REPORT_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def record_output(store: Any, reader: Any, task_id: str, path: str) -> Recorded:
     """Record ``path`` as the output of ``task_id``; return a one-line summary.
 
     ``claimed``/``ready``/``revise`` tasks are moved to ``running`` first (the lifecycle
     finishes only running tasks; starting asks the store's rules). A task that already
     holds this output is left alone. Writes go through ``Store.change_task`` (no
     pydantic), reads through ``reader`` (the fast ``Peek`` on SQLite).
+
+    The head of the file goes with the hand-back (``criterion_text``): for a task with a
+    success criterion the store reads the report there, and may send the task back to
+    ``revise`` or fail it (``execution.criteria``); the hook never runs the command.
     """
     from waveplan.store.requests import Changes
 
     task = reader.get_task(task_id)
     if task.output == path and task.status in (Status.DONE, Status.REVIEW):
-        return f"task {task_id} recorded as {task.status} with output {path}"
+        return Recorded(f"task {task_id} recorded as {task.status} with output {path}", task.status)
     if task.status in (Status.CLAIMED, Status.READY, Status.REVISE):
         note = "subagent finished; recording its output"
         store.change_task(task_id, Changes(status=Status.RUNNING, note=note), actor=ACTOR)
     done = store.change_task(
         task_id,
-        Changes(status="completed", output=path, note=f"subagent returned DONE|{path}"),
+        Changes(
+            status="completed",
+            output=path,
+            note=f"subagent returned DONE|{path}",
+            criterion_text=report_head(path),
+        ),
         actor=ACTOR,
     )
-    return f"task {task_id} recorded as {done.status} with output {path}"
+    if done.status in (Status.DONE, Status.REVIEW):
+        return Recorded(f"task {task_id} recorded as {done.status} with output {path}", done.status)
+    reason = store.get_task(task_id).reason or ""
+    if done.status == Status.REVISE:
+        return Recorded(
+            f"task {task_id} is not done: {reason.removeprefix('revise: ')}",
+            done.status,
+            "sent_back",
+        )
+    return Recorded(f"task {task_id} failed its success criterion ({reason}); the plan's "
+                    f"failure policy made it {done.status}", done.status,
+                    "criterion_failed")  # fmt: skip
 
 
 def record_failure(store: Any, task_id: str, code: str, details: str) -> str:
@@ -188,7 +241,9 @@ def _attempt_start(env: Mapping[str, str], task_id: str) -> float | None:
 
 class Verdict(NamedTuple):
     """What became of a reply: ``accepted`` (recorded or already so), ``refused`` (the
-    sender must fix it; ``message`` says why) or ``ignored`` (not this session's)."""
+    sender must fix it; ``message`` says why), ``sent_back`` (recorded, and its success
+    criterion sent the task back: ``message`` is the feedback), ``criterion_failed``
+    (recorded, its criterion's last attempt failed) or ``ignored`` (not this session's)."""
 
     kind: str
     message: str
@@ -240,8 +295,13 @@ def _judge(
             if check.failure is not None:
                 summary = record_failure(store, task_id, *check.failure)
             else:
-                summary = record_output(store, reader, task_id, check.path or "") + "."
-                summary += _progress(reader, task_id) + _native_note(env, payload, task_id)
+                recorded = record_output(store, reader, task_id, check.path or "")
+                if recorded.criterion is not None:
+                    end = "" if recorded.endswith(".") else "."
+                    return Verdict(recorded.criterion, f"waveplan: {recorded}{end}")
+                summary = recorded + "." + _progress(reader, task_id)
+                if recorded.status in (Status.DONE, Status.REVIEW):
+                    summary += _native_note(env, payload, task_id)
         except WaveplanError as exc:
             return Verdict(
                 "accepted", f"waveplan: could not record the result of task {task_id}: {exc}"
@@ -438,6 +498,13 @@ def post_tool_use(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
         return {
             "hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": message}
         }
+    if launch and launch.get("criterion_failed"):
+        # SubagentStop recorded it (the criterion's last attempt failed): say so, and do
+        # not record the same file again as a new attempt.
+        message = f"{launch['criterion_failed']} {_AFTER_CRITERION}"
+        return {
+            "hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": message}
+        }
     verdict = _judge(final_text(response), task_id, headers, payload, env, launch)
     if state is not None and launch and verdict.kind != "refused":
         state.launches.update(key, finished=True)
@@ -450,9 +517,15 @@ def post_tool_use(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
         }
     if not verdict.message:
         return None
-    return {
-        "hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": verdict.message}
-    }
+    message = verdict.message
+    if verdict.kind == "criterion_failed":
+        message += " " + _AFTER_CRITERION
+    if verdict.kind == "sent_back":
+        message += (
+            " The subagent has ended: relaunch the task (its record carries this feedback) "
+            "so it fixes the work and reports the criterion again."
+        )
+    return {"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": message}}
 
 
 def subagent_stop(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any] | None:
@@ -463,6 +536,16 @@ def subagent_stop(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
     state = session_state(env, payload)
     text = payload.get("last_assistant_message")
     verdict = _judge(text, found.task_id, found.headers, payload, env, found.launch)
+    if verdict.kind == "sent_back":
+        # The success-criterion loop: the subagent is still here; it goes on with the
+        # feedback (the store bounds the attempts; its hand-back is judged again).
+        return {
+            "decision": "block",
+            "reason": f"{verdict.message} Then rewrite the header of your output file and "
+            "reply DONE|<path> again.",
+        }
+    if verdict.kind == "criterion_failed" and state is not None and found.launch_key:
+        state.launches.update(found.launch_key, criterion_failed=verdict.message)
     if verdict.kind != "refused":
         _finish(state, found)
         return None

@@ -24,8 +24,8 @@ from waveplan.errors import NotFoundError
 __all__ = ["SCHEMA_VERSION", "Peek", "PeekPlan", "PeekTask"]
 
 #: The store schema version this module can read.
-SCHEMA_VERSION = 7  # 4 the change feed, 5 plan documents, 6 the task model, 7 plan-level
-# events: none read
+SCHEMA_VERSION = 9  # 4 the change feed, 5 plan documents, 6 the task model, 7 plan-level
+# events, 9 criterion attempts: none read
 
 
 class PeekTask(NamedTuple):

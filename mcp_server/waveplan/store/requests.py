@@ -70,6 +70,9 @@ class Changes:
     summary: str | None = None
     memory: list[str] | None = None
     cost: Mapping[str, Any] | None = None
+    #: The text a hand-back's success-criterion report is read from when the output is
+    #: not that text (the DONE hook passes the head of the output file). Not published.
+    criterion_text: str | None = None
 
     def __post_init__(self) -> None:
         from waveplan.errors import WaveplanError

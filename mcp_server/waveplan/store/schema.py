@@ -439,6 +439,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        9,
+        "the success-criterion loop: criterion attempts counted per run attempt",
+        (
+            # Hand-backs checked against the task's success_criterion (execution.criteria),
+            # and the run attempt (tasks.attempts) they were counted in: a retry by the
+            # failure policy starts a new run attempt, and the count starts again.
+            "ALTER TABLE tasks ADD COLUMN criterion_attempts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE tasks ADD COLUMN criterion_run INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -452,11 +463,11 @@ def pending_migrations(
     Raises ``StoreError`` for a database made by a newer waveplan (its schema is
     unknown here; writing to it could corrupt it).
 
-    >>> pending_migrations(99)
+    >>> pending_migrations(99)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     waveplan.errors.StoreError: the database has schema version 99, newer than this \
-waveplan knows (7); upgrade waveplan or point $WAVEPLAN_DB at another database
+waveplan knows (...); upgrade waveplan or point $WAVEPLAN_DB at another database
     """
     versions = [m.version for m in migrations]
     if versions != sorted(set(versions)):

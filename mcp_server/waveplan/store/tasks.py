@@ -45,6 +45,7 @@ from waveplan.store.writer import event, insert_task, write_paths
 from waveplan.terms import PRIORITY_RANK
 
 if TYPE_CHECKING:
+    from waveplan.execution.criteria import CriterionVerdict
     from waveplan.models import TaskRecord
     from waveplan.store.base import TaskChanges, TaskNew, TaskSummary, UpdateResult
 
@@ -572,14 +573,20 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
     final: Status | None = None
     if wanted is not None:
         extra = {"owner": own["owner"]} if "owner" in own and wanted in LEASED else {}
-        final = ledger.change(
-            task_id,
-            wanted,
-            note=changes.note,
-            error_code=changes.error_code,
-            attempt=changes.attempt,
-            fields=extra,
-        )
+        verdict = _criterion_verdict(u, row, changes, wanted)
+        if verdict is not None:
+            final = ledger.hand_back_checked(
+                task_id, wanted, verdict, note=changes.note, fields=extra
+            )
+        else:
+            final = ledger.change(
+                task_id,
+                wanted,
+                note=changes.note,
+                error_code=changes.error_code,
+                attempt=changes.attempt,
+                fields=extra,
+            )
         if final is not None:
             updated.insert(0, "status")
     if gained and final is None:
@@ -634,6 +641,35 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
         after["version"],
         after["status"],
     )
+
+
+def _criterion_verdict(
+    u: Unit, row: Row, changes: Changes, wanted: Status
+) -> CriterionVerdict | None:
+    """The success-criterion verdict on a hand-back (``execution.criteria``), or ``None``
+    when this request is not one: the task has no criterion, or it is not moving from
+    work in progress to ``done``/``review``.
+
+    The report is read from one text: ``changes.criterion_text`` when the caller gives
+    it (the DONE hook: the head of the output file, whose path is the output), else the
+    output this request records, else the output already stored."""
+    from waveplan.criteria import parse_report
+    from waveplan.execution.criteria import judge_hand_back
+
+    command = details(row["details_json"]).get("success_criterion")
+    if not command or wanted not in (Status.DONE, Status.REVIEW):
+        return None
+    if Status(row["status"]) not in lifecycle.WORKING:
+        return None  # not a hand-back of work (the transition check says what is wrong)
+    text = changes.criterion_text
+    if text is None:
+        text = changes.output if changes.output is not None else row["output"]
+    counted = one(
+        u.tx, "SELECT criterion_attempts, criterion_run FROM tasks WHERE id = ?", (row["id"],)
+    )
+    assert counted is not None
+    before = counted["criterion_attempts"] if counted["criterion_run"] == row["attempts"] else 0
+    return judge_hand_back(command, parse_report(text), attempts_before=before, output=text)
 
 
 def _with_own(snap: Snapshot, task_id: str, review: bool, own: dict[str, Any]) -> Snapshot:

@@ -75,6 +75,8 @@ WRITABLE = frozenset(
         "reference_id",
         "details_json",
         "task_type",
+        "criterion_attempts",
+        "criterion_run",
     }
 )
 
