@@ -121,7 +121,11 @@ def _record_launch(payload: Mapping[str, Any], env: Mapping[str, str], task: Any
             "started_at": time.time(),
         },
     )
-    record_claim(env, state.session_id, task.id, owner=task.owner, via="launch")
+    from waveplan.hooks.ownership import held_token
+
+    # The launch keeps the claim's token: the hand-back proves the lease with it.
+    token = held_token(env, state.session_id, task.id)
+    record_claim(env, state.session_id, task.id, owner=task.owner, lease_token=token, via="launch")
 
 
 def _record_foreign_launch(payload: Mapping[str, Any], env: Mapping[str, str]) -> None:

@@ -77,13 +77,16 @@ def final_text(tool_response: Any) -> str | None:
 # --------------------------------------------------------------------------- recording
 
 
-def record_output(store: Any, reader: Any, task_id: str, path: str) -> str:
+def record_output(
+    store: Any, reader: Any, task_id: str, path: str, lease_token: str | None = None
+) -> str:
     """Record ``path`` as the output of ``task_id``; return a one-line summary.
 
     ``claimed``/``ready``/``revise`` tasks are moved to ``running`` first (the lifecycle
     finishes only running tasks; starting asks the store's rules). A task that already
     holds this output is left alone. Writes go through ``Store.change_task`` (no
-    pydantic), reads through ``reader`` (the fast ``Peek`` on SQLite).
+    pydantic), reads through ``reader`` (the fast ``Peek`` on SQLite). ``lease_token``:
+    this session's claim of the task (the store refuses a stale or missing one).
     """
     from waveplan.store.requests import Changes
 
@@ -92,16 +95,27 @@ def record_output(store: Any, reader: Any, task_id: str, path: str) -> str:
         return f"task {task_id} recorded as {task.status} with output {path}"
     if task.status in (Status.CLAIMED, Status.READY, Status.REVISE):
         note = "subagent finished; recording its output"
-        store.change_task(task_id, Changes(status=Status.RUNNING, note=note), actor=ACTOR)
+        store.change_task(
+            task_id,
+            Changes(status=Status.RUNNING, note=note, lease_token=lease_token),
+            actor=ACTOR,
+        )
     done = store.change_task(
         task_id,
-        Changes(status="completed", output=path, note=f"subagent returned DONE|{path}"),
+        Changes(
+            status="completed",
+            output=path,
+            note=f"subagent returned DONE|{path}",
+            lease_token=lease_token,
+        ),
         actor=ACTOR,
     )
     return f"task {task_id} recorded as {done.status} with output {path}"
 
 
-def record_failure(store: Any, task_id: str, code: str, details: str) -> str:
+def record_failure(
+    store: Any, task_id: str, code: str, details: str, lease_token: str | None = None
+) -> str:
     """Record a ``FAILED|<code>|<details>`` hand-back: ``code`` becomes the task's
     ``error_code`` (what ``retryable_error_codes`` match). If the subagent already
     reported this attempt's failure itself (``task_update``), the store counts it once
@@ -111,7 +125,11 @@ def record_failure(store: Any, task_id: str, code: str, details: str) -> str:
     done = store.change_task(
         task_id,
         Changes(
-            status=Status.FAILED, error=details, error_code=code, note=f"subagent failed: {code}"
+            status=Status.FAILED,
+            error=details,
+            error_code=code,
+            note=f"subagent failed: {code}",
+            lease_token=lease_token,
         ),
         actor=ACTOR,
     )
@@ -186,7 +204,7 @@ def _judge(
     without the gate (its start time is in the store's history), opens the store.
     """
     from waveplan.errors import NotFoundError, WaveplanError
-    from waveplan.hooks.ownership import hold_problem
+    from waveplan.hooks.ownership import held_token, hold_problem
 
     reader = open_reader(env)
     if reader is None:
@@ -200,6 +218,7 @@ def _judge(
     held = hold_problem(env, str(payload.get("session_id") or ""), task)
     if held:
         return Verdict("ignored", held + " The reply was not recorded.")
+    token = held_token(env, str(payload.get("session_id") or ""), task_id)
     store: Store | None = None
     try:
         started = _started_at(None, launch)
@@ -217,9 +236,9 @@ def _judge(
         reader = open_reader(env) or store
         try:
             if check.failure is not None:
-                summary = record_failure(store, task_id, *check.failure)
+                summary = record_failure(store, task_id, *check.failure, lease_token=token)
             else:
-                summary = record_output(store, reader, task_id, check.path or "") + "."
+                summary = record_output(store, reader, task_id, check.path or "", token) + "."
                 summary += _progress(reader, task_id) + _native_note(env, payload, task_id)
         except WaveplanError as exc:
             return Verdict(
@@ -239,7 +258,7 @@ def _give_up(
 ) -> None:
     """Record a task whose subagent kept replying out of contract as failed."""
     from waveplan.errors import WaveplanError
-    from waveplan.hooks.ownership import hold_problem
+    from waveplan.hooks.ownership import held_token, hold_problem
 
     store = open_store(env)
     if store is None:
@@ -251,7 +270,8 @@ def _give_up(
         ):
             return
         details = f"the subagent's replies were refused {MAX_REFUSALS + 1} times; last: {problem}"
-        record_failure(store, task_id, BAD_HANDBACK, details)
+        session = str(payload.get("session_id") or "")
+        record_failure(store, task_id, BAD_HANDBACK, details, held_token(env, session, task_id))
     except WaveplanError:
         return
     finally:

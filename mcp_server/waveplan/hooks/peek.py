@@ -43,6 +43,8 @@ class PeekTask(NamedTuple):
     reads: tuple[str, ...] | list[str] = ()
     blockedBy: tuple[str, ...] | list[str] = ()
     lease_expires_at: str | None = None
+    #: The current claim's token (``plan_next``): who holds the task (hooks.ownership).
+    lease_token: str | None = None
 
 
 class PeekPlan(NamedTuple):
@@ -98,7 +100,7 @@ class Peek:
     def get_task(self, task_id: str) -> PeekTask:
         rows = self._rows(
             "SELECT id, plan_id, subject, status, owner, wave, output, output_file, files_known, "
-            "lease_expires_at FROM tasks WHERE id = ?",
+            "lease_expires_at, lease_token FROM tasks WHERE id = ?",
             (task_id,),
         )
         if not rows:
@@ -130,6 +132,7 @@ class Peek:
             reads=paths["read"],
             blockedBy=deps,
             lease_expires_at=row["lease_expires_at"],
+            lease_token=row["lease_token"],
         )
 
     def list_tasks(self, *, plan_id: str | None = None) -> list[PeekTask]:

@@ -45,6 +45,7 @@ def track_plan(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
                 str(task["id"]),
                 owner=result.get("owner"),
                 lease_expires_at=task.get("lease_expires_at"),
+                lease_token=task.get("lease_token"),
                 via="plan_next",
             )
     state = load_state(env, session_id) or {}
