@@ -78,7 +78,12 @@ def final_text(tool_response: Any) -> str | None:
 
 
 def record_output(
-    store: Any, reader: Any, task_id: str, path: str, lease_token: str | None = None
+    store: Any,
+    reader: Any,
+    task_id: str,
+    path: str,
+    lease_token: str | None = None,
+    owner: str | None = None,
 ) -> str:
     """Record ``path`` as the output of ``task_id``; return a one-line summary.
 
@@ -86,7 +91,8 @@ def record_output(
     finishes only running tasks; starting asks the store's rules). A task that already
     holds this output is left alone. Writes go through ``Store.change_task`` (no
     pydantic), reads through ``reader`` (the fast ``Peek`` on SQLite). ``lease_token``:
-    this session's claim of the task (the store refuses a stale or missing one).
+    this session's claim of the task (the store refuses a stale or missing one), else
+    ``owner``: the claim's owner, for a claim whose token no hook saw.
     """
     from waveplan.store.requests import Changes
 
@@ -97,7 +103,7 @@ def record_output(
         note = "subagent finished; recording its output"
         store.change_task(
             task_id,
-            Changes(status=Status.RUNNING, note=note, lease_token=lease_token),
+            Changes(status=Status.RUNNING, note=note, lease_token=lease_token, owner=owner),
             actor=ACTOR,
         )
     done = store.change_task(
@@ -107,6 +113,7 @@ def record_output(
             output=path,
             note=f"subagent returned DONE|{path}",
             lease_token=lease_token,
+            owner=owner,
         ),
         actor=ACTOR,
     )
@@ -114,7 +121,12 @@ def record_output(
 
 
 def record_failure(
-    store: Any, task_id: str, code: str, details: str, lease_token: str | None = None
+    store: Any,
+    task_id: str,
+    code: str,
+    details: str,
+    lease_token: str | None = None,
+    owner: str | None = None,
 ) -> str:
     """Record a ``FAILED|<code>|<details>`` hand-back: ``code`` becomes the task's
     ``error_code`` (what ``retryable_error_codes`` match). If the subagent already
@@ -130,6 +142,7 @@ def record_failure(
             error_code=code,
             note=f"subagent failed: {code}",
             lease_token=lease_token,
+            owner=owner,
         ),
         actor=ACTOR,
     )
@@ -219,6 +232,8 @@ def _judge(
     if held:
         return Verdict("ignored", held + " The reply was not recorded.")
     token = held_token(env, str(payload.get("session_id") or ""), task_id)
+    # No token known: the hooks found this session the holder; it acts as the claim's owner.
+    owner = None if token else task.owner
     store: Store | None = None
     try:
         started = _started_at(None, launch)
@@ -236,9 +251,10 @@ def _judge(
         reader = open_reader(env) or store
         try:
             if check.failure is not None:
-                summary = record_failure(store, task_id, *check.failure, lease_token=token)
+                summary = record_failure(store, task_id, *check.failure, token, owner)
             else:
-                summary = record_output(store, reader, task_id, check.path or "", token) + "."
+                path = check.path or ""
+                summary = record_output(store, reader, task_id, path, token, owner) + "."
                 summary += _progress(reader, task_id) + _native_note(env, payload, task_id)
         except WaveplanError as exc:
             return Verdict(
@@ -271,7 +287,9 @@ def _give_up(
             return
         details = f"the subagent's replies were refused {MAX_REFUSALS + 1} times; last: {problem}"
         session = str(payload.get("session_id") or "")
-        record_failure(store, task_id, BAD_HANDBACK, details, held_token(env, session, task_id))
+        token = held_token(env, session, task_id)
+        owner = None if token else task.owner
+        record_failure(store, task_id, BAD_HANDBACK, details, token, owner)
     except WaveplanError:
         return
     finally:

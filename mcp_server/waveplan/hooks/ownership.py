@@ -118,22 +118,40 @@ def _token_problem(task: Any, token: str | None) -> str | None:
 
 
 def hold_problem(env: Mapping[str, str], session_id: str, task: Any) -> str | None:
-    """Why this session may not act on ``task`` (another session holds it), or ``None``."""
-    if getattr(task, "lease_token", None):
-        return _token_problem(task, held_token(env, session_id, task.id))
+    """Why this session may not act on ``task`` (another session or owner holds it), or
+    ``None``."""
     root = state_root(env)
     if root is None or not session_id:
         return None
     claim = ClaimIndex(root).holder(task.id)
-    if not claim or claim.get("session") == session_id:
-        return None
+    if claim and claim.get("session") == session_id:
+        if getattr(task, "lease_token", None) and claim.get("lease_token"):
+            return _token_problem(task, claim.get("lease_token"))
+        return None  # launched here, its token unseen: the owner rule decides
     if task.status not in HOLDING or _lapsed(getattr(task, "lease_expires_at", None)):
         return None  # nobody holds it now: this session may take it over
+    if not claim:
+        return _owner_problem(env, session_id, task)
     owner = f" as {claim['owner']}" if claim.get("owner") else ""
     return (
         f"waveplan: task {task.id} is {task.status}, held by another session{owner} "
         f"(claimed {claim.get('at', 'earlier')}); this session does not hold it. Claim tasks "
         "with plan_next in this session, or wait until the other session finishes it."
+    )
+
+
+def _owner_problem(env: Mapping[str, str], session_id: str, task: Any) -> str | None:
+    """A claim no hook saw (another client, the CLI): this session holds it only under
+    the owner name it claims as (``plan_next``'s owner, kept by ``track_plan``)."""
+    from waveplan.hooks.context import load_state
+
+    mine = (load_state(env, session_id) or {}).get("owner")
+    if not mine or not task.owner or task.owner == mine:
+        return None  # unknown: the store's owner rule decides on the hand-back
+    return (
+        f"waveplan: task {task.id} is {task.status}, held by {task.owner} (this session "
+        f"claims as {mine}); this session does not hold it. Claim tasks with plan_next in "
+        "this session, or wait until its holder finishes it."
     )
 
 

@@ -50,9 +50,12 @@ def track_plan(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
             )
     state = load_state(env, session_id) or {}
     plans = list(state.get("plans", []))
-    if plan_id not in plans:
-        plans.append(str(plan_id))
-        save_state(env, session_id, {**state, "plans": plans})
+    owner = result.get("owner")  # the name this session claims as (hooks.ownership)
+    if plan_id not in plans or (owner and state.get("owner") != owner):
+        if plan_id not in plans:
+            plans.append(str(plan_id))
+        named = {"owner": owner} if owner else {}
+        save_state(env, session_id, {**state, "plans": plans, **named})
     return None
 
 
