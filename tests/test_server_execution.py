@@ -56,9 +56,10 @@ async def claim(client: Client, plan_id: str, limit: int = 5) -> dict[str, Any]:
 
 
 async def finish(client: Client, task_id: str, output: str | None = None) -> None:
-    await call(client, "task_update", taskId=task_id, status="in_progress")
+    # As the claim's holder ("lead", plan_next's owner here): leases have authority.
+    await call(client, "task_update", taskId=task_id, status="in_progress", owner="lead")
     extra = {"output": output} if output is not None else {}
-    await call(client, "task_update", taskId=task_id, status="completed", **extra)
+    await call(client, "task_update", taskId=task_id, status="completed", owner="lead", **extra)
 
 
 SLOW_FAST = [t("slow"), t("fast"), t("next", "fast")]
@@ -194,3 +195,21 @@ async def test_a_blocked_task_keeps_its_reason_for_task_get_and_plan_status(
     assert "**Blocked** p1.a: waiting for legal" in status["rendered"]
     refused = await client.call_tool("task_update", {"taskId": "p1.a", "status": "handoff"})
     assert refused.is_error and "pass the reason as note" in refused.content[0].text
+
+
+async def test_plan_next_hands_out_the_lease_token_and_task_update_checks_it(
+    client: Client,
+) -> None:
+    """Issue 14: leases with authority, through the MCP tools."""
+    plan_id = await create(client, [t("a")])
+    [a] = (await claim(client, plan_id))["claimed"]
+    assert len(a["lease_token"]) == 32
+    refused = await client.call_tool("task_update", {"taskId": a["id"], "status": "in_progress"})
+    assert refused.is_error and "not_lease_holder" in refused.content[0].text
+    other = {"taskId": a["id"], "status": "completed", "owner": "bob"}
+    refused = await client.call_tool("task_update", other)
+    assert refused.is_error and "held by lead" in refused.content[0].text
+    token = a["lease_token"]
+    await call(client, "task_update", taskId=a["id"], status="in_progress", lease_token=token)
+    await call(client, "task_update", taskId=a["id"], status="completed", lease_token=token)
+    assert "lease_token" not in (await call(client, "task_get", taskId=a["id"]))
