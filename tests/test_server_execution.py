@@ -82,9 +82,15 @@ async def test_plan_next_honours_the_plans_strategy(
 async def test_a_fail_fast_plan_halts_and_plan_status_says_why(client: Client) -> None:
     pid = await create(client, [t("a"), t("b", "a"), t("c")], strategy="adaptive")
     await claim(client, pid)
-    await call(client, "task_update", taskId="p1.a", status="in_progress")
+    await call(client, "task_update", taskId="p1.a", owner="lead", status="in_progress")
     failed = await call(
-        client, "task_update", taskId="p1.a", status="failed", error="crash", error_code="crash"
+        client,
+        "task_update",
+        taskId="p1.a",
+        owner="lead",
+        status="failed",
+        error="crash",
+        error_code="crash",
     )
     assert failed["statusChange"] == {"from": "running", "to": "failed"}
     status = await call(client, "plan_status", plan_id=pid, detail="full")
@@ -104,9 +110,9 @@ async def test_a_fail_fast_plan_halts_and_plan_status_says_why(client: Client) -
 async def test_a_retried_task_waits_for_its_backoff(client: Client, clock: FakeClock) -> None:
     pid = await create(client, [t("a")], failure_policy="retry", retry={"backoff_base_seconds": 60})
     await claim(client, pid)
-    await call(client, "task_update", taskId="p1.a", status="in_progress")
+    await call(client, "task_update", taskId="p1.a", owner="lead", status="in_progress")
     retried = await call(
-        client, "task_update", taskId="p1.a", status="failed", error_code="timeout"
+        client, "task_update", taskId="p1.a", owner="lead", status="failed", error_code="timeout"
     )
     assert retried["statusChange"] == {"from": "running", "to": "ready"}
     held = await claim(client, pid)
@@ -188,7 +194,14 @@ async def test_a_blocked_task_keeps_its_reason_for_task_get_and_plan_status(
     client: Client,
 ) -> None:
     pid = await create(client, [t("a")])
-    await call(client, "task_update", taskId="p1.a", status="blocked", note="waiting for legal")
+    await call(
+        client,
+        "task_update",
+        taskId="p1.a",
+        owner="lead",
+        status="blocked",
+        note="waiting for legal",
+    )
     assert (await call(client, "task_get", taskId="p1.a"))["reason"] == "waiting for legal"
     status = await call(client, "plan_status", plan_id=pid)
     assert status["blocked"][0]["reason"] == "waiting for legal"
@@ -212,4 +225,4 @@ async def test_plan_next_hands_out_the_lease_token_and_task_update_checks_it(
     token = a["lease_token"]
     await call(client, "task_update", taskId=a["id"], status="in_progress", lease_token=token)
     await call(client, "task_update", taskId=a["id"], status="completed", lease_token=token)
-    assert "lease_token" not in (await call(client, "task_get", taskId=a["id"]))
+    assert (await call(client, "task_get", taskId=a["id"])).get("lease_token") is None
