@@ -69,7 +69,10 @@ def start(store: Store, task_id: str, owner: str = "ann") -> None:
 
 
 def finish(store: Store, task_id: str, output: str = "ok") -> None:
-    store.update_task(task_id, TaskChanges(status="completed", output=output), actor="ann")
+    # As the claim's holder (ann): leases have authority.
+    store.update_task(
+        task_id, TaskChanges(status="completed", output=output, owner="ann"), actor="ann"
+    )
 
 
 # --------------------------------------------------------------------------- where
@@ -233,7 +236,7 @@ def test_show_prints_fields_rendered_description_output_and_history(
 def test_log_lists_events_oldest_first_with_filters(capsys, db: str, store: Store) -> None:
     three_waves(store)
     start(store, "p1.schema")
-    store.update_task("p1.schema", TaskChanges(note="halfway"), actor="ann")
+    store.update_task("p1.schema", TaskChanges(note="halfway", owner="ann"), actor="ann")
     code, out, _ = run(capsys, "log", "p1", "--db", db)
     lines = out.splitlines()
     assert code == 0 and len(lines) >= 5 + 3  # created x5, claimed, running, note (+ owner)
@@ -260,7 +263,7 @@ def test_log_follow_prints_what_another_writer_does_until_the_plan_finishes(
     other = open_store(db)
     try:
         start(other, "p1.a")
-        other.update_task("p1.a", TaskChanges(note="from elsewhere"), actor="bob")
+        other.update_task("p1.a", TaskChanges(note="from elsewhere", owner="ann"), actor="bob")
         finish(other, "p1.a")
     finally:
         other.close()
@@ -284,7 +287,7 @@ def test_approve_revise_and_reject_go_through_the_review_rules(
     code, out, _ = run(capsys, "revise", "p1.api", "--db", db, "-m", "add rate limits")
     assert code == 0 and out == "p1.api: sent back to revise; now revise\n"
     assert store.get_task("p1.api").history[-1].note.endswith("add rate limits")
-    store.update_task("p1.api", TaskChanges(status="in_progress"), actor="ann")
+    store.update_task("p1.api", TaskChanges(status="in_progress", owner="ann"), actor="ann")
     finish(store, "p1.api")
     code, out, _ = run(capsys, "approve", "p1.api", "--db", db, "--as", "lead", "--format", "json")
     data = json.loads(out)
@@ -311,7 +314,7 @@ def test_reject_applies_the_failure_policy(capsys, db: str, store: Store) -> Non
 def test_retry_makes_a_failed_task_ready_again(capsys, db: str, store: Store) -> None:
     make_plan(store, [task("a"), task("b", "a")], failure_policy="retry")
     start(store, "p1.a")
-    store.update_task("p1.a", TaskChanges(status="failed", error="boom"), actor="ann")
+    store.update_task("p1.a", TaskChanges(status="failed", error="boom", owner="ann"), actor="ann")
     store.update_task("p1.a", TaskChanges(status="blocked", note="needs a key"), actor="ann")
     code, out, _ = run(capsys, "retry", "p1.a", "--db", db, "--note", "key added")
     assert code == 0 and out == "p1.a: retried; now ready\n"

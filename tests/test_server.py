@@ -370,8 +370,8 @@ async def test_plan_status_reports_progress_by_wave_and_renders_every_format(
     await ok(client, "plan_create", **AUTH_PLAN)
     claimed = await ok(client, "plan_next", plan_id="p1", owner="w1")
     assert [t["id"] for t in claimed["claimed"]] == ["p1.schema"]
-    await ok(client, "task_update", taskId="p1.schema", status="in_progress")
-    await ok(client, "task_update", taskId="p1.schema", status="completed")
+    await ok(client, "task_update", taskId="p1.schema", owner="w1", status="in_progress")
+    await ok(client, "task_update", taskId="p1.schema", owner="w1", status="completed")
 
     status = await ok(client, "plan_status", plan_id="p1", format="markdown", detail="full")
     assert (status["total"], status["finished"], status["percent"]) == (4, 1, 25)

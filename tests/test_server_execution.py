@@ -56,9 +56,10 @@ async def claim(client: Client, plan_id: str, limit: int = 5) -> dict[str, Any]:
 
 
 async def finish(client: Client, task_id: str, output: str | None = None) -> None:
-    await call(client, "task_update", taskId=task_id, status="in_progress")
+    # As the claim's holder ("lead", plan_next's owner here): leases have authority.
+    await call(client, "task_update", taskId=task_id, status="in_progress", owner="lead")
     extra = {"output": output} if output is not None else {}
-    await call(client, "task_update", taskId=task_id, status="completed", **extra)
+    await call(client, "task_update", taskId=task_id, status="completed", owner="lead", **extra)
 
 
 SLOW_FAST = [t("slow"), t("fast"), t("next", "fast")]
@@ -81,9 +82,15 @@ async def test_plan_next_honours_the_plans_strategy(
 async def test_a_fail_fast_plan_halts_and_plan_status_says_why(client: Client) -> None:
     pid = await create(client, [t("a"), t("b", "a"), t("c")], strategy="adaptive")
     await claim(client, pid)
-    await call(client, "task_update", taskId="p1.a", status="in_progress")
+    await call(client, "task_update", taskId="p1.a", owner="lead", status="in_progress")
     failed = await call(
-        client, "task_update", taskId="p1.a", status="failed", error="crash", error_code="crash"
+        client,
+        "task_update",
+        taskId="p1.a",
+        owner="lead",
+        status="failed",
+        error="crash",
+        error_code="crash",
     )
     assert failed["statusChange"] == {"from": "running", "to": "failed"}
     status = await call(client, "plan_status", plan_id=pid, detail="full")
@@ -103,9 +110,9 @@ async def test_a_fail_fast_plan_halts_and_plan_status_says_why(client: Client) -
 async def test_a_retried_task_waits_for_its_backoff(client: Client, clock: FakeClock) -> None:
     pid = await create(client, [t("a")], failure_policy="retry", retry={"backoff_base_seconds": 60})
     await claim(client, pid)
-    await call(client, "task_update", taskId="p1.a", status="in_progress")
+    await call(client, "task_update", taskId="p1.a", owner="lead", status="in_progress")
     retried = await call(
-        client, "task_update", taskId="p1.a", status="failed", error_code="timeout"
+        client, "task_update", taskId="p1.a", owner="lead", status="failed", error_code="timeout"
     )
     assert retried["statusChange"] == {"from": "running", "to": "ready"}
     held = await claim(client, pid)
@@ -187,10 +194,35 @@ async def test_a_blocked_task_keeps_its_reason_for_task_get_and_plan_status(
     client: Client,
 ) -> None:
     pid = await create(client, [t("a")])
-    await call(client, "task_update", taskId="p1.a", status="blocked", note="waiting for legal")
+    await call(
+        client,
+        "task_update",
+        taskId="p1.a",
+        owner="lead",
+        status="blocked",
+        note="waiting for legal",
+    )
     assert (await call(client, "task_get", taskId="p1.a"))["reason"] == "waiting for legal"
     status = await call(client, "plan_status", plan_id=pid)
     assert status["blocked"][0]["reason"] == "waiting for legal"
     assert "**Blocked** p1.a: waiting for legal" in status["rendered"]
     refused = await client.call_tool("task_update", {"taskId": "p1.a", "status": "handoff"})
     assert refused.is_error and "pass the reason as note" in refused.content[0].text
+
+
+async def test_plan_next_hands_out_the_lease_token_and_task_update_checks_it(
+    client: Client,
+) -> None:
+    """Issue 14: leases with authority, through the MCP tools."""
+    plan_id = await create(client, [t("a")])
+    [a] = (await claim(client, plan_id))["claimed"]
+    assert len(a["lease_token"]) == 32
+    refused = await client.call_tool("task_update", {"taskId": a["id"], "status": "in_progress"})
+    assert refused.is_error and "not_lease_holder" in refused.content[0].text
+    other = {"taskId": a["id"], "status": "completed", "owner": "bob"}
+    refused = await client.call_tool("task_update", other)
+    assert refused.is_error and "held by lead" in refused.content[0].text
+    token = a["lease_token"]
+    await call(client, "task_update", taskId=a["id"], status="in_progress", lease_token=token)
+    await call(client, "task_update", taskId=a["id"], status="completed", lease_token=token)
+    assert (await call(client, "task_get", taskId=a["id"])).get("lease_token") is None

@@ -206,10 +206,17 @@ async def test_task_create_keeps_every_field(client: Client) -> None:
     for name, (_, check) in fields.items():
         assert check(record), f"task_create {name}: {record.get(name)!r}"
     # when and requires_success decide: b done with ok false skips the new task.
-    await call(client, "task_update", taskId=f"{pid}.b", status="in_progress")
-    await call(client, "task_update", taskId=f"{pid}.b", status="completed", output='{"ok": false}')
-    await call(client, "task_update", taskId=f"{pid}.c", status="in_progress")
-    await call(client, "task_update", taskId=f"{pid}.c", status="completed")
+    await call(client, "task_update", taskId=f"{pid}.b", owner="lead", status="in_progress")
+    await call(
+        client,
+        "task_update",
+        taskId=f"{pid}.b",
+        owner="lead",
+        status="completed",
+        output='{"ok": false}',
+    )
+    await call(client, "task_update", taskId=f"{pid}.c", owner="lead", status="in_progress")
+    await call(client, "task_update", taskId=f"{pid}.c", owner="lead", status="completed")
     assert (await call(client, "task_get", taskId=made["id"]))["status"] == "skipped"
 
 
@@ -241,6 +248,8 @@ async def test_task_update_keeps_every_field(client: Client) -> None:
             lambda r: any(e["note"] and "halfway" in e["note"] for e in r["history"]),
         ),
         "expected_version": (1, lambda r: r["version"] > 1),
+        # Started by hand, no lease yet: the token proves nothing and is never shown.
+        "lease_token": ("0" * 32, lambda r: r.get("lease_token") is None),
         "depends_on": (["c"], lambda r: f"{pid}.c" in r["blockedBy"]),
         "priority": ("urgent", lambda r: r["priority"] == "urgent"),
         "agent": ("code-reviewer", lambda r: r["agent"] == "code-reviewer"),

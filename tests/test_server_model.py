@@ -73,8 +73,10 @@ async def claim(client: Client, plan_id: str, limit: int = 5, owner: str = "lead
 
 
 async def finish(client: Client, task_id: str, **extra: Any) -> dict[str, Any]:
-    await call(client, "task_update", taskId=task_id, status="in_progress")
-    return await call(client, "task_update", taskId=task_id, status="completed", **extra)
+    await call(client, "task_update", taskId=task_id, owner="lead", status="in_progress")
+    return await call(
+        client, "task_update", taskId=task_id, owner="lead", status="completed", **extra
+    )
 
 
 # --------------------------------------------------------------------------- OpenIntent
@@ -129,19 +131,23 @@ async def test_checkpoint_approvers_are_enforced(client: Client) -> None:
 async def test_a_parent_cannot_finish_while_a_sub_task_is_open(client: Client) -> None:
     pid = await create(client, [t("build", writes=["src"])], max_concurrent=1)
     assert await claim(client, pid) == [f"{pid}.build"]
-    await call(client, "task_update", taskId=f"{pid}.build", status="in_progress")
+    await call(client, "task_update", taskId=f"{pid}.build", owner="lead", status="in_progress")
     # The sub-task writes inside its parent's paths and starts while the parent runs,
     # though max_concurrent is 1: the parent waits for it.
     child = await call(client, "task_create", plan_id=pid, id="parser", subject="Write the parser",
                        parent="build", writes=["src/parser.py"])  # fmt: skip
     assert child["status"] == "ready"
     assert await claim(client, pid) == [f"{pid}.parser"]
-    text = await fails(client, "task_update", taskId=f"{pid}.build", status="completed")
+    text = await fails(
+        client, "task_update", taskId=f"{pid}.build", owner="lead", status="completed"
+    )
     assert "open_subtasks" in text and f"{pid}.parser (claimed)" in text
     parent = await call(client, "task_get", taskId=f"{pid}.build")
     assert parent["children"] == [f"{pid}.parser"] and parent["status"] == "running"
     await finish(client, f"{pid}.parser", output="parser.py")
-    done = await call(client, "task_update", taskId=f"{pid}.build", status="completed")
+    done = await call(
+        client, "task_update", taskId=f"{pid}.build", owner="lead", status="completed"
+    )
     assert done["statusChange"] == {"from": "running", "to": "done"}
     assert (await call(client, "task_get", taskId=f"{pid}.parser"))["parent"] == f"{pid}.build"
 
@@ -159,8 +165,15 @@ async def test_progress_reports_carry_blockers(client: Client) -> None:
     pid = await create(client, [t("fetch")])
     await claim(client, pid)
     sid = f"{pid}.fetch"
-    await call(client, "task_update", taskId=sid, status="in_progress", note="reading the brief")
-    changed = await call(client, "task_update", taskId=sid, note="stuck",
+    await call(
+        client,
+        "task_update",
+        taskId=sid,
+        owner="lead",
+        status="in_progress",
+        note="reading the brief",
+    )
+    changed = await call(client, "task_update", taskId=sid, note="stuck", owner="lead",
                          blockers=["missing API key", "service 503"])  # fmt: skip
     assert "blockers" in changed["updatedFields"] and "note" in changed["updatedFields"]
     task = await call(client, "task_get", taskId=sid)
@@ -240,8 +253,15 @@ async def test_task_types_give_their_tasks_a_lease_an_agent_and_retries(
     assert lease.startswith("2025-01-01T12:10:00")  # the type's timeout, not the 900 s asked
     # Two attempts (the type's retry), not the plan's three.
     for _ in range(2):
-        await call(client, "task_update", taskId=f"{pid}.audit", status="in_progress")
-        await call(client, "task_update", taskId=f"{pid}.audit", status="failed", error_code="x")
+        await call(client, "task_update", taskId=f"{pid}.audit", owner="lead", status="in_progress")
+        await call(
+            client,
+            "task_update",
+            taskId=f"{pid}.audit",
+            owner="lead",
+            status="failed",
+            error_code="x",
+        )
         clock.advance(1)
     assert (await call(client, "task_get", taskId=f"{pid}.audit"))["status"] == "failed"
 
@@ -273,13 +293,15 @@ async def test_a_tasks_timeout_and_retry_override_the_plans(
         failure_policy="retry", retry={"max_attempts": 3, "backoff_base_seconds": 0},
         strategy="adaptive",
     )  # fmt: skip
-    await call(client, "task_update", taskId=f"{pid}.quick", status="in_progress")
+    await call(client, "task_update", taskId=f"{pid}.quick", owner="lead", status="in_progress")
     clock.advance(61)  # no sign of life within its timeout
     await claim(client, pid)
     task = await call(client, "task_get", taskId=f"{pid}.quick")
     assert (task["status"], task["error_code"]) == ("failed", "timeout")  # one attempt only
-    await call(client, "task_update", taskId=f"{pid}.other", status="in_progress")
-    await call(client, "task_update", taskId=f"{pid}.other", status="failed", error_code="x")
+    await call(client, "task_update", taskId=f"{pid}.other", owner="lead", status="in_progress")
+    await call(
+        client, "task_update", taskId=f"{pid}.other", owner="lead", status="failed", error_code="x"
+    )
     assert (await call(client, "task_get", taskId=f"{pid}.other"))["status"] == "ready"
 
 
@@ -295,8 +317,15 @@ async def test_a_retry_fails_over_to_the_next_agent(client: Client) -> None:
     for _ in range(3):
         handed = await call(client, "plan_next", plan_id=pid, owner="lead")
         agents.append(handed["claimed"][0]["agent"])
-        await call(client, "task_update", taskId=f"{pid}.fix", status="in_progress")
-        await call(client, "task_update", taskId=f"{pid}.fix", status="failed", error_code="x")
+        await call(client, "task_update", taskId=f"{pid}.fix", owner="lead", status="in_progress")
+        await call(
+            client,
+            "task_update",
+            taskId=f"{pid}.fix",
+            owner="lead",
+            status="failed",
+            error_code="x",
+        )
     assert agents == ["tech-lead-architect", "code-reviewer", "general-purpose"]  # standalone
     reason = (await call(client, "task_get", taskId=f"{pid}.fix"))["history"]
     assert any("failover to code-reviewer" in (e["note"] or "") for e in reason)
@@ -388,9 +417,11 @@ async def test_analytics_in_plan_status_and_the_cli_report(
     await claim(client, pid)  # a and b claimed at 12:00
     clock.advance(60)
     await finish(client, f"{pid}.a")  # a: 60 s
-    await call(client, "task_update", taskId=f"{pid}.b", status="in_progress")
+    await call(client, "task_update", taskId=f"{pid}.b", owner="lead", status="in_progress")
     clock.advance(30)
-    await call(client, "task_update", taskId=f"{pid}.b", status="failed", error_code="x")
+    await call(
+        client, "task_update", taskId=f"{pid}.b", owner="lead", status="failed", error_code="x"
+    )
     await claim(client, pid)  # b again, and c
     clock.advance(30)
     await finish(client, f"{pid}.b")
@@ -449,8 +480,8 @@ async def test_review_feedback_is_pending_until_the_task_is_resubmitted(client: 
     await call(client, "task_review", taskId=sid, decision="revise", feedback="Cite sources")
     task = await call(client, "task_get", taskId=sid)
     assert [(f["content"], f["status"]) for f in task["feedback"]] == [("Cite sources", "PENDING")]
-    await call(client, "task_update", taskId=sid, status="in_progress")
-    await call(client, "task_update", taskId=sid, status="completed", output="v2")
+    await call(client, "task_update", taskId=sid, owner="lead", status="in_progress")
+    await call(client, "task_update", taskId=sid, owner="lead", status="completed", output="v2")
     task = await call(client, "task_get", taskId=sid)
     assert task["status"] == "review" and task["feedback"][0]["status"] == "PROCESSED"
 

@@ -154,8 +154,10 @@ async def test_delegations_carry_requirements_criterion_and_the_teammate(
     [schema] = first["claimed"]
     assert schema["teammate"] == "architect-schema" and schema["plan_approval"] is True
     assert schema["success_criterion"] is None and schema["max_attempts"] is None
-    await call(client, "task_update", taskId="p1.schema", status="in_progress")
-    await call(client, "task_update", taskId="p1.schema", status="completed", output="x.md")
+    await call(client, "task_update", taskId="p1.schema", owner="lead", status="in_progress")
+    await call(
+        client, "task_update", taskId="p1.schema", owner="lead", status="completed", output="x.md"
+    )
     second, _ = await call(client, "plan_next", plan_id="p1", owner="lead")
     [store] = second["claimed"]
     assert store["requirements"] == ["Sessions expire after 30 days"]
@@ -203,8 +205,10 @@ async def test_plan_status_since_reports_only_what_changed(client: Client) -> No
     same, _ = await call(client, "plan_status", plan_id="p1", since=before["cursor"])
     assert same["changes"] == [] and "nothing" in same["rendered"]
     await call(client, "plan_next", plan_id="p1", owner="lead")
-    await call(client, "task_update", taskId="p1.schema", status="in_progress")
-    await call(client, "task_update", taskId="p1.schema", status="completed", output="a.md")
+    await call(client, "task_update", taskId="p1.schema", owner="lead", status="in_progress")
+    await call(
+        client, "task_update", taskId="p1.schema", owner="lead", status="completed", output="a.md"
+    )
     after, text = await call(client, "plan_status", plan_id="p1", since=before["cursor"])
     assert after["changes"] == [
         {"id": "p1.schema", "before": "ready", "after": "done"},

@@ -222,6 +222,18 @@ class DeleteRefusedError(WaveplanError):
     code = "delete_refused"
 
 
+class NotLeaseHolderError(ConflictingClaimError):
+    """Acting on a task somebody else holds under a lease (``execution.leases``)."""
+
+    code = "not_lease_holder"
+
+
+class LeaseLostError(NotLeaseHolderError):
+    """A stale holder: its lease lapsed and the task was claimed again (fenced)."""
+
+    code = "lease_lost"
+
+
 class StoreError(WaveplanError):
     """The store cannot serve the request (bad location, schema too new, ...)."""
 

@@ -735,6 +735,8 @@ class TaskRecord(_Record):
     reference_id: SkipJsonSchema[str | None] = None
     allow_parallel_execution: SkipJsonSchema[bool] = True
     feedback: SkipJsonSchema[list[Feedback]] = Field(default_factory=list)
+    # Only in the records a claim hands out (plan_next): the holder's proof.
+    lease_token: SkipJsonSchema[str | None] = None
 
 
 class PatchSummary(BaseModel):

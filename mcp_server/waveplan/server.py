@@ -222,6 +222,7 @@ class Delegation(BaseModel):
     wave: int | None
     version: int
     lease_expires_at: str | None
+    lease_token: str | None = Field(default=None, description="Pass to task_update")
     requirements: list[str] = Field(default_factory=list)
     success_criterion: str | None = Field(
         default=None, description="Run it until it exits 0, at most max_attempts times"
@@ -862,6 +863,7 @@ def _delegation(
         wave=task.wave,
         version=task.version,
         lease_expires_at=task.lease_expires_at,
+        lease_token=task.lease_token,
         input=task.input,
         expected_output=task.expected_output,
         type=task.type,
@@ -1117,6 +1119,8 @@ def build_server(store_factory: Callable[[], Store] | None = None) -> MCPServer:
         expected_version: Annotated[
             int | None, Field(description="Refuse if changed since")
         ] = None,
+        lease_token: Annotated[Text, Field(description="From plan_next")] = None,
+        override: Hidden[bool | None] = None,
         blockers: list[str] | None = None,
         summary: Text = None,
         memory: list[str] | None = None,

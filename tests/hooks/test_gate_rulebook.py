@@ -8,6 +8,7 @@ hand-back after the subagent's own ``task_update(failed)`` counted the failure t
 from __future__ import annotations
 
 from tests.hooks.conftest import create_plan, payload, prompt
+from tests.store.helpers import holder
 from waveplan.store.base import TaskChanges
 
 
@@ -50,7 +51,9 @@ def test_gate_refuses_a_task_behind_the_wave_barrier(env, store, run_hook):
     )
     store.claim_next(plan_id, owner="lead", limit=5)
     for change in ("in_progress", "completed"):
-        store.update_task(f"{plan_id}.fast", TaskChanges(status=change), actor="agent")
+        store.update_task(
+            f"{plan_id}.fast", TaskChanges(owner="lead", status=change), actor="agent"
+        )
     reason = _denial(run_hook("pre-agent", _launch(env, prompt(f"{plan_id}.next"))))
     assert "wave barrier: wave 2 waits until wave 1 is finished" in reason
 
@@ -74,7 +77,7 @@ def test_gate_counts_a_task_in_review_as_holding_its_files(env, store, run_hook)
     tasks[0]["metadata"] = {"needs_review": True}
     plan_id = create_plan(store, env, tasks, strategy="adaptive")
     for change in ("in_progress", "completed"):
-        store.update_task(f"{plan_id}.a", TaskChanges(status=change), actor="agent")
+        store.update_task(f"{plan_id}.a", TaskChanges(owner="lead", status=change), actor="agent")
     assert store.get_task(f"{plan_id}.a").status == "review"
     held = store.claim_next(plan_id, owner="lead")
     assert held.claimed == [] and "file conflict" in held.reason
@@ -103,9 +106,13 @@ def _foreground_reply(env, text: str, final: str) -> dict:
 def test_a_failed_hand_back_after_task_update_failed_counts_once(env, store, run_hook):
     plan_id = create_plan(store, env, _tasks(("a", [], [])), failure_policy="retry")
     (claimed,) = store.claim_next(plan_id, owner="lead").claimed
-    store.update_task(claimed.id, TaskChanges(status="in_progress"), actor="agent")
     store.update_task(
-        claimed.id, TaskChanges(status="failed", error_code="environment"), actor="agent"
+        claimed.id, TaskChanges(**holder(store, claimed.id), status="in_progress"), actor="agent"
+    )
+    store.update_task(
+        claimed.id,
+        TaskChanges(**holder(store, claimed.id), status="failed", error_code="environment"),
+        actor="agent",
     )
     before = store.get_task(claimed.id)
     assert (before.status, before.attempts) == ("ready", 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.hooks.conftest import TWO_STEP, create_plan, payload
+from tests.store.helpers import holder
 
 TOOL = "mcp__plugin_waveplan_waveplan__"
 
@@ -62,8 +63,10 @@ def test_completing_a_mirror_of_a_done_task_is_allowed(env, store, run_hook):
     task_id = f"{plan_id}.schema"
     run_hook("native-created", _task_create(env, "4", task_id))
     store.claim_next(plan_id, owner="lead")
-    store.update_task(task_id, TaskChanges(status="running"), actor="t")
-    store.update_task(task_id, TaskChanges(status="completed", output="x"), actor="t")
+    store.update_task(task_id, TaskChanges(**holder(store, task_id), status="running"), actor="t")
+    store.update_task(
+        task_id, TaskChanges(**holder(store, task_id), status="completed", output="x"), actor="t"
+    )
     run = run_hook("task-completed", _completed(env, "4"))
     assert (run.code, run.stdout, run.stderr) == (0, "", "")
 

@@ -143,7 +143,9 @@ def test_task_already_running_is_refused(env, store, run_hook):
 
     plan_id = create_plan(store, env, TWO_STEP)
     store.claim_next(plan_id, owner="lead")
-    store.update_task(f"{plan_id}.schema", TaskChanges(status="in_progress"), actor="agent")
+    store.update_task(
+        f"{plan_id}.schema", TaskChanges(owner="lead", status="in_progress"), actor="agent"
+    )
     reason = _denial(run_hook("pre-agent", _launch(env, prompt(f"{plan_id}.schema"))))
     assert "already running" in reason
 
@@ -153,8 +155,12 @@ def test_task_already_done_is_refused(env, store, run_hook):
 
     plan_id = create_plan(store, env, TWO_STEP)
     store.claim_next(plan_id, owner="lead")
-    store.update_task(f"{plan_id}.schema", TaskChanges(status="running"), actor="agent")
-    store.update_task(f"{plan_id}.schema", TaskChanges(status="completed"), actor="agent")
+    store.update_task(
+        f"{plan_id}.schema", TaskChanges(owner="lead", status="running"), actor="agent"
+    )
+    store.update_task(
+        f"{plan_id}.schema", TaskChanges(owner="lead", status="completed"), actor="agent"
+    )
     reason = _denial(run_hook("pre-agent", _launch(env, prompt(f"{plan_id}.schema"))))
     assert "already done" in reason
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.hooks.conftest import SESSION, TWO_STEP, create_plan, payload
+from tests.store.helpers import holder
 from waveplan.hooks.stop_guard import MAX_BLOCKS
 from waveplan.store.base import TaskChanges
 
@@ -44,8 +45,8 @@ def test_session_start_says_nothing_without_a_database(env, run_hook):
 def test_session_start_skips_finished_plans(env, store, run_hook):
     plan_id = create_plan(store, env, [{"id": "only", "subject": "Write the notes"}])
     store.claim_next(plan_id, owner="lead")
-    store.update_task(f"{plan_id}.only", TaskChanges(status="running"), actor="t")
-    store.update_task(f"{plan_id}.only", TaskChanges(status="completed"), actor="t")
+    store.update_task(f"{plan_id}.only", TaskChanges(owner="lead", status="running"), actor="t")
+    store.update_task(f"{plan_id}.only", TaskChanges(owner="lead", status="completed"), actor="t")
     run = run_hook("session-start", _start(env))
     assert (run.code, run.stdout) == (0, "")
 
@@ -125,8 +126,8 @@ def test_stop_blocks_at_most_the_cap_without_progress_then_again_after_progress(
     assert [d and d["decision"] for d in decisions] == ["block"] * MAX_BLOCKS + [None]
 
     [task] = store.claim_next(plan_id, owner="lead").claimed
-    store.update_task(task.id, TaskChanges(status="running"), actor="t")
-    store.update_task(task.id, TaskChanges(status="completed"), actor="t")
+    store.update_task(task.id, TaskChanges(**holder(store, task.id), status="running"), actor="t")
+    store.update_task(task.id, TaskChanges(**holder(store, task.id), status="completed"), actor="t")
     assert run_hook("stop", _stop(env)).json["decision"] == "block"
 
 

@@ -52,3 +52,10 @@ def make_plan(
         output_dir="/tmp/waveplan-test-out",
     )
     return store.create_plan(spec, result, actor=actor, project=project)
+
+
+def holder(store: Any, task_id: str) -> dict[str, Any]:
+    """``task_update`` fields that act as the holder of ``task_id``'s claim (its owner),
+    for tests about something else than leases (``execution.leases``)."""
+    owner = store.get_task(task_id).owner
+    return {"owner": owner} if owner else {}

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from tests.store import workers
-from tests.store.helpers import FakeClock, make_plan, task
+from tests.store.helpers import FakeClock, holder, make_plan, task
 from waveplan.errors import ConflictingClaimError, WaveplanError
 from waveplan.store import open_store
 from waveplan.store.base import ClaimResult, Store, TaskChanges
@@ -19,8 +19,12 @@ def ids(result: ClaimResult) -> list[str]:
 
 
 def finish(store: Store, task_id: str) -> None:
-    store.update_task(task_id, TaskChanges(status="in_progress"), actor="agent")
-    store.update_task(task_id, TaskChanges(status="completed"), actor="agent")
+    store.update_task(
+        task_id, TaskChanges(**holder(store, task_id), status="in_progress"), actor="agent"
+    )
+    store.update_task(
+        task_id, TaskChanges(**holder(store, task_id), status="completed"), actor="agent"
+    )
 
 
 def test_claims_go_by_priority_then_the_work_a_task_gates(store: Store) -> None:
@@ -62,9 +66,17 @@ def test_max_concurrent_counts_claimed_and_running_tasks(store: Store) -> None:
     first = store.claim_next("p1", owner="w", limit=5)
     assert len(first.claimed) == 2
     assert "p1.c waits: max_concurrent 2 reached (2 busy)" in first.reason
-    store.update_task(first.claimed[0].id, TaskChanges(status="in_progress"), actor="w")
+    store.update_task(
+        first.claimed[0].id,
+        TaskChanges(**holder(store, first.claimed[0].id), status="in_progress"),
+        actor="w",
+    )
     assert store.claim_next("p1", owner="v").claimed == []
-    store.update_task(first.claimed[0].id, TaskChanges(status="completed"), actor="w")
+    store.update_task(
+        first.claimed[0].id,
+        TaskChanges(**holder(store, first.claimed[0].id), status="completed"),
+        actor="w",
+    )
     assert len(store.claim_next("p1", owner="v", limit=5).claimed) == 1
 
 
@@ -76,14 +88,18 @@ def test_a_task_writing_under_a_running_tasks_path_is_not_handed_out(store: Stor
     )
     first = store.claim_next("p1", owner="w")
     assert ids(first) == ["p1.dir"]
-    store.update_task("p1.dir", TaskChanges(status="in_progress"), actor="w")
+    store.update_task(
+        "p1.dir", TaskChanges(**holder(store, "p1.dir"), status="in_progress"), actor="w"
+    )
     second = store.claim_next("p1", owner="v", limit=2)
     assert ids(second) == ["p1.other"]
     assert (
         "p1.file waits: file conflict: writes src/app.py, which overlaps src written by "
         "'p1.dir' (running)"
     ) in second.reason
-    store.update_task("p1.dir", TaskChanges(status="completed"), actor="w")
+    store.update_task(
+        "p1.dir", TaskChanges(**holder(store, "p1.dir"), status="completed"), actor="w"
+    )
     assert ids(store.claim_next("p1", owner="v")) == ["p1.file"]
 
 
@@ -152,7 +168,7 @@ def test_a_note_renews_the_lease(store: Store, clock: FakeClock) -> None:
     make_plan(store, [task("a")])
     store.claim_next("p1", owner="w", lease_seconds=60)
     clock.advance(50)
-    store.update_task("p1.a", TaskChanges(note="still on it"), actor="w")
+    store.update_task("p1.a", TaskChanges(**holder(store, "p1.a"), note="still on it"), actor="w")
     clock.advance(50)
     assert store.claim_next("p1", owner="v").claimed == []
     assert store.get_task("p1.a").lease_expires_at == "2025-01-01T12:01:50.000000Z"
@@ -162,7 +178,7 @@ def test_a_running_task_started_without_a_claim_is_never_taken_away(
     store: Store, clock: FakeClock
 ) -> None:
     make_plan(store, [task("a")])
-    store.update_task("p1.a", TaskChanges(status="in_progress"), actor="w")
+    store.update_task("p1.a", TaskChanges(**holder(store, "p1.a"), status="in_progress"), actor="w")
     clock.advance(3600)
     assert store.claim_next("p1", owner="v").claimed == []
     assert store.get_task("p1.a").status == "running"
@@ -178,7 +194,7 @@ def test_a_running_task_whose_lease_lapses_is_flagged_stuck_and_failed_per_polic
         retry={"max_attempts": 2, "backoff_base_seconds": 10},
     )
     store.claim_next("p1", owner="w", lease_seconds=60)
-    store.update_task("p1.a", TaskChanges(status="in_progress"), actor="w")
+    store.update_task("p1.a", TaskChanges(**holder(store, "p1.a"), status="in_progress"), actor="w")
     clock.advance(61)
     assert store.claim_next("p1", owner="v").claimed == []  # backoff: 10 s
     a = store.get_task("p1.a")
@@ -188,7 +204,7 @@ def test_a_running_task_whose_lease_lapses_is_flagged_stuck_and_failed_per_polic
     clock.advance(10)
     again = store.claim_next("p1", owner="v", lease_seconds=60)
     assert ids(again) == ["p1.a"]
-    store.update_task("p1.a", TaskChanges(status="in_progress"), actor="v")
+    store.update_task("p1.a", TaskChanges(**holder(store, "p1.a"), status="in_progress"), actor="v")
     clock.advance(61)
     store.sweep("p1")  # second lapse: no attempts left, so a fails and b is cancelled
     assert store.get_task("p1.a").status == "failed"
@@ -199,7 +215,9 @@ def test_a_running_task_whose_lease_lapses_is_flagged_stuck_and_failed_per_polic
 def test_releasing_a_claim_makes_the_task_claimable_again(store: Store) -> None:
     make_plan(store, [task("a")])
     store.claim_next("p1", owner="w")
-    released = store.update_task("p1.a", TaskChanges(status="ready"), actor="w").task
+    released = store.update_task(
+        "p1.a", TaskChanges(**holder(store, "p1.a"), status="ready"), actor="w"
+    ).task
     assert (released.status, released.owner, released.lease_expires_at) == ("ready", None, None)
     assert store.claim_next("p1", owner="v").claimed[0].owner == "v"
 
@@ -209,7 +227,9 @@ def test_a_claimed_task_that_gains_an_unfinished_dependency_is_released(
 ) -> None:
     make_plan(store, [task("a"), task("b")])
     store.claim_next("p1", owner="w", limit=2)
-    result = store.update_task("p1.b", TaskChanges(addBlockedBy=["p1.a"]), actor="lead")
+    result = store.update_task(
+        "p1.b", TaskChanges(**holder(store, "p1.b"), addBlockedBy=["p1.a"]), actor="lead"
+    )
     assert result.statusChange == {"from": "claimed", "to": "pending"}
     assert (result.task.owner, result.task.lease_expires_at) == (None, None)
 
@@ -219,7 +239,7 @@ def test_another_owner_cannot_start_a_task_under_a_live_claim(
 ) -> None:
     make_plan(store, [task("a")])
     store.claim_next("p1", owner="w", lease_seconds=60)
-    with pytest.raises(ConflictingClaimError, match="claimed by 'w'"):
+    with pytest.raises(ConflictingClaimError, match="claimed, held by w until"):
         store.update_task("p1.a", TaskChanges(status="in_progress", owner="v"), actor="v")
     started = store.update_task("p1.a", TaskChanges(status="in_progress", owner="w"), actor="w")
     assert started.task.status == "running"

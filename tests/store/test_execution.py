@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.store.helpers import FakeClock, make_plan, task
+from tests.store.helpers import FakeClock, holder, make_plan, task
 from waveplan.errors import InvalidPlanError, WaveplanError
 from waveplan.store.base import ClaimResult, Store, TaskChanges
 
@@ -19,17 +19,26 @@ def statuses(store: Store, plan_id: str = "p1") -> dict[str, str]:
 
 
 def start(store: Store, task_id: str) -> None:
-    store.update_task(task_id, TaskChanges(status="in_progress"), actor="agent")
+    # As the claim's holder (its owner): leases have authority (execution.leases).
+    store.update_task(
+        task_id, TaskChanges(status="in_progress", **holder(store, task_id)), actor="agent"
+    )
 
 
 def finish(store: Store, task_id: str, output: str | None = None) -> None:
     start(store, task_id)
-    store.update_task(task_id, TaskChanges(status="completed", output=output), actor="agent")
+    store.update_task(
+        task_id,
+        TaskChanges(status="completed", output=output, **holder(store, task_id)),
+        actor="agent",
+    )
 
 
 def fail(store: Store, task_id: str, code: str = "flaky") -> str:
     result = store.update_task(
-        task_id, TaskChanges(status="failed", error="boom", error_code=code), actor="agent"
+        task_id,
+        TaskChanges(**holder(store, task_id), status="failed", error="boom", error_code=code),
+        actor="agent",
     )
     assert result.statusChange is not None
     return result.statusChange["to"]
@@ -96,15 +105,21 @@ def test_fail_fast_halts_holds_every_waiting_task_and_releases_nothing(store: St
     assert statuses(store) == {"a": "failed", "b": "running", "c": "pending", "d": "pending"}
     assert store.get_plan("p1").halted_by == "p1.a"
     assert store.get_plan("p1").status == "halted"
-    finish_running = store.update_task("p1.b", TaskChanges(status="completed"), actor="agent")
+    finish_running = store.update_task(
+        "p1.b", TaskChanges(**holder(store, "p1.b"), status="completed"), actor="agent"
+    )
     assert finish_running.statusChange == {"from": "running", "to": "done"}  # may finish
     assert statuses(store)["d"] == "ready"  # its dependency is done; the halt holds it
     after = store.claim_next("p1", owner="w")
     assert after.claimed == [] and after.halted_by == "p1.a"
     assert "plan halted: 'p1.a' failed under fail_fast" in after.reason
     assert store.get_plan("p1").status == "halted"
-    store.update_task("p1.c", TaskChanges(status="cancelled"), actor="lead")
-    store.update_task("p1.d", TaskChanges(status="cancelled"), actor="lead")
+    store.update_task(
+        "p1.c", TaskChanges(**holder(store, "p1.c"), status="cancelled"), actor="lead"
+    )
+    store.update_task(
+        "p1.d", TaskChanges(**holder(store, "p1.d"), status="cancelled"), actor="lead"
+    )
     assert store.get_plan("p1").status == "failed"  # given up: finished, never done
 
 
@@ -115,7 +130,7 @@ def test_retrying_the_failure_by_hand_lifts_the_halt_and_the_held_tasks_go_on(
     start(store, "p1.a")
     fail(store, "p1.a")
     assert store.get_plan("p1").status == "halted"
-    store.update_task("p1.a", TaskChanges(status="ready"), actor="lead")
+    store.update_task("p1.a", TaskChanges(**holder(store, "p1.a"), status="ready"), actor="lead")
     assert store.get_plan("p1").status == "open"
     assert sorted(ids(store.claim_next("p1", owner="w", limit=2))) == ["p1.a", "p1.b"]
     assert store.get_plan("p1").halted_by is None
@@ -388,12 +403,18 @@ def test_a_checkpoint_timeout_that_is_not_a_duration_is_refused() -> None:
 def test_waiting_on_a_person_needs_a_reason_which_is_kept(store: Store, status: str) -> None:
     make_plan(store, [task("a")])
     with pytest.raises(WaveplanError, match="pass the reason as note"):
-        store.update_task("p1.a", TaskChanges(status=status), actor="agent")
+        store.update_task(
+            "p1.a", TaskChanges(**holder(store, "p1.a"), status=status), actor="agent"
+        )
     store.update_task(
-        "p1.a", TaskChanges(status=status, note="needs the API key from ops"), actor="agent"
+        "p1.a",
+        TaskChanges(**holder(store, "p1.a"), status=status, note="needs the API key from ops"),
+        actor="agent",
     )
     a = store.get_task("p1.a")
     assert (a.status, a.reason) == (status, "needs the API key from ops")
     assert store.task_reasons("p1") == {"p1.a": "needs the API key from ops"}
-    back = store.update_task("p1.a", TaskChanges(status="ready"), actor="ops")
+    back = store.update_task(
+        "p1.a", TaskChanges(**holder(store, "p1.a"), status="ready"), actor="ops"
+    )
     assert back.task is not None and (back.task.status, back.task.reason) == ("ready", None)

@@ -26,7 +26,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.store.helpers import make_plan
+from tests.store.helpers import holder, make_plan
 from waveplan.lifecycle import FINISHED, UNSTARTED, Status, dependency_satisfied
 from waveplan.models import TaskSpec
 from waveplan.patches import PlanPatch
@@ -68,10 +68,16 @@ def _run(store: Any, pid: str, rounds: int, rng: Any) -> None:
         claim = store.claim_next(pid, owner="lead", limit=4)
         for t in claim.claimed:
             if rng.random() < 0.8:
-                store.update_task(t.id, TaskChanges(status="running"), actor="lead")
+                store.update_task(
+                    t.id, TaskChanges(**holder(store, t.id), status="running"), actor="lead"
+                )
                 if rng.random() < 0.6:
                     store.update_task(
-                        t.id, TaskChanges(status="completed", output=f"out {t.id}"), actor="w"
+                        t.id,
+                        TaskChanges(
+                            **holder(store, t.id), status="completed", output=f"out {t.id}"
+                        ),
+                        actor="w",
                     )
 
 

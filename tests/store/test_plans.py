@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.store.helpers import make_plan, plan_spec, task
+from tests.store.helpers import holder, make_plan, plan_spec, task
 from waveplan.errors import ConflictingClaimError, InvalidPlanError, NotFoundError
 from waveplan.lifecycle import NotInReviewError, NotReadyError
 from waveplan.planning.plan import build_plan
@@ -16,8 +16,12 @@ def statuses(store: Store, plan_id: str) -> dict[str, str]:
 
 
 def finish(store: Store, task_id: str) -> None:
-    store.update_task(task_id, TaskChanges(status="in_progress"), actor="agent")
-    store.update_task(task_id, TaskChanges(status="completed"), actor="agent")
+    store.update_task(
+        task_id, TaskChanges(**holder(store, task_id), status="in_progress"), actor="agent"
+    )
+    store.update_task(
+        task_id, TaskChanges(**holder(store, task_id), status="completed"), actor="agent"
+    )
 
 
 DIAMOND = [task("a"), task("b", "a"), task("c", "a"), task("d", "b", "c")]
@@ -64,7 +68,9 @@ def test_readiness_is_computed_across_a_diamond(store: Store) -> None:
     finish(store, "p1.b")
     assert statuses(store, "p1")["d"] == "pending"
     with pytest.raises(NotReadyError) as info:
-        store.update_task("p1.d", TaskChanges(status="in_progress"), actor="agent")
+        store.update_task(
+            "p1.d", TaskChanges(**holder(store, "p1.d"), status="in_progress"), actor="agent"
+        )
     assert info.value.details["blocking"] == ["p1.c"]
     finish(store, "p1.c")
     assert statuses(store, "p1")["d"] == "ready"
@@ -74,7 +80,7 @@ def test_the_plan_is_done_when_all_tasks_are_final(store: Store) -> None:
     make_plan(store, [task("a"), task("b", "a")], project="/repo")
     finish(store, "p1.a")
     assert store.get_plan("p1").status == "open"
-    store.update_task("p1.b", TaskChanges(status="skipped"), actor="lead")
+    store.update_task("p1.b", TaskChanges(**holder(store, "p1.b"), status="skipped"), actor="lead")
     assert store.get_plan("p1").status == "done"
     assert store.list_plans(project="/repo") == []
     assert [p.id for p in store.list_plans(project="/repo", status="all")] == ["p1"]
@@ -90,7 +96,7 @@ def test_list_plans_returns_open_plans_of_a_project(store: Store) -> None:
 
 def test_a_task_added_to_a_plan_gets_a_plan_scoped_id_and_reopens_it(store: Store) -> None:
     make_plan(store, [task("a")])
-    store.update_task("p1.a", TaskChanges(status="skipped"), actor="lead")
+    store.update_task("p1.a", TaskChanges(**holder(store, "p1.a"), status="skipped"), actor="lead")
     assert store.get_plan("p1").status == "done"
     added = store.create_task(TaskNew(subject="more", plan_id="p1", blockedBy=["p1.a"]), actor="me")
     assert (added.id, added.wave, added.status) == ("p1.1", 2, "ready")
@@ -118,8 +124,12 @@ def test_an_approval_checkpoint_holds_dependents_until_task_review_approves(
     store: Store,
 ) -> None:
     make_plan(store, DIAMOND, checkpoints=[{"after": "a", "approvers": ["lead"]}])
-    store.update_task("p1.a", TaskChanges(status="in_progress"), actor="agent")
-    result = store.update_task("p1.a", TaskChanges(status="completed"), actor="agent")
+    store.update_task(
+        "p1.a", TaskChanges(**holder(store, "p1.a"), status="in_progress"), actor="agent"
+    )
+    result = store.update_task(
+        "p1.a", TaskChanges(**holder(store, "p1.a"), status="completed"), actor="agent"
+    )
     assert result.statusChange == {"from": "running", "to": "review"}
     assert statuses(store, "p1")["b"] == "pending"
     approved = store.review_task("p1.a", decision="approve", feedback="looks right", actor="lead")
@@ -130,7 +140,7 @@ def test_an_approval_checkpoint_holds_dependents_until_task_review_approves(
 
 def test_a_skipped_checkpoint_task_still_needs_its_approval(store: Store) -> None:
     make_plan(store, DIAMOND, checkpoints=[{"after": "a"}])
-    store.update_task("p1.a", TaskChanges(status="skipped"), actor="lead")
+    store.update_task("p1.a", TaskChanges(**holder(store, "p1.a"), status="skipped"), actor="lead")
     assert statuses(store, "p1")["b"] == "pending"
     assert store.review_task("p1.a", decision="approve", feedback=None, actor="lead").status == (
         "skipped"
@@ -153,7 +163,9 @@ def test_review_revise_sends_the_task_back_with_feedback_in_its_history(store: S
     revised = store.review_task("p1.a", decision="revise", feedback="add tests", actor="lead")
     assert revised.status == "revise"
     assert (revised.history[-1].kind, revised.history[-1].note) == ("review", "revise: add tests")
-    again = store.update_task("p1.a", TaskChanges(status="in_progress"), actor="agent")
+    again = store.update_task(
+        "p1.a", TaskChanges(**holder(store, "p1.a"), status="in_progress"), actor="agent"
+    )
     assert again.statusChange == {"from": "revise", "to": "running"}
 
 
@@ -175,7 +187,7 @@ def test_a_claimed_or_running_plan_task_cannot_be_deleted(store: Store) -> None:
     store.claim_next("p1", owner="w")
     with pytest.raises(ConflictingClaimError, match="release it"):
         store.delete_task("p1.a", actor="me")
-    store.update_task("p1.a", TaskChanges(status="ready"), actor="w")
+    store.update_task("p1.a", TaskChanges(**holder(store, "p1.a"), status="ready"), actor="w")
     # released, it still has a dependent waiting for it (issue 14: deleting it would
     # release b): cancel it instead, or remove it with plan_patch
     store.update_task("p1.b", TaskChanges(status="cancelled", note="not needed"), actor="me")

@@ -126,6 +126,8 @@ class Replay:
         return f"p1.{tid}"
 
     def update(self, tid: str, **changes: Any) -> None:
+        # The simulated workers act as the claims' holder ("sim"): leases have authority.
+        changes.setdefault("owner", self.store.get_task(self.sid(tid)).owner)
         self.store.update_task(self.sid(tid), TaskChanges(**changes), actor="agent")
 
     def run_once(self, tid: str) -> None:

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import pytest
 
-from tests.store.helpers import make_plan, task
+from tests.store.helpers import holder, make_plan, task
 from waveplan.errors import InvalidTransitionError, WaveplanError
 from waveplan.store.base import Store, TaskChanges
 
 
 def start(store: Store, task_id: str, **fields: str) -> None:
-    store.update_task(task_id, TaskChanges(status="in_progress", **fields), actor="agent")
+    # As the claim's holder (its owner): leases have authority (execution.leases).
+    fields = {**holder(store, task_id), **fields}
+    store.update_task(
+        task_id,
+        TaskChanges(status="in_progress", **fields),
+        actor="agent",
+    )
 
 
 def complete(store: Store, task_id: str, output: str | None = None) -> None:
-    store.update_task(task_id, TaskChanges(status="completed", output=output), actor="agent")
+    store.update_task(
+        task_id,
+        TaskChanges(status="completed", output=output, **holder(store, task_id)),
+        actor="agent",
+    )
 
 
 def status(store: Store, task_id: str) -> str:
@@ -92,12 +102,16 @@ def test_a_second_report_of_the_same_failed_attempt_is_a_no_op(store: Store) -> 
     store.claim_next("p1", owner="w")
     start(store, "p1.a")
     store.update_task(
-        "p1.a", TaskChanges(status="failed", error="boom", error_code="flaky"), actor="agent"
+        "p1.a",
+        TaskChanges(**holder(store, "p1.a"), status="failed", error="boom", error_code="flaky"),
+        actor="agent",
     )
     assert (status(store, "p1.a"), store.get_task("p1.a").attempts) == ("ready", 1)
     again = store.update_task(
         "p1.a",
-        TaskChanges(status="failed", error="boom", error_code="flaky", attempt=1),
+        TaskChanges(
+            **holder(store, "p1.a"), status="failed", error="boom", error_code="flaky", attempt=1
+        ),
         actor="hook",
     )
     record = store.get_task("p1.a")
@@ -110,9 +124,17 @@ def test_a_failure_report_without_an_attempt_is_the_current_attempts_only(store:
     make_plan(store, [task("a")], failure_policy="retry")
     store.claim_next("p1", owner="w")
     start(store, "p1.a")
-    store.update_task("p1.a", TaskChanges(status="failed", error_code="flaky"), actor="agent")
+    store.update_task(
+        "p1.a",
+        TaskChanges(**holder(store, "p1.a"), status="failed", error_code="flaky"),
+        actor="agent",
+    )
     # The task waits for its retry: nobody runs it, so there is no attempt left to fail.
-    store.update_task("p1.a", TaskChanges(status="failed", error_code="flaky"), actor="hook")
+    store.update_task(
+        "p1.a",
+        TaskChanges(**holder(store, "p1.a"), status="failed", error_code="flaky"),
+        actor="hook",
+    )
     record = store.get_task("p1.a")
     assert (record.status, record.attempts) == ("ready", 1)
 
@@ -125,7 +147,9 @@ def test_a_running_task_cannot_gain_an_open_blocker(store: Store) -> None:
     store.claim_next("p1", owner="w", limit=2)
     start(store, "p1.a")
     with pytest.raises(InvalidTransitionError, match="already running"):
-        store.update_task("p1.a", TaskChanges(addBlockedBy=["p1.b"]), actor="lead")
+        store.update_task(
+            "p1.a", TaskChanges(**holder(store, "p1.a"), addBlockedBy=["p1.b"]), actor="lead"
+        )
     complete(store, "p1.a")
     assert status(store, "p1.a") == "done"
 
@@ -137,10 +161,18 @@ def test_retrying_a_fail_fast_failure_by_hand_resumes_the_plan(store: Store) -> 
     make_plan(store, [task("a"), task("b", "a"), task("c", "b")], failure_policy="fail_fast")
     store.claim_next("p1", owner="w")
     start(store, "p1.a")
-    store.update_task("p1.a", TaskChanges(status="failed", error_code="boom"), actor="agent")
+    store.update_task(
+        "p1.a",
+        TaskChanges(**holder(store, "p1.a"), status="failed", error_code="boom"),
+        actor="agent",
+    )
     assert store.get_plan("p1").status == "halted"
     assert store.claim_next("p1", owner="w").claimed == []
-    store.update_task("p1.a", TaskChanges(status="ready", note="fixed the cause"), actor="lead")
+    store.update_task(
+        "p1.a",
+        TaskChanges(**holder(store, "p1.a"), status="ready", note="fixed the cause"),
+        actor="lead",
+    )
     for tid in ("p1.a", "p1.b", "p1.c"):
         (claimed,) = store.claim_next("p1", owner="w").claimed
         assert claimed.id == tid
@@ -154,7 +186,11 @@ def test_a_halted_plan_is_never_reported_done(store: Store) -> None:
     store.claim_next("p1", owner="w", limit=2)
     start(store, "p1.a")
     start(store, "p1.b")
-    store.update_task("p1.a", TaskChanges(status="failed", error_code="boom"), actor="agent")
+    store.update_task(
+        "p1.a",
+        TaskChanges(**holder(store, "p1.a"), status="failed", error_code="boom"),
+        actor="agent",
+    )
     complete(store, "p1.b")  # running work may finish under a halt
     assert store.get_plan("p1").status in ("halted", "failed")
 
@@ -171,11 +207,15 @@ def test_a_rolled_back_change_leaves_no_trace_in_the_cached_plan_shape(
     # This process adds the edge a <- b, then the start is refused: all of it rolls back.
     with pytest.raises(WaveplanError):
         store.update_task(
-            "p1.a", TaskChanges(addBlockedBy=["p1.b"], status="in_progress"), actor="x"
+            "p1.a",
+            TaskChanges(**holder(store, "p1.a"), addBlockedBy=["p1.b"], status="in_progress"),
+            actor="x",
         )
     other = open_store(store_location)  # another process changes the plan's shape
     try:
-        other.update_task("p1.c", TaskChanges(addBlockedBy=["p1.a"]), actor="x")
+        other.update_task(
+            "p1.c", TaskChanges(**holder(other, "p1.c"), addBlockedBy=["p1.a"]), actor="x"
+        )
     finally:
         other.close()
     claimed = {t.id for t in store.claim_next("p1", owner="w", limit=3).claimed}

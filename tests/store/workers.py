@@ -27,8 +27,13 @@ def drain(
         holding.wait(timeout=60)
         for _ in range(100_000):  # a bound, so a bug fails the test instead of hanging it
             for task in pending:
-                store.update_task(task.id, TaskChanges(status="in_progress"), actor=owner)
-                store.update_task(task.id, TaskChanges(status="completed"), actor=owner)
+                token = task.lease_token  # the holder proves its claim
+                store.update_task(
+                    task.id, TaskChanges(status="in_progress", lease_token=token), actor=owner
+                )
+                store.update_task(
+                    task.id, TaskChanges(status="completed", lease_token=token), actor=owner
+                )
             result = store.claim_next(plan_id, owner=owner, limit=limit)
             pending = result.claimed
             claimed += [t.id for t in pending]

@@ -35,10 +35,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-from waveplan.errors import WaveplanError
+from waveplan.errors import LeaseLostError, NotLeaseHolderError, WaveplanError
 from waveplan.execution.criteria import CRITERION_FAILED, CriterionVerdict
 from waveplan.execution.dispatch import Dispatch, dispatch_snapshot, settle_snapshot
 from waveplan.execution.effects import CheckpointSet, Effect, FeedbackSet, Move, Note, PlanSet
+from waveplan.execution.leases import LEASE_LOST, holder, holder_problem
 from waveplan.execution.policies import (
     LEASE_EXPIRED,
     REVIEW_REJECTED,
@@ -83,6 +84,7 @@ _TRACKED = (
     "lease_expires_at",
     "owner",
     "lease_seconds",
+    "lease_token",
     "agent",
 )
 _IN_PROGRESS = frozenset({Status.CLAIMED, Status.RUNNING, Status.REVIEW, Status.REVISE})
@@ -642,6 +644,44 @@ class Ledger:
                 )
 
     # ------------------------------------------------------------------ the request
+
+    def authorize(
+        self,
+        task_id: str,
+        *,
+        token: str | None,
+        owner: str | None,
+        override: bool = False,
+        note: str | None = None,
+    ) -> bool:
+        """Refuse a request on a held task from anybody but its holder
+        (``execution.leases``). ``override``: a person takes over on purpose; it needs
+        a ``note`` and is recorded (kind ``lease``) as who overrode whose lease. True
+        when the request overrode a lease."""
+        t = self.task(task_id)
+        problem = holder_problem(t, token=token, owner=owner, now=self.now)
+        if problem is None:
+            return False
+        if not override:
+            error = LeaseLostError if problem.code == LEASE_LOST else NotLeaseHolderError
+            raise error(
+                problem.message,
+                task_id=task_id,
+                owner=t.owner,
+                lease_expires_at=from_epoch(t.lease_expires_at) if t.lease_expires_at else None,
+            )
+        if not (note or "").strip():
+            raise WaveplanError(
+                f"override of task {task_id!r}'s lease needs a note saying why (it is kept "
+                "in the task's history)",
+                task_id=task_id,
+            )
+        self.note(
+            task_id,
+            "lease",
+            f"override: {self.actor} overrode the lease of {holder(t)} ({t.status}): {note}",
+        )
+        return True
 
     def change(
         self,

@@ -78,6 +78,9 @@ class ExecTask:
         Who holds it (the claim's owner).
     lease_seconds : int | None
         The length of its claim's lease (renewed by progress notes); ``None``: no lease.
+    lease_token : str | None
+        The secret of its current claim (``plan_next`` hands it out): its holder proves
+        itself with it (``execution.leases``); a new claim gets a new one.
     needs_review : bool
         It must pass ``review`` before ``done`` (``lifecycle.needs_review``).
     external : bool
@@ -120,6 +123,7 @@ class ExecTask:
     approval_pending: bool = False
     owner: str | None = None
     lease_seconds: int | None = None
+    lease_token: str | None = None
     needs_review: bool = False
     external: bool = False
     has_output: bool = False

@@ -98,7 +98,9 @@ def _output_file_problem(headers: Any, task: Any, cwd: str | None) -> str | None
     )
 
 
-def _record_launch(payload: Mapping[str, Any], env: Mapping[str, str], task: Any) -> None:
+def _record_launch(
+    payload: Mapping[str, Any], env: Mapping[str, str], task: Any, prompt_token: str | None = None
+) -> None:
     """Remember the launch (the hand-back hooks tie the subagent to it) and that this
     session holds the task now."""
     import time
@@ -121,7 +123,13 @@ def _record_launch(payload: Mapping[str, Any], env: Mapping[str, str], task: Any
             "started_at": time.time(),
         },
     )
-    record_claim(env, state.session_id, task.id, owner=task.owner, via="launch")
+    from waveplan.hooks.ownership import held_token
+
+    # The launch keeps the claim's token: the hand-back proves the lease with it.
+    token = held_token(env, state.session_id, task.id)
+    if token is None and prompt_token and prompt_token == getattr(task, "lease_token", None):
+        token = prompt_token  # the prompt carries the claim's own token: this session holds it
+    record_claim(env, state.session_id, task.id, owner=task.owner, lease_token=token, via="launch")
 
 
 def _record_foreign_launch(payload: Mapping[str, Any], env: Mapping[str, str]) -> None:
@@ -170,5 +178,5 @@ def pre_tool_use(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str
         store.close()
     if reason:
         return _deny(reason)
-    _record_launch(payload, env, found)
+    _record_launch(payload, env, found, headers.lease_token)
     return None

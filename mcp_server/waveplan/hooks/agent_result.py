@@ -110,7 +110,14 @@ def report_head(path: str) -> str:
         return ""
 
 
-def record_output(store: Any, reader: Any, task_id: str, path: str) -> Recorded:
+def record_output(
+    store: Any,
+    reader: Any,
+    task_id: str,
+    path: str,
+    lease_token: str | None = None,
+    owner: str | None = None,
+) -> Recorded:
     """Record ``path`` as the output of ``task_id``; return a one-line summary.
 
     ``claimed``/``ready``/``revise`` tasks are moved to ``running`` first (the lifecycle
@@ -121,6 +128,9 @@ def record_output(store: Any, reader: Any, task_id: str, path: str) -> Recorded:
     The head of the file goes with the hand-back (``criterion_text``): for a task with a
     success criterion the store reads the report there, and may send the task back to
     ``revise`` or fail it (``execution.criteria``); the hook never runs the command.
+
+    ``lease_token``: this session's claim of the task (the store refuses a stale or
+    missing one), else ``owner``: the claim's owner, for a claim whose token no hook saw.
     """
     from waveplan.store.requests import Changes
 
@@ -129,7 +139,11 @@ def record_output(store: Any, reader: Any, task_id: str, path: str) -> Recorded:
         return Recorded(f"task {task_id} recorded as {task.status} with output {path}", task.status)
     if task.status in (Status.CLAIMED, Status.READY, Status.REVISE):
         note = "subagent finished; recording its output"
-        store.change_task(task_id, Changes(status=Status.RUNNING, note=note), actor=ACTOR)
+        store.change_task(
+            task_id,
+            Changes(status=Status.RUNNING, note=note, lease_token=lease_token, owner=owner),
+            actor=ACTOR,
+        )
     done = store.change_task(
         task_id,
         Changes(
@@ -137,6 +151,8 @@ def record_output(store: Any, reader: Any, task_id: str, path: str) -> Recorded:
             output=path,
             note=f"subagent returned DONE|{path}",
             criterion_text=report_head(path),
+            lease_token=lease_token,
+            owner=owner,
         ),
         actor=ACTOR,
     )
@@ -154,7 +170,14 @@ def record_output(store: Any, reader: Any, task_id: str, path: str) -> Recorded:
                     "criterion_failed")  # fmt: skip
 
 
-def record_failure(store: Any, task_id: str, code: str, details: str) -> str:
+def record_failure(
+    store: Any,
+    task_id: str,
+    code: str,
+    details: str,
+    lease_token: str | None = None,
+    owner: str | None = None,
+) -> str:
     """Record a ``FAILED|<code>|<details>`` hand-back: ``code`` becomes the task's
     ``error_code`` (what ``retryable_error_codes`` match). If the subagent already
     reported this attempt's failure itself (``task_update``), the store counts it once
@@ -164,7 +187,12 @@ def record_failure(store: Any, task_id: str, code: str, details: str) -> str:
     done = store.change_task(
         task_id,
         Changes(
-            status=Status.FAILED, error=details, error_code=code, note=f"subagent failed: {code}"
+            status=Status.FAILED,
+            error=details,
+            error_code=code,
+            note=f"subagent failed: {code}",
+            lease_token=lease_token,
+            owner=owner,
         ),
         actor=ACTOR,
     )
@@ -263,7 +291,7 @@ def _judge(
     without the gate (its start time is in the store's history), opens the store.
     """
     from waveplan.errors import NotFoundError, WaveplanError
-    from waveplan.hooks.ownership import hold_problem
+    from waveplan.hooks.ownership import held_token, hold_problem
 
     reader = open_reader(env)
     if reader is None:
@@ -277,6 +305,9 @@ def _judge(
     held = hold_problem(env, str(payload.get("session_id") or ""), task)
     if held:
         return Verdict("ignored", held + " The reply was not recorded.")
+    token = held_token(env, str(payload.get("session_id") or ""), task_id)
+    # No token known: the hooks found this session the holder; it acts as the claim's owner.
+    owner = None if token else task.owner
     store: Store | None = None
     try:
         started = _started_at(None, launch)
@@ -293,9 +324,9 @@ def _judge(
         reader = open_reader(env) or store
         try:
             if check.failure is not None:
-                summary = record_failure(store, task_id, *check.failure)
+                summary = record_failure(store, task_id, *check.failure, token, owner)
             else:
-                recorded = record_output(store, reader, task_id, check.path or "")
+                recorded = record_output(store, reader, task_id, check.path or "", token, owner)
                 if recorded.criterion is not None:
                     end = "" if recorded.endswith(".") else "."
                     return Verdict(recorded.criterion, f"waveplan: {recorded}{end}")
@@ -320,7 +351,7 @@ def _give_up(
 ) -> None:
     """Record a task whose subagent kept replying out of contract as failed."""
     from waveplan.errors import WaveplanError
-    from waveplan.hooks.ownership import hold_problem
+    from waveplan.hooks.ownership import held_token, hold_problem
 
     store = open_store(env)
     if store is None:
@@ -332,7 +363,10 @@ def _give_up(
         ):
             return
         details = f"the subagent's replies were refused {MAX_REFUSALS + 1} times; last: {problem}"
-        record_failure(store, task_id, BAD_HANDBACK, details)
+        session = str(payload.get("session_id") or "")
+        token = held_token(env, session, task_id)
+        owner = None if token else task.owner
+        record_failure(store, task_id, BAD_HANDBACK, details, token, owner)
     except WaveplanError:
         return
     finally:

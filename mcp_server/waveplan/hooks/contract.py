@@ -9,6 +9,7 @@ A task-bound subagent prompt starts with header lines naming the task::
     Task ID: p1.schema
     Agent: waveplan:tech-lead-architect
     Output File: /home/me/.local/share/waveplan/outputs/auth-3f2a9c1d/design_the_schema.md
+    Lease Token: 9f0c...   (the claim's lease_token from plan_next; optional)
 
 and the subagent's final message is exactly one line:
 
@@ -88,7 +89,7 @@ CONTRACT = (
 
 #: Stored task ids: ``p<plan>.<plan-file id>`` for plan tasks, digits for lone tasks.
 _WAVEPLAN_ID = re.compile(r"p[1-9][0-9]{0,11}\.[^\s].{0,199}|[1-9][0-9]{0,11}")
-_KEYS = ("task id", "agent", "output file")
+_KEYS = ("task id", "agent", "output file", "lease token")
 _DECORATION = " \t*_`#>-"
 _DONE = re.compile(r"DONE\|([^\n]+)")
 _FAILED = re.compile(r"FAILED\|([a-z][a-z0-9_]{0,63})\|(.+)", re.S)
@@ -109,11 +110,14 @@ def is_waveplan_id(value: str | None) -> bool:
 
 
 class Headers(NamedTuple):
-    """The ``Task ID`` / ``Agent`` / ``Output File`` header values of a prompt."""
+    """The ``Task ID`` / ``Agent`` / ``Output File`` (/ ``Lease Token``) header values
+    of a prompt. The lease token is the holder's proof (``execution.leases``): the
+    subagent passes it with its progress notes."""
 
     task_id: str | None = None
     agent: str | None = None
     output_file: str | None = None
+    lease_token: str | None = None
 
     @property
     def task_bound(self) -> bool:
@@ -159,7 +163,9 @@ def parse_headers(prompt: str | None) -> Headers:
         pair = _header(line)
         if pair and pair[1] and pair[0] not in found:
             found[pair[0]] = pair[1]
-    return Headers(found.get("task id"), found.get("agent"), found.get("output file"))
+    return Headers(
+        found.get("task id"), found.get("agent"), found.get("output file"), found.get("lease token")
+    )
 
 
 def parse_done(text: str | None) -> str | None:

@@ -24,8 +24,8 @@ from waveplan.errors import NotFoundError
 __all__ = ["SCHEMA_VERSION", "Peek", "PeekPlan", "PeekTask"]
 
 #: The store schema version this module can read.
-SCHEMA_VERSION = 9  # 4 the change feed, 5 plan documents, 6 the task model, 7 plan-level
-# events, 9 criterion attempts: none read
+SCHEMA_VERSION = 8  # 4 the change feed, 5 plan documents, 6 the task model, 7 plan-level
+# events, 8 criterion attempts: none read
 
 
 class PeekTask(NamedTuple):
@@ -43,6 +43,8 @@ class PeekTask(NamedTuple):
     reads: tuple[str, ...] | list[str] = ()
     blockedBy: tuple[str, ...] | list[str] = ()
     lease_expires_at: str | None = None
+    #: The current claim's token (``plan_next``): who holds the task (hooks.ownership).
+    lease_token: str | None = None
 
 
 class PeekPlan(NamedTuple):
@@ -98,7 +100,7 @@ class Peek:
     def get_task(self, task_id: str) -> PeekTask:
         rows = self._rows(
             "SELECT id, plan_id, subject, status, owner, wave, output, output_file, files_known, "
-            "lease_expires_at FROM tasks WHERE id = ?",
+            "lease_expires_at, lease_token FROM tasks WHERE id = ?",
             (task_id,),
         )
         if not rows:
@@ -130,6 +132,7 @@ class Peek:
             reads=paths["read"],
             blockedBy=deps,
             lease_expires_at=row["lease_expires_at"],
+            lease_token=row["lease_token"],
         )
 
     def started_at(self, task_id: str) -> str | None:

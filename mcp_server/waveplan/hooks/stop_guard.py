@@ -45,13 +45,17 @@ def track_plan(payload: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
                 str(task["id"]),
                 owner=result.get("owner"),
                 lease_expires_at=task.get("lease_expires_at"),
+                lease_token=task.get("lease_token"),
                 via="plan_next",
             )
     state = load_state(env, session_id) or {}
     plans = list(state.get("plans", []))
-    if plan_id not in plans:
-        plans.append(str(plan_id))
-        save_state(env, session_id, {**state, "plans": plans})
+    owner = result.get("owner")  # the name this session claims as (hooks.ownership)
+    if plan_id not in plans or (owner and state.get("owner") != owner):
+        if plan_id not in plans:
+            plans.append(str(plan_id))
+        named = {"owner": owner} if owner else {}
+        save_state(env, session_id, {**state, "plans": plans, **named})
     return None
 
 

@@ -215,6 +215,9 @@ class TaskChanges(BaseModel):
         description="With a failure: the attempt it belongs to; another attempt's report "
         "(or a second one) changes nothing",
     )
+    # Leases with authority (execution.leases): the holder's proof, a person's override.
+    lease_token: str | None = Field(default=None, max_length=64)
+    override: bool | None = None
 
     _paths = field_validator("writes", "reads")(_canonical)
     _metadata = field_validator("metadata")(_metadata_size)

@@ -161,14 +161,17 @@ def claim_next(
             reasons.append(_nothing_ready(work))
         elif not held and d.halted_by is None:
             reasons.append(f"only {remaining + len(claimed)} task(s) were ready")
+    records = (
+        brief_records(u.tx, u.repo, claimed, plan)
+        if brief
+        else [task_record(u.tx, u.repo, u.repo.task_row(u.tx, i), plan) for i in claimed]
+    )
+    # The claim's token goes to its holder only (task_get never shows it).
+    records = [r.model_copy(update={"lease_token": ledger.task(r.id).lease_token}) for r in records]
     return ClaimResult(
         plan_id=plan_id,
         owner=owner,
-        claimed=(
-            brief_records(u.tx, u.repo, claimed, plan)
-            if brief
-            else [task_record(u.tx, u.repo, u.repo.task_row(u.tx, i), plan) for i in claimed]
-        ),
+        claimed=records,
         lease_seconds=lease_seconds,
         remaining_ready=remaining,
         running=busy,

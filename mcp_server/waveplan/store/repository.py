@@ -63,7 +63,7 @@ _STATE_COLUMNS = (
     "id, version, status, wave, priority, task_type, files_known, attempts, owner, lease_seconds, "
     "lease_expires_at, ready_since, not_before, review_required, reported_attempt, "
     "placeholders_json, CASE WHEN output IS NULL THEN 0 ELSE 1 END AS has_output, "
-    "agent, deadline, timeout_seconds, retry_json, parent_id, run_alone"
+    "agent, deadline, timeout_seconds, retry_json, parent_id, run_alone, lease_token"
 )
 #: The counter row that stands for the scope of tasks outside any plan.
 STANDALONE = "scope:standalone"
@@ -666,6 +666,7 @@ def _task(
         lease_expires_at=epoch(r["lease_expires_at"]),
         owner=r["owner"],
         lease_seconds=r["lease_seconds"],
+        lease_token=r["lease_token"],
         needs_review=bool(r["review_required"]),
         has_output=bool(r["has_output"]),
         reported_attempt=r["reported_attempt"] or 0,

@@ -47,6 +47,11 @@ class Changes:
     note: str | None = None
     expected_version: int | None = None
     attempt: int | None = None
+    #: The claim's token (``plan_next``) proving the caller holds a leased task, and a
+    #: person's explicit take-over of somebody else's lease (needs ``note``); see
+    #: ``execution.leases``.
+    lease_token: str | None = None
+    override: bool | None = None
     # The task model (issue 12): ``None`` leaves a field as is; an empty list clears
     # ``tags``/``blockers``/``memory``. ``depends_on`` adds dependencies (ids or names).
     depends_on: list[str] = field(default_factory=list)

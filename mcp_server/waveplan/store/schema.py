@@ -440,7 +440,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
-        9,
+        8,
         "the success-criterion loop: criterion attempts counted per run attempt",
         (
             # Hand-backs checked against the task's success_criterion (execution.criteria),

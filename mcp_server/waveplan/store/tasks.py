@@ -569,7 +569,16 @@ def change_task(u: Unit, task_id: str, changes: Changes, actor: str) -> Changed:
         actor=actor,
         default_lease_seconds=u.default_lease_seconds,
     )
-    _check_claim(row, wanted, changes.owner, u.at)
+    if _touches_lease(changes, own):
+        overridden = ledger.authorize(
+            task_id,
+            token=changes.lease_token,
+            owner=changes.owner,
+            override=bool(changes.override),
+            note=changes.note,
+        )
+        if overridden and Status(row["status"]) in LEASED:
+            own["lease_token"] = None  # taken over: the old claim's token is void
     final: Status | None = None
     if wanted is not None:
         extra = {"owner": own["owner"]} if "owner" in own and wanted in LEASED else {}
@@ -818,23 +827,17 @@ def _refuse_open_blockers_of_started(u: Unit, row: Row, blockers: list[str]) -> 
         raise lifecycle.StartedTaskError(row["id"], status, sorted(open_))
 
 
-def _check_claim(row: Row, target: Status | str | None, owner: str | None, at: str) -> None:
-    """Refuse to start a task someone else holds a live claim on."""
-    if (
-        row["status"] == Status.CLAIMED
-        and target == Status.RUNNING
-        and owner is not None
-        and row["owner"] is not None
-        and owner != row["owner"]
-        and (row["lease_expires_at"] is None or row["lease_expires_at"] > at)
-    ):
-        raise ConflictingClaimError(
-            f"task {row['id']!r} is claimed by {row['owner']!r} until "
-            f"{row['lease_expires_at']}; claim another task with plan_next",
-            task_id=row["id"],
-            owner=row["owner"],
-            lease_expires_at=row["lease_expires_at"],
-        )
+def _touches_lease(changes: Changes, own: dict[str, Any]) -> bool:
+    """Whether a request acts on the work of a task (so a held task's holder must make
+    it, ``Ledger.authorize``): its status, a progress note (which renews the lease), its
+    output or error, a new owner, or an override. Planning fields (subject, links,
+    metadata...) are anybody's."""
+    return bool(
+        changes.status is not None
+        or changes.note is not None
+        or changes.override
+        or {"output", "owner", "error", "error_code"} & own.keys()
+    )
 
 
 # --------------------------------------------------------------------------- delete
