@@ -321,8 +321,8 @@ async def test_the_other_tools_use_every_field(client: Client) -> None:
     assert [t["id"] for t in listed["tasks"]] == [f"{pid}.a"]
     handed = await call(client, "plan_next", **used["plan_next"])
     assert handed["claimed"][0]["lease_expires_at"].startswith("2025-01-01T12:01:00")
-    await call(client, "task_update", taskId=f"{pid}.a", status="in_progress")
-    await call(client, "task_update", taskId=f"{pid}.a", status="completed")
+    await call(client, "task_update", taskId=f"{pid}.a", status="in_progress", owner="lead")
+    await call(client, "task_update", taskId=f"{pid}.a", status="completed", owner="lead")
     await call(client, "task_review", **used["task_review"])
     record = await call(client, "task_get", **used["task_get"])
     assert record["feedback"][0]["by"] == "lead" and record["status"] == "revise"

@@ -96,7 +96,7 @@ def holder_problem(
             return None  # claimed by hand (no token): the owner is the holder
         return HolderProblem(
             LEASE_LOST,
-            f"{LEASE_LOST}: the lease_token given is not task {t.id!r}'s current lease "
+            f"the lease_token given is not task {t.id!r}'s current lease "
             f"(it is {t.status}, held by {who}{_until(t, now)}): your lease lapsed and the "
             "task was claimed again, so this result is not recorded; claim work with "
             "plan_next",
@@ -105,7 +105,7 @@ def holder_problem(
         return None
     return HolderProblem(
         NOT_LEASE_HOLDER,
-        f"{NOT_LEASE_HOLDER}: task {t.id!r} is {t.status}, held by {who}{_until(t, now)}; "
+        f"task {t.id!r} is {t.status}, held by {who}{_until(t, now)}; "
         "pass its lease_token (from plan_next) or its owner to act on it, claim another "
         "task with plan_next, or (a person) override=True with a note saying why",
     )
