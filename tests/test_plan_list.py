@@ -36,8 +36,8 @@ async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
 
 
 async def finish(client: Client, task_id: str) -> None:
-    await call(client, "task_update", taskId=task_id, status="in_progress")
-    await call(client, "task_update", taskId=task_id, status="completed", output="ok")
+    await call(client, "task_update", taskId=task_id, status="in_progress", owner="lead")
+    await call(client, "task_update", taskId=task_id, status="completed", output="ok", owner="lead")
 
 
 async def make_plan(client: Client, name: str, tasks: int, project: str = "/repo") -> str:

@@ -114,8 +114,8 @@ async def next_event(sub: Any) -> Any:
 
 async def claim_and_finish(writer: Client, plan: str) -> str:
     task = (await call(writer, "plan_next", plan_id=plan, owner="lead"))["claimed"][0]["id"]
-    await call(writer, "task_update", taskId=task, status="in_progress")
-    await call(writer, "task_update", taskId=task, status="completed", output="done")
+    await call(writer, "task_update", taskId=task, status="in_progress", owner="lead")
+    await call(writer, "task_update", taskId=task, status="completed", output="done", owner="lead")
     return task
 
 
@@ -145,7 +145,7 @@ async def test_a_listener_hears_only_the_plans_it_named(location: str, writer: C
         listener.listen(resource_subscriptions=[f"plan://{watched}"]) as sub,
     ):
         await claim_and_finish(writer, other)
-        await call(writer, "task_update", taskId=f"{watched}.a", note="starting soon")
+        await call(writer, "task_update", taskId=f"{watched}.a", note="starting soon", owner="lead")
         # The other plan's changes came first, in commit order; none of them is heard.
         assert await next_event(sub) == ResourceUpdated(uri=f"plan://{watched}")
 
@@ -258,8 +258,8 @@ async def test_unsubscribing_stops_the_updates_of_that_plan_only(
         await subscribe(listener, f"plan://{first}")
         await subscribe(listener, f"plan://{second}")
         await unsubscribe(listener, f"plan://{first}")
-        await call(writer, "task_update", taskId=f"{first}.a", note="first changed")
-        await call(writer, "task_update", taskId=f"{second}.a", note="second changed")
+        await call(writer, "task_update", taskId=f"{first}.a", note="first changed", owner="lead")
+        await call(writer, "task_update", taskId=f"{second}.a", note="second changed", owner="lead")
         assert await updates.next() == f"plan://{second}"
         await anyio.sleep(3 * subscriptions.FEED_INTERVAL)
         assert updates.pending() == []
@@ -281,7 +281,7 @@ async def test_a_connections_subscriptions_end_with_it(
     async with Client(server) as other:  # keeps the server, and its follower, alive
         async with legacy_listener_of(server) as (listener, updates):
             await subscribe(listener, f"plan://{plan}")
-            await call(writer, "task_update", taskId=f"{plan}.a", note="heard")
+            await call(writer, "task_update", taskId=f"{plan}.a", note="heard", owner="lead")
             assert await updates.next() == f"plan://{plan}"
         await anyio.sleep(3 * subscriptions.FEED_INTERVAL)
         before = len(reads)

@@ -110,8 +110,11 @@ async def test_a_listener_hears_another_process_claim_and_complete_a_task(
         async with listening(location, era, uri) as next_update:
             task = (await call(writer, "plan_next", plan_id=plan, owner="lead"))["claimed"][0]
             await heard_within(next_update, uri)
-            await call(writer, "task_update", taskId=task["id"], status="in_progress")
-            await call(writer, "task_update", taskId=task["id"], status="completed", output="ok")
+            token = task["lease_token"]  # the holder's proof: leases have authority
+            await call(writer, "task_update", taskId=task["id"], status="in_progress",
+                       lease_token=token)  # fmt: skip
+            await call(writer, "task_update", taskId=task["id"], status="completed", output="ok",
+                       lease_token=token)  # fmt: skip
             await heard_within(next_update, uri)
 
 

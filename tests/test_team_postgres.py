@@ -81,9 +81,12 @@ async def work(client: Client, owner: str, plan_id: str, done: list[tuple[str, s
             continue
         for task in claim["claimed"]:
             task_id = task["id"]
-            await call(client, "task_update", {"taskId": task_id, "status": "in_progress"})
-            await call(client, "task_update", {"taskId": task_id, "note": f"{owner} at work"})
-            await call(client, "task_update", {"taskId": task_id, "status": "completed"})
+            token = task["lease_token"]  # the holder's proof: leases have authority
+            for change in ({"status": "in_progress"}, {"note": f"{owner} at work"},
+                           {"status": "completed"}):  # fmt: skip
+                await call(
+                    client, "task_update", {"taskId": task_id, "lease_token": token, **change}
+                )
             done.append((owner, task_id))
     raise AssertionError(f"{owner} never saw the plan finish")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.formats.helpers import FIXTURES, load
+from tests.store.helpers import holder
 from waveplan.formats import canonical, import_data
 from waveplan.store import open_store
 from waveplan.store.base import Store, TaskChanges
@@ -34,8 +35,11 @@ def statuses(store: Store, plan_id: str) -> dict[str, str]:
 
 
 def finish(store: Store, task_id: str, output: str | None = None) -> None:
-    store.update_task(task_id, TaskChanges(status="in_progress"), actor="agent")
-    store.update_task(task_id, TaskChanges(status="completed", output=output), actor="agent")
+    holds = holder(store, task_id)  # as the claim's holder: leases have authority
+    store.update_task(task_id, TaskChanges(status="in_progress", **holds), actor="agent")
+    store.update_task(
+        task_id, TaskChanges(status="completed", output=output, **holds), actor="agent"
+    )
 
 
 def imported(store: Store, name: str, **kwargs):
@@ -228,7 +232,7 @@ def test_work_in_flight_is_exported_in_the_formats_words_and_starts_over(store: 
     pid = imported(store, "kaibanjs_sports_team.json").record.id
     finish(store, store.claim_next(pid, owner="w").claimed[0].id, output="facts")
     store.claim_next(pid, owner="w", limit=2)  # SPORTS-2 and SPORTS-3, side by side
-    store.update_task(f"{pid}.SPORTS-2", TaskChanges(status="in_progress"), actor="w")
+    store.update_task(f"{pid}.SPORTS-2", TaskChanges(status="in_progress", owner="w"), actor="w")
     team = export_stored(store, pid, to="kaibanjs").document
     assert [t.get("status") for t in team["tasks"]] == ["DONE", "DOING", "DOING", None]
     flow = export_stored(store, pid, to="claude-flow").document["workflow"]["tasks"]

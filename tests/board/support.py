@@ -112,10 +112,12 @@ def work(store: Store, clock: Clock | None, task_id: str, owner: str, minutes: f
     store.update_task(task_id, TaskChanges(status="in_progress", owner=owner), actor=owner)
     if clock is not None:
         clock.advance(minutes / 2)
-    store.update_task(task_id, TaskChanges(note="halfway there"), actor=owner)
+    store.update_task(task_id, TaskChanges(note="halfway there", owner=owner), actor=owner)
     if clock is not None:
         clock.advance(minutes / 2)
-    store.update_task(task_id, TaskChanges(status="completed", output="done"), actor=owner)
+    store.update_task(
+        task_id, TaskChanges(status="completed", output="done", owner=owner), actor=owner
+    )
 
 
 class BoardProcess:

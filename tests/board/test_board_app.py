@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.board.support import BoardProcess, demo_plan, open_writer, work
+from tests.store.helpers import holder
 from waveplan.store.base import TaskChanges
 
 
@@ -170,7 +171,11 @@ def test_a_reconnect_with_last_event_id_gets_what_it_missed(board: BoardProcess,
     snapshot = board.get("/api/plans/p1")
     cursor = snapshot["cursor"]
     store = open_writer(db)
-    store.update_task("p1.schema", TaskChanges(note="missed while away"), actor="ann")
+    store.update_task(
+        "p1.schema",
+        TaskChanges(note="missed while away", **holder(store, "p1.schema")),
+        actor="ann",
+    )
     store.close()
     messages = _sse(board, "/api/plans/p1/events", "missed while away", Last_Event_ID=str(cursor))
     replay = messages[-1]

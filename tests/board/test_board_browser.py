@@ -138,7 +138,7 @@ def test_completing_a_task_through_the_mcp_server_updates_the_card_live(page, bo
     before = page.evaluate("window.__board.updates")
     call = subprocess.run(
         [sys.executable, "-m", "tests.board.mcp_call", db, "task_update",
-         '{"taskId": "p1.types", "status": "completed", "output": "types.ts"}'],
+         '{"taskId": "p1.types", "status": "completed", "output": "types.ts", "owner": "bob"}'],
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     returned = time.monotonic()
@@ -160,7 +160,7 @@ def test_an_approval_from_the_page_reaches_the_store(page, board) -> None:
     process, db = board
     store = open_writer(db)
     try:
-        store.update_task("p1.types", TaskChanges(status="completed"), actor="bob")
+        store.update_task("p1.types", TaskChanges(status="completed", owner="bob"), actor="bob")
         work(store, None, "p1.api", "ann", 0)
         assert store.get_task("p1.api").status == "review"
     finally:

@@ -240,11 +240,18 @@ class Worker:
                     await self.call(
                         "complete",
                         "task_update",
-                        {"taskId": task_id, "status": "completed", "output": "DONE"},
+                        {
+                            "taskId": task_id,
+                            "status": "completed",
+                            "output": "DONE",
+                            "owner": self.owner,
+                        },  # the claim's holder: leases have authority
                     )
                 else:
                     await self.call(
-                        "fail", "task_update", {"taskId": task_id, "status": "failed", "error": "x"}
+                        "fail",
+                        "task_update",
+                        {"taskId": task_id, "status": "failed", "error": "x", "owner": self.owner},
                     )
         elif roll < 0.95 and self.in_review:
             task_id = self.in_review.pop(0)
