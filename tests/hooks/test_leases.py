@@ -72,7 +72,7 @@ def test_a_stale_claim_is_neither_launched_nor_completed(env, store, run_hook):
     [again] = store.claim_next(plan_id, owner="lead").claimed  # elsewhere, a new token
     assert again.id == task.id and again.lease_token != task.lease_token
     reason = _denial(run_hook("pre-agent", launch_payload(env, prompt(task.id))))
-    assert "lease_lost" in reason
+    assert "your lease lapsed and the task was claimed again" in reason
     out = task.output_file
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
