@@ -72,11 +72,12 @@ def _cycle(store: Any, plan_id: str, owner: str) -> tuple[float, float, bool]:
     if not claimed:
         return wall, cpu, False
     change = getattr(store, "change_task", None)  # today's: what the MCP server calls
+    token = getattr(claimed[0], "lease_token", None)  # the claim's, as a client passes it
     for status in ("in_progress", "completed"):
         if change is not None:
             from waveplan.store.requests import Changes
 
-            change(claimed[0].id, Changes(status=status), actor=owner)
+            change(claimed[0].id, Changes(status=status, lease_token=token), actor=owner)
         else:
             store.update_task(claimed[0].id, TaskChanges(status=status), actor=owner)
     return wall, cpu, True

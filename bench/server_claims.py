@@ -67,8 +67,10 @@ def client(location: str, plan_id: str, owner: str, start: Any, out: Any) -> Non
                     break
                 time.sleep(0.001)  # the others hold the last tasks
                 continue
+            token = claimed[0].lease_token  # the claim's holder acts on it
             for status in ("in_progress", "completed"):
-                store.update_task(claimed[0].id, TaskChanges(status=status), actor=owner)
+                changes = TaskChanges(status=status, lease_token=token)
+                store.update_task(claimed[0].id, changes, actor=owner)
             finished += 1
         out.put((owner, finished, time.perf_counter()))
     except BaseException as exc:

@@ -59,7 +59,9 @@ async def one_run(db: Path, era: str, changes: int) -> list[float]:
             if i == changes - 2:
                 await call(writer, "plan_next", plan_id=plan, owner="lead")
             elif i == changes - 1:
-                await call(writer, "task_update", taskId=f"{plan}.a", status="in_progress")
+                await call(
+                    writer, "task_update", taskId=f"{plan}.a", status="in_progress", owner="lead"
+                )
             else:
                 await call(writer, "task_update", taskId=f"{plan}.a", note=f"note {i}")
             start = time.monotonic()
