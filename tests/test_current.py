@@ -10,6 +10,7 @@ import pytest
 from mcp import Client
 
 from tests.store.helpers import make_plan, task
+from tests.tools import call
 from waveplan.current import ADDED_REASON, added_ids, stored_result
 from waveplan.server import server_for
 from waveplan.store import open_store
@@ -30,13 +31,6 @@ PLAN: dict[str, Any] = {
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
     async with Client(server_for(tmp_path / "tasks.sqlite3")) as c:
         yield c
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error is False, result.content
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 async def test_a_task_added_after_plan_create_is_in_every_rendering(client: Client) -> None:

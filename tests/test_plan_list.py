@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client
 
+from tests.tools import call
 from waveplan.server import server_for
 
 pytestmark = pytest.mark.anyio
@@ -26,13 +26,6 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def client(location: str) -> AsyncIterator[Client]:
     async with Client(server_for(location)) as c:
         yield c
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error is False, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 async def finish(client: Client, task_id: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from tests.tools import call
 from waveplan.server import build_server
 from waveplan.store import open_store
 
@@ -28,13 +29,6 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
     server = build_server(lambda: open_store(str(tmp_path / "w.sqlite3")))
     async with Client(server) as c:
         yield c
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error is False, result.content[0].text if result.content else ""
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 async def plan_with_criterion(client: Client) -> str:

@@ -11,6 +11,7 @@ import pytest
 from mcp import Client
 
 from tests.store.helpers import FakeClock
+from tests.tools import call
 from waveplan.server import build_server
 from waveplan.store import open_store
 
@@ -32,13 +33,6 @@ async def client(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Client]:
     server = build_server(lambda: open_store(str(tmp_path / "w.sqlite3"), clock=clock))
     async with Client(server) as c:
         yield c
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error is False, result.content[0].text if result.content else ""
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 def t(task_id: str, *deps: str, **fields: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from mcp import Client
 
 from tests.store.conftest import BACKENDS
 from tests.store.helpers import FakeClock
+from tests.tools import call
 from waveplan.server import build_server
 from waveplan.store import open_store
 
@@ -41,13 +42,6 @@ async def client(location: str, clock: FakeClock) -> AsyncIterator[Client]:
     server = build_server(lambda: open_store(location, clock=clock))
     async with Client(server) as c:
         yield c
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error is False, result.content[0].text if result.content else ""
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 async def schemas(client: Client) -> dict[str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from mcp import Client, MCPError
 from mcp.server.subscriptions import ResourceUpdated
 from mcp.types import ResourceUpdatedNotification
 
+from tests.tools import call
 from waveplan import subscriptions
 from waveplan.errors import StoreError
 from waveplan.server import build_server, server_for
@@ -45,13 +46,6 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def writer(location: str) -> AsyncIterator[Client]:
     async with Client(server_for(location)) as c:
         yield c
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error is False, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 async def new_plan(client: Client, name: str = "parser") -> str:

@@ -26,6 +26,7 @@ from mcp.server.subscriptions import ResourceUpdated
 from mcp.types import ResourceUpdatedNotification
 
 from tests.http_server import free_port, launch_http, stop_process
+from tests.tools import call
 
 pytestmark = pytest.mark.anyio
 
@@ -39,13 +40,6 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
         return str(request.getfixturevalue("postgres_url"))
     return str(tmp_path / "tasks.sqlite3")
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error is False, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 Next = Callable[[], Awaitable[str]]
